@@ -17,6 +17,17 @@ const (
 // FileType is the kind of a file.
 type FileType = meta.FileType
 
+// File types, so that protocol packages need not import meta.
+const (
+	TypeRegular = meta.TypeRegular
+	TypeDir     = meta.TypeDir
+	TypeBlock   = meta.TypeBlock
+	TypeChar    = meta.TypeChar
+	TypeSymlink = meta.TypeSymlink
+	TypeSocket  = meta.TypeSocket
+	TypeFIFO    = meta.TypeFIFO
+)
+
 // Caller is who asks, as the protocol authenticated it. The file system maps
 // it through the share's export rules (squash, allowed networks) before any
 // permission check.

@@ -20,6 +20,10 @@ var (
 	ErrClosed   = errors.New("meta: store closed")
 )
 
+// FirstAllocID is the lowest id AllocID returns; ids below it are never
+// allocated, so callers may give them to well-known inodes such as a root.
+const FirstAllocID = 16
+
 // FileType is the kind of an inode.
 type FileType uint8
 
@@ -88,7 +92,8 @@ type Store interface {
 // Tx reads and writes inside View or Update. Writes in a View return an
 // error. A Tx must not be used after its function returns.
 type Tx interface {
-	// AllocID returns a file id never returned before by this store.
+	// AllocID returns a file id never returned before by this store, at
+	// least FirstAllocID. Ids of a transaction that fails may be reused.
 	AllocID() (uint64, error)
 	Inode(id uint64) (Inode, error)
 	PutInode(ino *Inode) error

@@ -8,6 +8,19 @@
 // calls in flight per connection, replies in completion order) and recovers
 // from a handler panic by answering SYSTEM_ERR: no panic ever reaches a
 // connection.
+//
+// Credentials are checked as the Linux server checks them, so that clients
+// see familiar errors: a flavor other than AUTH_NONE and AUTH_SYS (AUTH_DH,
+// RPCSEC_GSS, AUTH_SHORT) and a malformed credential (an AUTH_SYS body that
+// does not parse exactly, a machine name over 255 bytes, more than 16
+// groups, an AUTH_NONE body that is not empty) get AUTH_ERROR/AUTH_BADCRED;
+// a verifier other than an empty AUTH_NONE gets AUTH_BADVERF. Programs that
+// want more than AUTH_NONE say so with ErrAuthTooWeak.
+//
+// On a TCP stream a peer that breaks record marking (a record over the size
+// bound, too many fragments) or sends something that is not an RPC message
+// loses its connection; on UDP such datagrams are dropped. A call cut off
+// before its procedure number and a reply sent to the server are ignored.
 package rpc
 
 import (
@@ -62,8 +75,9 @@ type Cred struct {
 	GIDs        []uint32
 }
 
-// Call is one decoded call. Args reads the procedure's arguments; the
-// handler must not keep it (or slices from it) after it returns.
+// Call is one decoded call. Args reads the procedure's arguments. The Call
+// and Args are reused once the handler returns: the handler must not keep
+// them, or slices read from Args, past its return. Cred may be kept.
 type Call struct {
 	XID        uint32
 	Prog       uint32

@@ -1,0 +1,49 @@
+// Command tandem is the Tandem file server and its administration tool:
+// one binary that serves one namespace over NFSv3 (and SMB) and manages it.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+const usage = `tandem — one namespace over NFSv3 and SMB, with one lock manager.
+
+Usage:
+  tandem serve [flags]       run the server (tandem serve --help for flags)
+  tandem version             print the version
+
+With no flags, "tandem serve" keeps everything in ./tandem-data, exports one
+share named "export" (NFS path /export), serves NFSv3 and MOUNT on TCP/UDP
+12049, and the portmapper on 111 (if it can bind it).
+
+Mount from Linux:
+  mount -t nfs -o vers=3,proto=tcp,port=12049,mountport=12049,mountproto=tcp HOST:/export /mnt
+Mount from macOS:
+  mount -t nfs -o vers=3,tcp,port=12049,mountport=12049 HOST:/export /Volumes/tandem
+`
+
+var version = "dev"
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "serve":
+		err = serve(os.Args[2:])
+	case "version", "--version", "-v":
+		fmt.Println("tandem", version)
+	case "help", "--help", "-h":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "tandem: unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tandem:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,148 @@
+package fs
+
+import (
+	"context"
+	"errors"
+
+	"github.com/tandemfs/tandem/internal/meta"
+)
+
+// atimeMaxAge is how stale atime may get before a read refreshes it even
+// though it is newer than mtime and ctime (relatime's rule).
+const atimeMaxAge = 24 * 3600 * 1e9
+
+// regularFile is the type check of READ and WRITE.
+func regularFile(ino *meta.Inode) error {
+	switch ino.Type {
+	case meta.TypeRegular:
+		return nil
+	case meta.TypeDir:
+		return ErrIsDir
+	default:
+		return ErrInval
+	}
+}
+
+// Read reads up to len(buf) bytes at off. eof is true if the read reached
+// the end of the file. The attributes are returned also when permission
+// or the file's type refuse the read.
+func (f *FS) Read(ctx context.Context, c *Caller, h Handle, off uint64, buf []byte) (n int, eof bool, attr Attr, err error) {
+	s, cr, err := f.begin(h, c)
+	if err != nil {
+		return 0, false, Attr{}, err
+	}
+	call := newCall(h, s, cr)
+	defer call.free()
+	err = f.meta.View(ctx, call.readCheck)
+	attr = attrOf(&call.ino)
+	if err != nil {
+		return 0, false, attr, f.result("read", err)
+	}
+	size := call.ino.Size
+	if off >= size {
+		return 0, true, attr, nil
+	}
+	n = int(min(uint64(len(buf)), size-off))
+	if n > 0 {
+		if _, err := f.content.ReadAt(h.ID, buf[:n], int64(off)); err != nil {
+			return 0, false, attr, f.result("read", err)
+		}
+	}
+	eof = off+uint64(n) >= size
+
+	ino := &call.ino
+	call.now = f.now()
+	if !s.cfg.ReadOnly && (ino.Atime <= ino.Mtime || ino.Atime <= ino.Ctime || call.now-ino.Atime >= atimeMaxAge) {
+		err := f.meta.UpdateLazy(ctx, call.touchAtime)
+		switch {
+		case err == nil:
+			attr = attrOf(ino)
+		case !errors.Is(err, ErrStale):
+			// The data was read; a failed atime update is only logged, and
+			// a file removed meanwhile is no failure of this read.
+			f.result("read atime", err)
+		}
+	}
+	return n, eof, attr, nil
+}
+
+// Write writes data at off with at least the asked stability and returns
+// the stability achieved: Unstable leaves data and metadata to a later
+// Commit; DataSync and FileSync both make data and metadata durable before
+// answering and report FileSync.
+//
+// The checks, in order: the share is writable (ErrROFS); the file is
+// regular (ErrIsDir, ErrInval); write permission (ErrAccess, the owner
+// always has it, see the package documentation); the data ends within
+// MaxFileSize (ErrFBig).
+func (f *FS) Write(ctx context.Context, c *Caller, h Handle, off uint64, data []byte, stable Stability) (int, Stability, Wcc, error) {
+	s, cr, err := f.begin(h, c)
+	if err != nil {
+		return 0, 0, Wcc{}, err
+	}
+	if s.cfg.ReadOnly {
+		return 0, 0, Wcc{}, ErrROFS
+	}
+	call := newCall(h, s, cr)
+	defer call.free()
+	if err := f.meta.View(ctx, call.writeCheck); err != nil {
+		return 0, 0, call.wcc, f.result("write", err)
+	}
+	if off > MaxFileSize || uint64(len(data)) > MaxFileSize-off {
+		return 0, 0, call.wcc, ErrFBig
+	}
+	if len(data) == 0 {
+		// Like write(2) of nothing: no change, not even of mtime.
+		return 0, stable, call.wcc, nil
+	}
+	if _, err := f.content.WriteAt(h.ID, data, int64(off)); err != nil {
+		return 0, 0, call.wcc, f.result("write", err)
+	}
+	call.now, call.end = f.now(), off+uint64(len(data))
+	if stable == Unstable {
+		err = f.meta.UpdateLazy(ctx, call.extend)
+	} else {
+		if err := f.content.Sync(h.ID); err != nil {
+			return 0, 0, call.wcc, f.result("write", err)
+		}
+		err, stable = f.meta.Update(ctx, call.extend), FileSync
+	}
+	if errors.Is(err, ErrStale) {
+		// Removed while the data was being written: the removal may have
+		// dropped the content before this write recreated it.
+		f.dropContent(h.ID)
+		return 0, 0, Wcc{}, ErrStale
+	}
+	if err != nil {
+		return 0, 0, call.wcc, f.result("write", err)
+	}
+	return len(data), stable, call.wcc, nil
+}
+
+// Commit makes every write to h durable: its content, then the metadata
+// store (which holds the sizes and times of unstable writes). The range is
+// advisory; the whole file is synced.
+func (f *FS) Commit(ctx context.Context, c *Caller, h Handle, off, count uint64) (Wcc, error) {
+	s, cr, err := f.begin(h, c)
+	if err != nil {
+		return Wcc{}, err
+	}
+	call := newCall(h, s, cr)
+	defer call.free()
+	if err := f.meta.View(ctx, call.load); err != nil {
+		return Wcc{}, f.result("commit", err)
+	}
+	wcc := wccOf(&call.ino)
+	switch call.ino.Type {
+	case meta.TypeDir:
+		return wcc, ErrIsDir
+	case meta.TypeRegular:
+		if err := f.content.Sync(h.ID); err != nil {
+			return wcc, f.result("commit", err)
+		}
+	}
+	if err := f.meta.Sync(); err != nil {
+		return wcc, f.result("commit", err)
+	}
+	return wcc, nil
+}

@@ -1,0 +1,124 @@
+package lock
+
+// reservation is a share reservation in a file's table.
+type reservation struct {
+	owner  *owner
+	access Access
+	share  ShareAccess
+	since  int64
+}
+
+func (f *file) reservationOf(r *reservation) Reservation {
+	return Reservation{File: f.key, Owner: r.owner.Owner, Access: r.access, ShareAccess: r.share, Since: timeOf(r.since)}
+}
+
+// sharingConflict is MS-FSA's sharing check (2.1.5.1.2.2) between two
+// opens: only opens with data access take part, and then each one's access
+// must be allowed by the other's share access. Access and ShareAccess use
+// the same bit for read, write and delete, so "a needs a bit that t does not
+// share" is a&^t.
+func sharingConflict(a Access, s ShareAccess, b Access, t ShareAccess) bool {
+	if a == 0 || b == 0 {
+		return false
+	}
+	return a&^Access(t) != 0 || b&^Access(s) != 0
+}
+
+// AddShare checks an open's access and share access against the share
+// reservations of the file's other owners and, if none conflicts, records
+// it (SMB2 CREATE; NLM SHARE). A conflict is Denied with the first
+// conflicting reservation (STATUS_SHARING_VIOLATION, NLM4_DENIED). An owner
+// has at most one reservation per file; adding another replaces it.
+//
+// An open whose access has none of the data bits (it only reads attributes,
+// say) conflicts with no one; it is still recorded, for the snapshot.
+func (m *Manager) AddShare(k FileKey, o Owner, a Access, s ShareAccess) (Reservation, Status) {
+	if !o.valid() || a&^accessMask != 0 || s&^accessMask != 0 {
+		return Reservation{}, Invalid
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.addShare(k, o, a, s, m.clock())
+}
+
+func (m *Manager) addShare(k FileKey, o Owner, a Access, s ShareAccess, since int64) (Reservation, Status) {
+	f, ow := m.files[k], m.owners[o]
+	mine := -1
+	if f != nil {
+		for i := range f.shares {
+			r := &f.shares[i]
+			if r.owner == ow {
+				mine = i
+				continue
+			}
+			if sharingConflict(a, s, r.access, r.share) {
+				return f.reservationOf(r), Denied
+			}
+		}
+	}
+	if mine >= 0 {
+		r := &f.shares[mine]
+		r.access, r.share, r.since = a, s, since
+		return f.reservationOf(r), Granted
+	}
+	if ow == nil {
+		ow = m.ownerOf(o)
+	}
+	if f == nil {
+		f = m.fileOf(k)
+	}
+	if !m.admit(ow, f, 1) {
+		m.gcOwner(ow)
+		m.gcFile(f)
+		return Reservation{}, LimitExceeded
+	}
+	f.shares = append(f.shares, reservation{owner: ow, access: a, share: s, since: since})
+	m.ref(ow, f, 1)
+	return f.reservationOf(&f.shares[len(f.shares)-1]), Granted
+}
+
+// RemoveShare drops the owner's share reservation on the file (the open is
+// closed) and reports whether there was one.
+func (m *Manager) RemoveShare(k FileKey, o Owner) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f, ow := m.files[k], m.owners[o]
+	if f == nil || ow == nil {
+		return false
+	}
+	for i := range f.shares {
+		if f.shares[i].owner == ow {
+			copy(f.shares[i:], f.shares[i+1:])
+			f.shares[len(f.shares)-1] = reservation{}
+			f.shares = f.shares[:len(f.shares)-1]
+			m.ref(ow, f, -1)
+			m.gcFile(f)
+			return true
+		}
+	}
+	return false
+}
+
+// ShareDenies reports whether a share reservation with data access denies
+// access a to others, and returns the first that does. NFS, which has no
+// opens, asks it before READ (AccessRead), WRITE and SETATTR of the size
+// (AccessWrite) and REMOVE or RENAME (AccessDelete): an SMB open that
+// denies read or write stops NFS I/O while it is open.
+func (m *Manager) ShareDenies(k FileKey, a Access) (Reservation, bool) {
+	if a == 0 {
+		return Reservation{}, false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f := m.files[k]
+	if f == nil {
+		return Reservation{}, false
+	}
+	for i := range f.shares {
+		r := &f.shares[i]
+		if r.access != 0 && a&^Access(r.share) != 0 {
+			return f.reservationOf(r), true
+		}
+	}
+	return Reservation{}, false
+}

@@ -1,0 +1,154 @@
+package lock
+
+import "testing"
+
+// refSharing is MS-FSA 2.1.5.1.2.2 spelled out condition by condition, as
+// the reference for the whole access x share access matrix.
+func refSharing(newA Access, newS ShareAccess, oldA Access, oldS ShareAccess) bool {
+	hasData := func(a Access) bool { return a&AccessRead != 0 || a&AccessWrite != 0 || a&AccessDelete != 0 }
+	if !hasData(newA) || !hasData(oldA) {
+		return false
+	}
+	return oldS&ShareRead == 0 && newA&AccessRead != 0 ||
+		oldS&ShareWrite == 0 && newA&AccessWrite != 0 ||
+		oldS&ShareDelete == 0 && newA&AccessDelete != 0 ||
+		newS&ShareRead == 0 && oldA&AccessRead != 0 ||
+		newS&ShareWrite == 0 && oldA&AccessWrite != 0 ||
+		newS&ShareDelete == 0 && oldA&AccessDelete != 0
+}
+
+func TestShareMatrix(t *testing.T) {
+	for a1 := Access(0); a1 <= accessMask; a1++ {
+		for s1 := ShareAccess(0); s1 <= accessMask; s1++ {
+			for a2 := Access(0); a2 <= accessMask; a2++ {
+				for s2 := ShareAccess(0); s2 <= accessMask; s2++ {
+					m, _ := newTest(Limits{})
+					if _, st := m.AddShare(fA, oX, a1, s1); st != Granted {
+						t.Fatalf("first open: %v", st)
+					}
+					want := Granted
+					if refSharing(a2, s2, a1, s1) {
+						want = Denied
+					}
+					r, st := m.AddShare(fA, oY, a2, s2)
+					if st != want {
+						t.Fatalf("open %03b/%03b after %03b/%03b = %v, want %v", a2, s2, a1, s1, st, want)
+					}
+					if st == Denied && (r.Owner != oX || r.Access != a1 || r.ShareAccess != s1 || r.File != fA) {
+						t.Fatalf("reported %+v", r)
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestShareCases(t *testing.T) {
+	const R, W, Del = AccessRead, AccessWrite, AccessDelete
+	const SR, SW, SD = ShareRead, ShareWrite, ShareDelete
+	tests := []struct {
+		name   string
+		a1     Access
+		s1     ShareAccess
+		a2     Access
+		s2     ShareAccess
+		denied bool
+	}{
+		{"readers sharing read", R, SR, R, SR, false},
+		{"writer after a reader that denies write", R, SR, W, SR | SW, true},
+		{"reader that denies write after a writer", W, SR | SW, R, SR, true},
+		{"writers sharing write", W, SW, W, SW, false},
+		{"exclusive open, then attribute-only", R | W, 0, 0, 0, false},
+		{"attribute-only, then exclusive open", 0, 0, R | W | Del, 0, false},
+		{"delete without share delete", R, SR | SW, Del, SR | SW | SD, true},
+		{"delete with share delete", R, SR | SW | SD, Del, SR | SW | SD, false},
+		{"reader denying delete after delete", Del, SR | SW | SD, R, SR | SW, true},
+		{"share all, access all", R | W | Del, SR | SW | SD, R | W | Del, SR | SW | SD, false},
+	}
+	for _, tt := range tests {
+		m, _ := newTest(Limits{})
+		m.AddShare(fA, oX, tt.a1, tt.s1)
+		_, st := m.AddShare(fA, oY, tt.a2, tt.s2)
+		if (st == Denied) != tt.denied || (st != Denied && st != Granted) {
+			t.Errorf("%s: %v", tt.name, st)
+		}
+	}
+}
+
+func TestShareLifecycle(t *testing.T) {
+	m, c := newTest(Limits{})
+	if _, st := m.AddShare(fA, oX, AccessRead, ShareRead); st != Granted {
+		t.Fatal(st)
+	}
+	if _, st := m.AddShare(fA, oY, AccessWrite, ShareRead|ShareWrite); st != Denied {
+		t.Fatalf("writer = %v", st)
+	}
+	// The owner's own reservation does not conflict with its new one; it
+	// is replaced.
+	c.Advance(1)
+	r, st := m.AddShare(fA, oX, AccessRead, ShareRead|ShareWrite)
+	if st != Granted || r.ShareAccess != ShareRead|ShareWrite || !r.Since.Equal(c.Now()) {
+		t.Fatalf("replace = %v %+v", st, r)
+	}
+	if n := len(m.FileRecords(fA)); n != 1 {
+		t.Fatalf("%d reservations", n)
+	}
+	if _, st := m.AddShare(fA, oY, AccessWrite, ShareRead|ShareWrite); st != Granted {
+		t.Fatalf("writer after replace = %v", st)
+	}
+	if !m.RemoveShare(fA, oX) || m.RemoveShare(fA, oX) || m.RemoveShare(fB, oY) {
+		t.Fatal("RemoveShare")
+	}
+	if !m.RemoveShare(fA, oY) || len(m.files) != 0 || len(m.owners) != 0 {
+		t.Fatal("state left after the last RemoveShare")
+	}
+	if _, st := m.AddShare(fA, oX, 8, 0); st != Invalid {
+		t.Fatalf("bad access = %v", st)
+	}
+	if _, st := m.AddShare(fA, oX, 0, 8); st != Invalid {
+		t.Fatalf("bad share access = %v", st)
+	}
+	checkInvariants(t, m)
+}
+
+func TestShareDenies(t *testing.T) {
+	m, _ := newTest(Limits{})
+	m.AddShare(fA, oX, AccessRead, ShareRead)   // denies write and delete
+	m.AddShare(fA, oX2, 0, 0)                   // attribute-only: denies nothing
+	m.AddShare(fB, oY, AccessWrite, ShareWrite) // denies read and delete
+	tests := []struct {
+		k    FileKey
+		a    Access
+		want string
+	}{
+		{fA, AccessRead, ""},
+		{fA, AccessWrite, "X"},
+		{fA, AccessDelete, "X"},
+		{fA, 0, ""},
+		{fB, AccessRead, "Y"},
+		{fB, AccessWrite, ""},
+		{fB, AccessDelete, "Y"},
+		{fC, AccessWrite, ""},
+	}
+	for _, tt := range tests {
+		r, denied := m.ShareDenies(tt.k, tt.a)
+		got := ""
+		if denied {
+			got = nameOf(r.Owner)
+		}
+		if got != tt.want {
+			t.Errorf("ShareDenies(%v, %d) = %q, want %q", tt.k, tt.a, got, tt.want)
+		}
+	}
+}
+
+func TestShareAndLocksOfOneOpen(t *testing.T) {
+	m, _ := newTest(Limits{})
+	m.AddShare(fA, oX, AccessRead|AccessWrite, ShareRead)
+	mustLock(t, m, rq(oX, fA, 0, 10, Exclusive), Granted)
+	mustUnlock(t, m, fA, oX, 0, 10)
+	if _, denied := m.ShareDenies(fA, AccessWrite); !denied {
+		t.Fatal("unlock dropped the reservation")
+	}
+	checkInvariants(t, m)
+}

@@ -1,0 +1,251 @@
+// Package nfs3 is the NFS version 3 server (RFC 1813, ONC RPC program
+// 100003 version 3) over Tandem's protocol-neutral file system.
+//
+// NFSv3 is stateless: every call names its file by an opaque file handle
+// (fs.Handle in wire form) and carries the caller's AUTH_SYS identity, so a
+// request is decoded, turned into one fs call and encoded back, with
+// nothing kept between calls. What makes the protocol more than a thin
+// wrapper is what each reply must carry besides the answer:
+//
+//   - Attributes. Most replies carry post-operation attributes
+//     (post_op_attr) of the file they touched, and operations that change a
+//     directory or file carry weak cache consistency data (wcc_data): a
+//     small "before" snapshot (size, mtime, ctime) and full "after"
+//     attributes, which let a client tell whether its cache is still good
+//     without another GETATTR. They are sent on failures too, so a client
+//     learns the current state even when its request was refused.
+//   - Write stability. WRITE may be UNSTABLE (the server may keep the data
+//     in memory) until a COMMIT; the write verifier, which changes whenever
+//     the server restarts, tells the client its uncommitted data may be lost
+//     and must be sent again.
+//   - Size limits. READ, READDIR and READDIRPLUS give a byte budget for the
+//     reply; the server stops listing when the next entry would overflow it
+//     and the client continues from the last cookie.
+//
+// Every fs error becomes an nfsstat3 through the one table in status.go.
+// Malformed arguments answer the RPC-level GARBAGE_ARGS, unknown procedures
+// PROC_UNAVAIL; nothing a client sends can make a handler panic.
+package nfs3
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/netip"
+
+	"github.com/tandemfs/tandem/internal/fs"
+	"github.com/tandemfs/tandem/internal/rpc"
+	"github.com/tandemfs/tandem/internal/rpc/xdr"
+)
+
+// The RPC program served.
+const (
+	Program = 100003
+	Version = 3
+)
+
+// Procedure numbers.
+const (
+	ProcNull        = 0
+	ProcGetAttr     = 1
+	ProcSetAttr     = 2
+	ProcLookup      = 3
+	ProcAccess      = 4
+	ProcReadLink    = 5
+	ProcRead        = 6
+	ProcWrite       = 7
+	ProcCreate      = 8
+	ProcMkdir       = 9
+	ProcSymlink     = 10
+	ProcMknod       = 11
+	ProcRemove      = 12
+	ProcRmdir       = 13
+	ProcRename      = 14
+	ProcLink        = 15
+	ProcReadDir     = 16
+	ProcReadDirPlus = 17
+	ProcFSStat      = 18
+	ProcFSInfo      = 19
+	ProcPathConf    = 20
+	ProcCommit      = 21
+
+	numProcs = 22
+)
+
+var procNames = [numProcs]string{
+	"NULL", "GETATTR", "SETATTR", "LOOKUP", "ACCESS", "READLINK", "READ",
+	"WRITE", "CREATE", "MKDIR", "SYMLINK", "MKNOD", "REMOVE", "RMDIR",
+	"RENAME", "LINK", "READDIR", "READDIRPLUS", "FSSTAT", "FSINFO",
+	"PATHCONF", "COMMIT",
+}
+
+// Defaults for Options.
+const (
+	DefaultMaxRead  = 1 << 20
+	DefaultMaxWrite = 1 << 20
+	DefaultDirPref  = 64 << 10
+)
+
+// Options configure a Handler. The zero value is usable.
+type Options struct {
+	// Logger receives unexpected failures (errors outside the fs
+	// vocabulary). Nil means slog.Default().
+	Logger *slog.Logger
+	// MaxRead and MaxWrite bound the data of one READ and WRITE and are
+	// what FSINFO advertises as rtmax/rtpref and wtmax/wtpref. MaxRead also
+	// bounds the size of a READDIR or READDIRPLUS reply. Zero means 1 MiB.
+	MaxRead, MaxWrite uint32
+	// DirPref is FSINFO's dtpref, the preferred READDIR size. Zero means
+	// 64 KiB (or MaxRead if that is smaller).
+	DirPref uint32
+}
+
+// Handler serves NFSv3 calls. It implements rpc.Handler and is safe for
+// concurrent use.
+type Handler struct {
+	fs       *fs.FS
+	log      *slog.Logger
+	maxRead  uint32
+	maxWrite uint32
+	dirPref  uint32
+}
+
+// New returns a Handler serving fsys.
+func New(fsys *fs.FS, opt Options) *Handler {
+	h := &Handler{
+		fs:       fsys,
+		log:      opt.Logger,
+		maxRead:  opt.MaxRead,
+		maxWrite: opt.MaxWrite,
+		dirPref:  opt.DirPref,
+	}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	if h.maxRead == 0 {
+		h.maxRead = DefaultMaxRead
+	}
+	if h.maxWrite == 0 {
+		h.maxWrite = DefaultMaxWrite
+	}
+	if h.dirPref == 0 {
+		h.dirPref = DefaultDirPref
+	}
+	h.dirPref = min(h.dirPref, h.maxRead)
+	return h
+}
+
+// ServeRPC decodes one NFSv3 call, runs it and encodes its results.
+func (h *Handler) ServeRPC(ctx context.Context, c *rpc.Call, w *xdr.Writer) error {
+	if c.Proc == ProcNull {
+		return nil
+	}
+	if c.Proc >= numProcs {
+		return rpc.ErrProcUnavail
+	}
+	var cl fs.Caller
+	if err := callerOf(c, &cl); err != nil {
+		return err
+	}
+	r := c.Args
+	var err error
+	switch c.Proc {
+	case ProcGetAttr:
+		err = h.getattr(ctx, r, &cl, w)
+	case ProcSetAttr:
+		err = h.setattr(ctx, r, &cl, w)
+	case ProcLookup:
+		err = h.lookup(ctx, r, &cl, w)
+	case ProcAccess:
+		err = h.access(ctx, r, &cl, w)
+	case ProcReadLink:
+		err = h.readlink(ctx, r, &cl, w)
+	case ProcRead:
+		err = h.read(ctx, r, &cl, w)
+	case ProcWrite:
+		err = h.write(ctx, r, &cl, w)
+	case ProcCreate:
+		err = h.create(ctx, r, &cl, w)
+	case ProcMkdir:
+		err = h.mkdir(ctx, r, &cl, w)
+	case ProcSymlink:
+		err = h.symlink(ctx, r, &cl, w)
+	case ProcMknod:
+		err = h.mknod(ctx, r, &cl, w)
+	case ProcRemove:
+		err = h.remove(ctx, r, &cl, w)
+	case ProcRmdir:
+		err = h.rmdir(ctx, r, &cl, w)
+	case ProcRename:
+		err = h.rename(ctx, r, &cl, w)
+	case ProcLink:
+		err = h.link(ctx, r, &cl, w)
+	case ProcReadDir:
+		err = h.readdir(ctx, r, &cl, w, false)
+	case ProcReadDirPlus:
+		err = h.readdir(ctx, r, &cl, w, true)
+	case ProcFSStat:
+		err = h.fsstat(ctx, r, &cl, w)
+	case ProcFSInfo:
+		err = h.fsinfo(ctx, r, &cl, w)
+	case ProcPathConf:
+		err = h.pathconf(ctx, r, &cl, w)
+	case ProcCommit:
+		err = h.commit(ctx, r, &cl, w)
+	}
+	return err
+}
+
+// callerOf maps the RPC credential to the file system's caller. Only
+// AUTH_SYS carries an identity; AUTH_NONE is the anonymous user, and any
+// other flavor is refused so that a client falls back to one of these.
+func callerOf(c *rpc.Call, cl *fs.Caller) error {
+	switch c.Cred.Flavor {
+	case rpc.AuthSys:
+		cl.UID, cl.GID, cl.Groups = c.Cred.UID, c.Cred.GID, c.Cred.GIDs
+	case rpc.AuthNone:
+		cl.Anonymous = true
+	default:
+		return rpc.ErrAuthTooWeak
+	}
+	cl.Addr = addrOf(c.RemoteAddr)
+	return nil
+}
+
+// addrOf returns the IP address of a network address, IPv4-mapped IPv6
+// addresses unmapped, so that export rules written for IPv4 networks match.
+// It is the zero Addr if a has none.
+func addrOf(a net.Addr) netip.Addr {
+	var ip netip.Addr
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		ip = a.AddrPort().Addr()
+	case *net.UDPAddr:
+		ip = a.AddrPort().Addr()
+	case nil:
+	default:
+		if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+			ip = ap.Addr()
+		} else if p, err := netip.ParseAddr(a.String()); err == nil {
+			ip = p
+		}
+	}
+	return ip.Unmap()
+}
+
+// fail ends a procedure whose fs call returned err after its reply has
+// been written with the mapped status. A cancelled context means the
+// connection or the server is going away: no reply is better than a wrong
+// one, and the client retransmits.
+func (h *Handler) fail(ctx context.Context, proc uint32, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return rpc.ErrDrop
+	}
+	var fe fs.Error
+	if !errors.As(err, &fe) {
+		h.log.LogAttrs(ctx, slog.LevelError, "nfs3: unexpected error",
+			slog.String("proc", procNames[proc]), slog.Any("err", err))
+	}
+	return nil
+}

@@ -1,0 +1,127 @@
+package server
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/tandemfs/tandem/internal/fs"
+)
+
+// Config is everything `tandem serve` can be told. Each key of the config
+// file has a flag of the same name with dashes (nfs_port -> --nfs-port).
+type Config struct {
+	Data        string        `toml:"data"`
+	Listen      string        `toml:"listen"`
+	NFSPort     int           `toml:"nfs_port"`
+	SMBPort     int           `toml:"smb_port"`
+	PortmapPort int           `toml:"portmap_port"`
+	MetricsAddr string        `toml:"metrics_addr"`
+	LogLevel    string        `toml:"log_level"`
+	Shares      []ShareConfig `toml:"share"`
+}
+
+// ShareConfig is one [[share]] table of the config file.
+type ShareConfig struct {
+	Name     string   `toml:"name"`
+	ReadOnly bool     `toml:"read_only"`
+	Squash   string   `toml:"squash"` // none, root or all
+	AnonUID  *uint32  `toml:"anon_uid"`
+	AnonGID  *uint32  `toml:"anon_gid"`
+	Clients  []string `toml:"clients"` // CIDR prefixes or addresses allowed; empty: all
+}
+
+// Defaults returns the embedded defaults: everything in ./tandem-data, one
+// share named "export", NFS on 12049, SMB on 12445, the portmapper on 111.
+func Defaults() Config {
+	return Config{
+		Data:        "./tandem-data",
+		Listen:      "",
+		NFSPort:     12049,
+		SMBPort:     12445,
+		PortmapPort: 111,
+		MetricsAddr: "127.0.0.1:12080",
+		LogLevel:    "info",
+	}
+}
+
+// LoadFile reads a TOML config file over c. Unknown keys are an error so
+// that a typo does not silently fall back to a default.
+func (c *Config) LoadFile(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	md, err := toml.Decode(string(b), c)
+	if err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	if un := md.Undecoded(); len(un) > 0 {
+		keys := make([]string, len(un))
+		for i, k := range un {
+			keys[i] = k.String()
+		}
+		return fmt.Errorf("config %s: unknown keys: %s", path, strings.Join(keys, ", "))
+	}
+	return nil
+}
+
+// FSShares converts the configured shares, adding the default "export"
+// share when none is configured.
+func (c *Config) FSShares() ([]fs.ShareConfig, error) {
+	in := c.Shares
+	if len(in) == 0 {
+		in = []ShareConfig{{Name: "export"}}
+	}
+	out := make([]fs.ShareConfig, 0, len(in))
+	seen := map[string]bool{}
+	for _, s := range in {
+		if s.Name == "" || strings.ContainsAny(s.Name, "/\\\x00") || len(s.Name) > 80 {
+			return nil, fmt.Errorf("share name %q: must be 1-80 characters without slashes", s.Name)
+		}
+		if seen[s.Name] {
+			return nil, fmt.Errorf("share %q defined twice", s.Name)
+		}
+		seen[s.Name] = true
+		fc := fs.ShareConfig{Name: s.Name, ReadOnly: s.ReadOnly, AnonUID: 65534, AnonGID: 65534}
+		switch s.Squash {
+		case "", "none":
+			fc.Squash = fs.NoSquash
+		case "root":
+			fc.Squash = fs.RootSquash
+		case "all":
+			fc.Squash = fs.AllSquash
+		default:
+			return nil, fmt.Errorf("share %q: squash must be none, root or all, not %q", s.Name, s.Squash)
+		}
+		if s.AnonUID != nil {
+			fc.AnonUID = *s.AnonUID
+		}
+		if s.AnonGID != nil {
+			fc.AnonGID = *s.AnonGID
+		}
+		for _, cl := range s.Clients {
+			p, err := parsePrefix(cl)
+			if err != nil {
+				return nil, fmt.Errorf("share %q: clients: %w", s.Name, err)
+			}
+			fc.Clients = append(fc.Clients, p)
+		}
+		out = append(out, fc)
+	}
+	return out, nil
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		return netip.ParsePrefix(s)
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}

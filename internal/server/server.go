@@ -1,0 +1,240 @@
+// Package server wires Tandem together: config -> stores -> file system ->
+// protocol front ends -> listeners. It owns process-level concerns (logging,
+// metrics, signals are the caller's) and nothing protocol-specific.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tandemfs/tandem/internal/content/localfs"
+	"github.com/tandemfs/tandem/internal/fs"
+	"github.com/tandemfs/tandem/internal/meta/pebble"
+	"github.com/tandemfs/tandem/internal/mount"
+	"github.com/tandemfs/tandem/internal/nfs3"
+	"github.com/tandemfs/tandem/internal/portmap"
+	"github.com/tandemfs/tandem/internal/rpc"
+)
+
+// Server is a running Tandem.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	meta    *pebble.Store
+	content *localfs.Store
+	FS      *fs.FS
+
+	rpc     *rpc.Server
+	pmap    *rpc.Server
+	metrics *http.Server
+
+	mu        sync.Mutex
+	listeners []net.Listener
+	conns     []net.PacketConn
+	wg        sync.WaitGroup
+
+	// NFSAddr is the TCP address the NFS/MOUNT listener is bound to.
+	NFSAddr net.Addr
+}
+
+// Start opens the stores in cfg.Data and starts every listener. It returns
+// once all of them accept connections.
+func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err error) {
+	s := &Server{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	shares, err := cfg.FSShares()
+	if err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	s.meta, err = pebble.Open(filepath.Join(cfg.Data, "meta"))
+	if err != nil {
+		return nil, fmt.Errorf("open metadata store: %w", err)
+	}
+	s.content, err = localfs.Open(filepath.Join(cfg.Data, "content"))
+	if err != nil {
+		return nil, fmt.Errorf("open content store: %w", err)
+	}
+	s.FS, err = fs.New(s.meta, s.content, fs.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("file system: %w", err)
+	}
+	for _, sh := range shares {
+		if _, err := s.FS.AddShare(ctx, sh); err != nil {
+			return nil, fmt.Errorf("share %s: %w", sh.Name, err)
+		}
+		log.Info("share", "name", sh.Name, "nfs_path", "/"+sh.Name, "read_only", sh.ReadOnly)
+	}
+	log.Info("stores open", "data", cfg.Data, "took", time.Since(t0).Round(time.Millisecond))
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := newRPCMetrics(reg)
+
+	s.rpc = rpc.NewServer(rpc.ServerOptions{Logger: log.With("component", "rpc")})
+	progs := []rpc.Program{
+		{Prog: mount.Program, Low: 1, High: 3, Name: "mount", Handler: mount.New(s.FS, mount.Options{Logger: log})},
+		{Prog: nfs3.Program, Low: 3, High: 3, Name: "nfs", Handler: nfs3.New(s.FS, nfs3.Options{Logger: log})},
+	}
+	for _, p := range progs {
+		p.Handler = m.wrap(p.Name, p.Handler)
+		s.rpc.Register(p)
+	}
+
+	host := cfg.Listen
+	nfsAddr := net.JoinHostPort(host, strconv.Itoa(cfg.NFSPort))
+	l, err := net.Listen("tcp", nfsAddr)
+	if err != nil {
+		return nil, fmt.Errorf("NFS listener: %w", err)
+	}
+	s.NFSAddr = l.Addr()
+	s.serveTCP(s.rpc, l)
+	port := l.Addr().(*net.TCPAddr).Port
+	if pc, err := net.ListenPacket("udp", net.JoinHostPort(host, strconv.Itoa(port))); err != nil {
+		log.Warn("no UDP for NFS/MOUNT", "addr", nfsAddr, "err", err)
+	} else {
+		s.serveUDP(s.rpc, pc)
+	}
+	log.Info("listening", "service", "nfs+mount", "addr", l.Addr().String(), "transports", "tcp,udp",
+		"mount", fmt.Sprintf("mount -t nfs -o vers=3,proto=tcp,port=%d,mountport=%d,mountproto=tcp HOST:/export /mnt", port, port))
+
+	if cfg.PortmapPort != 0 {
+		s.startPortmap(host, port)
+	} else {
+		log.Info("portmapper off (--portmap-port 0)")
+	}
+	if cfg.SMBPort != 0 {
+		log.Info("SMB not yet served", "smb_port", cfg.SMBPort)
+	}
+	if cfg.MetricsAddr != "" {
+		ml, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			log.Warn("metrics listener failed; carrying on without it", "addr", cfg.MetricsAddr, "err", err)
+		} else {
+			mux := http.NewServeMux()
+			mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+			s.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+			s.wg.Add(1)
+			go func() { defer s.wg.Done(); _ = s.metrics.Serve(ml) }()
+			log.Info("listening", "service", "metrics", "addr", "http://"+ml.Addr().String()+"/metrics")
+		}
+	}
+	return s, nil
+}
+
+// startPortmap serves portmap/rpcbind for our own programs. Failing to bind
+// (port 111 taken by a system rpcbind, or no privilege) is not fatal: clients
+// given explicit ports do not need it.
+func (s *Server) startPortmap(host string, nfsPort int) {
+	svc := portmap.New()
+	var ms []portmap.Mapping
+	for _, prot := range []uint32{portmap.ProtTCP, portmap.ProtUDP} {
+		ms = append(ms, portmap.Mapping{Prog: nfs3.Program, Vers: 3, Prot: prot, Port: uint32(nfsPort)})
+		for v := uint32(1); v <= 3; v++ {
+			ms = append(ms, portmap.Mapping{Prog: mount.Program, Vers: v, Prot: prot, Port: uint32(nfsPort)})
+		}
+	}
+	svc.Set(ms)
+	s.pmap = rpc.NewServer(rpc.ServerOptions{Logger: s.log.With("component", "portmap")})
+	s.pmap.Register(rpc.Program{Prog: portmap.Prog, Low: 2, High: 4, Name: "portmap", Handler: svc})
+	addr := net.JoinHostPort(host, strconv.Itoa(s.cfg.PortmapPort))
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		s.log.Warn("portmapper not started; clients must be given port= and mountport=", "addr", addr, "err", err)
+		return
+	}
+	s.serveTCP(s.pmap, l)
+	if pc, err := net.ListenPacket("udp", addr); err != nil {
+		s.log.Warn("portmapper UDP not started", "addr", addr, "err", err)
+	} else {
+		s.serveUDP(s.pmap, pc)
+	}
+	s.log.Info("listening", "service", "portmap", "addr", l.Addr().String(), "transports", "tcp,udp")
+}
+
+func (s *Server) serveTCP(r *rpc.Server, l net.Listener) {
+	s.mu.Lock()
+	s.listeners = append(s.listeners, l)
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := r.ServeTCP(l); err != nil && !errors.Is(err, net.ErrClosed) {
+			s.log.Error("tcp listener stopped", "addr", l.Addr(), "err", err)
+		}
+	}()
+}
+
+func (s *Server) serveUDP(r *rpc.Server, pc net.PacketConn) {
+	s.mu.Lock()
+	s.conns = append(s.conns, pc)
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := r.ServeUDP(pc); err != nil && !errors.Is(err, net.ErrClosed) {
+			s.log.Error("udp listener stopped", "addr", pc.LocalAddr(), "err", err)
+		}
+	}()
+}
+
+// Shutdown stops accepting, lets calls in progress finish (bounded by
+// ctx), makes every change durable and closes the stores.
+func (s *Server) Shutdown(ctx context.Context) error {
+	for _, r := range []*rpc.Server{s.rpc, s.pmap} {
+		if r != nil {
+			_ = r.Shutdown(ctx)
+		}
+	}
+	if s.metrics != nil {
+		_ = s.metrics.Shutdown(ctx)
+	}
+	return s.Close()
+}
+
+// Close releases everything without waiting for calls in progress.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	for _, l := range s.listeners {
+		_ = l.Close()
+	}
+	for _, c := range s.conns {
+		_ = c.Close()
+	}
+	s.listeners, s.conns = nil, nil
+	s.mu.Unlock()
+	if s.metrics != nil {
+		_ = s.metrics.Close()
+	}
+	s.wg.Wait()
+	var errs []error
+	if s.content != nil {
+		errs = append(errs, s.content.Close())
+		s.content = nil
+	}
+	if s.meta != nil {
+		errs = append(errs, s.meta.Sync(), s.meta.Close())
+		s.meta = nil
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every test tier. "./test/all.sh fast" runs only go vet and the fast tier.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tier=${1:-all}
+
+export GOFLAGS=${GOFLAGS:--buildvcs=false}
+
+echo "== go vet"
+go vet ./...
+echo "== fast tier: go test ./..."
+go test -count=1 ./...
+[ "$tier" = fast ] && exit 0
+
+echo "== installing end-to-end dependencies"
+./test/install-deps.sh
+
+echo "== fuzzing the decoders (bounded)"
+./test/fuzz.sh "${FUZZTIME:-10s}"
+
+echo "== end-to-end tier: go test -tags e2e ./test/..."
+go test -count=1 -tags e2e -timeout 60m ./test/...

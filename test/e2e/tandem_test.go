@@ -1,0 +1,129 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tandemfs/tandem/test/testserver"
+	"github.com/tandemfs/tandem/test/vm"
+)
+
+// Tandem listens in the VM's private namespace, so it can have the
+// standard portmapper port; NFS and MOUNT share one port.
+const (
+	nfsPort     = 12049
+	portmapPort = 111
+	exportPath  = "/export"
+)
+
+var tandemBuild struct {
+	once sync.Once
+	bin  string
+	err  error
+}
+
+// tandemBinary builds cmd/tandem once per test binary, into workDir.
+func tandemBinary(t *testing.T) string {
+	t.Helper()
+	tandemBuild.once.Do(func() {
+		tandemBuild.bin, tandemBuild.err = testserver.Build(workDir)
+	})
+	if tandemBuild.err != nil {
+		t.Fatal(tandemBuild.err)
+	}
+	return tandemBuild.bin
+}
+
+// tandemServer is one `tandem serve` process in the VM's namespace; a
+// restart is a new process on the same data directory.
+type tandemServer struct {
+	v    *vm.VM
+	bin  string
+	data string
+	logs string // directory of the per-process logs
+	n    int
+	proc *vm.Process
+}
+
+func newTandemServer(t *testing.T, v *vm.VM) *tandemServer {
+	s := &tandemServer{v: v, bin: tandemBinary(t), data: t.TempDir(), logs: t.TempDir()}
+	t.Cleanup(func() {
+		if s.proc != nil {
+			_ = s.proc.Stop(10 * time.Second)
+		}
+	})
+	return s
+}
+
+// start launches the server and waits until the NFS port accepts
+// connections.
+func (s *tandemServer) start(t *testing.T) {
+	t.Helper()
+	s.n++
+	logPath := filepath.Join(s.logs, "tandem-"+strconv.Itoa(s.n)+".log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	cmd := exec.Command(s.bin, "serve", "--data", s.data, "--listen", "0.0.0.0",
+		"--nfs-port", strconv.Itoa(nfsPort), "--portmap-port", strconv.Itoa(portmapPort))
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	p, err := s.v.StartInNS(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.proc = p
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := s.v.WaitListening(ctx, fmt.Sprintf("%s:%d", s.v.HostIP(), nfsPort), p); err != nil {
+		t.Fatalf("tandem serve: %v\n%s", err, s.log(s.n))
+	}
+}
+
+// kill9 ends the server the hard way and reaps it.
+func (s *tandemServer) kill9(t *testing.T) {
+	t.Helper()
+	if err := s.proc.Signal(9); err != nil {
+		t.Fatalf("kill -9 tandem: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.proc.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (s *tandemServer) lastLog() string { return s.log(s.n) }
+
+// log returns the output of the n-th server process (1-based).
+func (s *tandemServer) log(n int) string {
+	b, err := os.ReadFile(filepath.Join(s.logs, "tandem-"+strconv.Itoa(n)+".log"))
+	if err != nil {
+		return err.Error()
+	}
+	const max = 16 << 10
+	if len(b) > max {
+		b = b[len(b)-max:]
+	}
+	return string(b)
+}
+
+// nfsMountCmd mounts the export at mnt with the kernel's NFSv3 client,
+// with locking on (lockd and statd talk to the server's portmapper).
+func nfsMountCmd(v *vm.VM, mnt string, extra string) string {
+	opts := fmt.Sprintf("vers=3,proto=tcp,port=%d,mountport=%d,mountproto=tcp,hard", nfsPort, nfsPort)
+	if extra != "" {
+		opts += "," + extra
+	}
+	return fmt.Sprintf("mkdir -p %[1]s && mount -t nfs -o %[2]s %[3]s:%[4]s %[1]s", mnt, opts, v.HostIP(), exportPath)
+}

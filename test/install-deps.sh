@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs, from Debian, what the end-to-end tier needs. Idempotent; as root.
+set -euo pipefail
+pkgs=(libnfs-utils qemu-system-x86 debootstrap busybox-static cpio e2fsprogs kmod xz-utils
+      iproute2 util-linux samba smbclient)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "all test dependencies present"
+	exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+	echo "missing packages: ${missing[*]}; run this script as root" >&2
+	exit 1
+fi
+# Package scripts must not start daemons (smbd on 445, rpcbind on 111)
+# that would take the ports the tests use.
+made_policy=
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+	chmod +x /usr/sbin/policy-rc.d
+	made_policy=1
+fi
+trap '[ -n "$made_policy" ] && rm -f /usr/sbin/policy-rc.d' EXIT
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get -o DPkg::Lock::Timeout=600 install -y -q "${missing[@]}"
