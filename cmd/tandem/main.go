@@ -11,6 +11,7 @@ const usage = `tandem — one namespace over NFSv3 and SMB, with one lock manage
 
 Usage:
   tandem serve [flags]       run the server (tandem serve --help for flags)
+  tandem status [--data D]   show the running server of a data directory
   tandem version             print the version
 
 With no flags, "tandem serve" keeps everything in ./tandem-data, exports one
@@ -34,6 +35,8 @@ func main() {
 	switch os.Args[1] {
 	case "serve":
 		err = serve(os.Args[2:])
+	case "status":
+		err = status(os.Args[2:])
 	case "version", "--version", "-v":
 		fmt.Println("tandem", version)
 	case "help", "--help", "-h":

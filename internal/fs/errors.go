@@ -32,7 +32,7 @@ const (
 	ErrJukebox                      // try again later (waiting on a lease break)
 	ErrServerFault                  // a bug or an unexpected state
 	ErrLocked                       // a lock or share reservation conflicts
-	ErrLoop                         // too many symlinks / rename into own subtree
+	ErrLoop                         // too many levels of symbolic links
 )
 
 var errNames = [...]string{

@@ -158,14 +158,13 @@ func (f *FS) result(op string, err error) error {
 // inodeOf reads the inode h names, ErrStale if it is gone or was replaced.
 func inodeOf(tx meta.Tx, h Handle) (meta.Inode, error) {
 	ino, err := tx.Inode(h.ID)
-	if err != nil {
-		if errors.Is(err, meta.ErrNotFound) {
-			return ino, ErrStale
-		}
-		return ino, err
-	}
-	if ino.Gen != h.Gen {
-		return ino, ErrStale
+	switch {
+	case errors.Is(err, meta.ErrNotFound):
+		return meta.Inode{}, ErrStale
+	case err != nil:
+		return meta.Inode{}, err
+	case ino.Gen != h.Gen:
+		return meta.Inode{}, ErrStale // nothing of another file's attributes leaks
 	}
 	return ino, nil
 }

@@ -181,5 +181,4 @@ func (e *env) fileCount() uint64 {
 	return MaxFiles - st.FreeFiles
 }
 
-
 type inodeT = meta.Inode

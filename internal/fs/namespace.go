@@ -97,28 +97,20 @@ func (f *FS) Lookup(ctx context.Context, c *Caller, dir Handle, name string) (Ha
 // ReadLink returns a symlink's target (ErrInval for other files). Like
 // readlink(2) it needs no permission on the link itself.
 func (f *FS) ReadLink(ctx context.Context, c *Caller, h Handle) (string, Attr, error) {
-	if _, _, err := f.begin(h, c); err != nil {
+	s, cr, err := f.begin(h, c)
+	if err != nil {
 		return "", Attr{}, err
 	}
-	var ino meta.Inode
-	err := f.meta.View(ctx, func(tx meta.Tx) error {
-		var err error
-		ino, err = inodeOf(tx, h)
-		if err != nil {
-			return err
-		}
-		if ino.Type != meta.TypeSymlink {
-			return ErrInval
-		}
-		return nil
-	})
-	if err != nil {
-		if errors.Is(err, ErrStale) {
-			return "", Attr{}, ErrStale
-		}
-		return "", attrOf(&ino), f.result("readlink", err)
+	call := newCall(h, s, cr)
+	defer call.free()
+	if err := f.meta.View(ctx, call.load); err != nil {
+		return "", Attr{}, f.result("readlink", err)
 	}
-	return ino.Target, attrOf(&ino), nil
+	a := attrOf(&call.ino)
+	if call.ino.Type != meta.TypeSymlink {
+		return "", a, ErrInval
+	}
+	return call.ino.Target, a, nil
 }
 
 // node is what a create operation makes.

@@ -249,3 +249,17 @@ func TestReadOnlyShare(t *testing.T) {
 	_, err = e.fs.Commit(e.ctx, alice, f, 0, 0)
 	wantErr(t, "commit", err, nil)
 }
+
+func TestStaleRevealsNothing(t *testing.T) {
+	e := newEnv(t)
+	f := e.create(alice, e.root, "f", 0o644)
+	forged := Handle{Share: f.Share, ID: f.ID, Gen: f.Gen ^ 2}
+	_, _, a, err := e.fs.Read(e.ctx, alice, forged, 0, make([]byte, 1))
+	if err != ErrStale || a != (Attr{}) {
+		t.Fatalf("read of wrong generation: %+v %v", a, err)
+	}
+	_, _, a, err = e.fs.Lookup(e.ctx, alice, Handle{Share: e.root.Share, ID: e.root.ID, Gen: e.root.Gen ^ 2}, "f")
+	if err != ErrStale || a != (Attr{}) {
+		t.Fatalf("lookup in wrong generation: %+v %v", a, err)
+	}
+}

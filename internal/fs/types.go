@@ -30,7 +30,7 @@ const (
 
 // Caller is who asks, as the protocol authenticated it. The file system maps
 // it through the share's export rules (squash, allowed networks) before any
-// permission check.
+// permission check. A nil *Caller is treated as anonymous.
 type Caller struct {
 	UID, GID  uint32
 	Groups    []uint32
@@ -173,8 +173,8 @@ type ShareConfig struct {
 	Name     string // "export"; NFS path "/" + Name
 	ReadOnly bool
 	Squash   Squash
-	AnonUID  uint32 // default 65534
-	AnonGID  uint32 // default 65534
+	AnonUID  uint32 // 0 means the default, 65534
+	AnonGID  uint32 // 0 means the default, 65534
 	// Clients lists the networks allowed to use the share; empty means all.
 	Clients []netip.Prefix
 }

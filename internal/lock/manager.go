@@ -309,15 +309,14 @@ func (f *file) removeAt(idx []int) {
 		return
 	}
 	widest := false
-	j, k := idx[0], 0
-	for i := idx[0]; i < len(f.locks); i++ {
-		if k < len(idx) && idx[k] == i {
-			k++
-			widest = widest || f.locks[i].end-f.locks[i].start == f.width
-			continue
+	j := idx[0]
+	for k, i := range idx {
+		widest = widest || f.locks[i].end-f.locks[i].start == f.width
+		next := len(f.locks)
+		if k+1 < len(idx) {
+			next = idx[k+1]
 		}
-		f.locks[j] = f.locks[i]
-		j++
+		j += copy(f.locks[j:], f.locks[i+1:next])
 	}
 	clear(f.locks[j:])
 	f.locks = f.locks[:j]

@@ -124,7 +124,7 @@ func TestTest(t *testing.T) {
 		{rq(oA, fA, 100, 10, Exclusive), Granted, ""}, // its own lock
 		{rq(oA, fA, 0, 0, Exclusive), Denied, "X:X50+10"},
 		{rq(oB, fB, 0, 0, Exclusive), Granted, ""},
-		{rq(oX, fA, 50, 10, Shared), Granted, ""},     // shared over own exclusive
+		{rq(oX, fA, 50, 10, Shared), Granted, ""},           // shared over own exclusive
 		{rq(oX, fA, 50, 10, Exclusive), Denied, "X:X50+10"}, // exclusive over own lock
 		{rq(oX, fA, max64, 2, Shared), InvalidRange, ""},
 		{Request{File: fA, Owner: oA, Mode: 0}, Invalid, ""},

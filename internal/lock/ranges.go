@@ -81,7 +81,7 @@ func (m *Manager) lock(req Request, s span, now, since int64) Decision {
 	if !req.Deadline.IsZero() && req.Deadline.UnixNano() <= now {
 		return Decision{Status: Denied, Holder: holder}
 	}
-	if o != nil && m.wouldDeadlock(f, s, o, req.Mode, overtakes) {
+	if o != nil && m.wouldDeadlock(f, s, o, req.Mode) {
 		return Decision{Status: Deadlock, Holder: holder}
 	}
 	if o == nil {
@@ -108,6 +108,7 @@ func (m *Manager) grant(req Request, f *file, o *owner, s span, since, now int64
 		d, _ = m.posixPlan(f, o, s, req.Mode, since)
 	}
 	if !m.admit(o, f, d) {
+		clear(m.pieces)
 		m.gcOwner(o)
 		m.gcFile(f)
 		return Decision{Status: LimitExceeded}

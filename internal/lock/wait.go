@@ -165,7 +165,7 @@ func (m *Manager) reaches(from, to *owner) bool {
 // wouldDeadlock reports whether o waiting for the granted locks that
 // conflict with its request closes a cycle. Earlier waiters the request
 // queues behind need no look: those that lead back to o are overtaken.
-func (m *Manager) wouldDeadlock(f *file, s span, o *owner, mode Mode, overtakes []WaiterID) bool {
+func (m *Manager) wouldDeadlock(f *file, s span, o *owner, mode Mode) bool {
 	blk := m.blk[:0]
 	for i := f.from(s); i < len(f.locks); i++ {
 		x := &f.locks[i]

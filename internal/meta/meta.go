@@ -92,8 +92,8 @@ type Store interface {
 // Tx reads and writes inside View or Update. Writes in a View return an
 // error. A Tx must not be used after its function returns.
 type Tx interface {
-	// AllocID returns a file id never returned before by this store, at
-	// least FirstAllocID. Ids of a transaction that fails may be reused.
+	// AllocID returns a file id never returned before by this store (not
+	// even by a transaction that failed), at least FirstAllocID.
 	AllocID() (uint64, error)
 	Inode(id uint64) (Inode, error)
 	PutInode(ino *Inode) error

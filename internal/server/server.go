@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/tandemfs/tandem/internal/admin"
 	"github.com/tandemfs/tandem/internal/content/localfs"
 	"github.com/tandemfs/tandem/internal/fs"
 	"github.com/tandemfs/tandem/internal/meta/pebble"
@@ -40,6 +41,8 @@ type Server struct {
 	rpc     *rpc.Server
 	pmap    *rpc.Server
 	metrics *http.Server
+	admin   *admin.Server
+	started time.Time
 
 	mu        sync.Mutex
 	listeners []net.Listener
@@ -86,6 +89,13 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		log.Info("share", "name", sh.Name, "nfs_path", "/"+sh.Name, "read_only", sh.ReadOnly)
 	}
 	log.Info("stores open", "data", cfg.Data, "took", time.Since(t0).Round(time.Millisecond))
+
+	s.started = time.Now()
+	s.admin = admin.NewServer(log.With("component", "admin"))
+	s.registerAdmin()
+	if err := s.admin.Listen(cfg.Data); err != nil {
+		return nil, fmt.Errorf("admin socket: %w", err)
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -179,7 +189,7 @@ func (s *Server) serveTCP(r *rpc.Server, l net.Listener) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		if err := r.ServeTCP(l); err != nil && !errors.Is(err, net.ErrClosed) {
+		if err := r.ServeTCP(l); err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, rpc.ErrServerClosed) {
 			s.log.Error("tcp listener stopped", "addr", l.Addr(), "err", err)
 		}
 	}()
@@ -192,7 +202,7 @@ func (s *Server) serveUDP(r *rpc.Server, pc net.PacketConn) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		if err := r.ServeUDP(pc); err != nil && !errors.Is(err, net.ErrClosed) {
+		if err := r.ServeUDP(pc); err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, rpc.ErrServerClosed) {
 			s.log.Error("udp listener stopped", "addr", pc.LocalAddr(), "err", err)
 		}
 	}()
@@ -225,6 +235,10 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	if s.metrics != nil {
 		_ = s.metrics.Close()
+	}
+	if s.admin != nil {
+		_ = s.admin.Close()
+		s.admin = nil
 	}
 	s.wg.Wait()
 	var errs []error

@@ -83,7 +83,7 @@ LOG { Default_Log_Level = EVENT; }
 	})
 	g.start(t)
 	mnt := "/mnt/g"
-	mount := fmt.Sprintf("mkdir -p %s && mount -t nfs -o vers=3,proto=tcp,port=12049,mountport=12050,mountproto=tcp,hard,nolock %s:%s/export %s", mnt, v.HostIP(), w, mnt)
+	mount := fmt.Sprintf("mkdir -p %s && mount -t nfs -o vers=3,proto=tcp,port=12049,mountport=12050,mountproto=tcp,hard,nolock,noacl %s:%s/export %s", mnt, v.HostIP(), w, mnt)
 	sh(t, v, 2*time.Minute, mount)
 	t.Cleanup(func() { v.Exec(context.Background(), "umount -f -l "+mnt, nil) })
 	t.Run("files", func(t *testing.T) { testFiles(t, v, mnt) })

@@ -15,17 +15,16 @@
 //	'd' dir 'k'                 -> next cookie        (absent: 3)
 //	'd' dir 'n' name            -> child id, cookie   (lookup by name)
 //	'b' len16(bucket) bucket key -> value             (records of other subsystems)
-//	's' "id"                    -> next file id       (absent: meta.FirstAllocID)
+//	's' "id"                    -> id high-water mark (absent: meta.FirstAllocID)
 //
 // The cookie counter of a directory only grows, so a new entry always gets a
 // cookie above every entry the directory ever had and a client resuming a
 // listing from an old cookie never skips or repeats a surviving entry. The
 // counter is dropped with the directory's inode.
 //
-// The id counter is written in the same transaction as whatever uses the id,
-// so an id handed out by a committed transaction is never handed out again,
-// even after a crash, and one handed out by a transaction that failed is
-// simply reused.
+// File ids come from IDs, which reserves them in blocks by raising the
+// high-water mark durably, outside the transactions that use them, so no id
+// is ever handed out twice, whatever fails or crashes.
 package kv
 
 import "errors"

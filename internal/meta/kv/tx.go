@@ -15,8 +15,9 @@ const chunk = 256
 // Tx is a meta.Tx over a Reader and, for read-write transactions, a Writer.
 // Backends keep one per transaction (or pool them with Reset).
 type Tx struct {
-	r Reader
-	w Writer
+	r   Reader
+	w   Writer
+	ids *IDs
 
 	// Scratch buffers reused across calls; the Writer copies what it keeps.
 	key, key2, val []byte
@@ -24,12 +25,13 @@ type Tx struct {
 
 var _ meta.Tx = (*Tx)(nil)
 
-// NewTx returns a transaction reading r and, unless w is nil, writing w.
-func NewTx(r Reader, w Writer) *Tx { return &Tx{r: r, w: w} }
+// NewTx returns a transaction reading r and, unless w is nil, writing w
+// and allocating ids from ids.
+func NewTx(r Reader, w Writer, ids *IDs) *Tx { return &Tx{r: r, w: w, ids: ids} }
 
-// Reset points t at another transaction's reader and writer. Reset(nil, nil)
-// ends t: every later call returns ErrTxDone.
-func (t *Tx) Reset(r Reader, w Writer) { t.r, t.w = r, w }
+// Reset points t at another transaction. Reset(nil, nil, nil) ends t:
+// every later call returns ErrTxDone.
+func (t *Tx) Reset(r Reader, w Writer, ids *IDs) { t.r, t.w, t.ids = r, w, ids }
 
 func (t *Tx) readable() error {
 	if t.r == nil {
@@ -48,29 +50,13 @@ func (t *Tx) writable() error {
 	return nil
 }
 
-// AllocID implements meta.Tx.
+// AllocID implements meta.Tx. Ids come from the store's allocator, not
+// from the transaction: a transaction that fails does not give them back.
 func (t *Tx) AllocID() (uint64, error) {
 	if err := t.writable(); err != nil {
 		return 0, err
 	}
-	next := uint64(meta.FirstAllocID)
-	v, err := t.r.Get(keyNextID, t.val[:0])
-	switch {
-	case err == nil && len(v) == 8:
-		next = binary.BigEndian.Uint64(v)
-	case err == nil:
-		return 0, ErrCorrupt
-	case err != meta.ErrNotFound:
-		return 0, err
-	}
-	if next == math.MaxUint64 {
-		return 0, ErrCorrupt
-	}
-	t.val = binary.BigEndian.AppendUint64(v[:0], next+1)
-	if err := t.w.Set(keyNextID, t.val); err != nil {
-		return 0, err
-	}
-	return next, nil
+	return t.ids.Alloc()
 }
 
 // Inode implements meta.Tx.

@@ -29,6 +29,7 @@ func less(a, b item) bool { return bytes.Compare(a.k, b.k) < 0 }
 // Store is an in-memory meta.Store. The zero value is not usable; call New.
 type Store struct {
 	writer chan struct{} // a one-slot semaphore: Updates run one at a time
+	ids    *kv.IDs
 
 	mu     sync.RWMutex // guards tree and closed
 	tree   *btree.BTreeG[item]
@@ -39,9 +40,12 @@ var _ meta.Store = (*Store)(nil)
 
 // New returns an empty store.
 func New() *Store {
+	tree := btree.NewG(32, less)
+	ids, _ := kv.NewIDs(treeKV{tree}, nil) // an empty tree has no mark to misread
 	return &Store{
 		writer: make(chan struct{}, 1),
-		tree:   btree.NewG(32, less),
+		ids:    ids,
+		tree:   tree,
 	}
 }
 
@@ -63,8 +67,8 @@ func (s *Store) View(ctx context.Context, fn func(meta.Tx) error) error {
 	if err != nil {
 		return err
 	}
-	tx := kv.NewTx(treeKV{t}, nil)
-	defer tx.Reset(nil, nil)
+	tx := kv.NewTx(treeKV{t}, nil, nil)
+	defer tx.Reset(nil, nil, nil)
 	return fn(tx)
 }
 
@@ -88,9 +92,9 @@ func (s *Store) Update(ctx context.Context, fn func(meta.Tx) error) error {
 	}
 	work := t.Clone()
 	rw := treeKV{work}
-	tx := kv.NewTx(rw, rw)
+	tx := kv.NewTx(rw, rw, s.ids)
 	err = fn(tx)
-	tx.Reset(nil, nil)
+	tx.Reset(nil, nil, nil)
 	if err != nil {
 		return err
 	}

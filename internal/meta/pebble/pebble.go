@@ -39,6 +39,7 @@ import (
 type Store struct {
 	db     *pebble.DB
 	writer chan struct{} // one-slot semaphore: one Update at a time
+	ids    *kv.IDs
 
 	mu       sync.RWMutex // guards closed and the Add of inflight
 	closed   bool
@@ -59,7 +60,14 @@ func Open(dir string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{db: db, writer: make(chan struct{}, 1)}, nil
+	// The id high-water mark is raised in a write of its own, synced
+	// before any id under it is used.
+	ids, err := kv.NewIDs(reader{db}, func(k, v []byte) error { return db.Set(k, v, pebble.Sync) })
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &Store{db: db, writer: make(chan struct{}, 1), ids: ids}, nil
 }
 
 // options tunes Pebble for metadata: small records, many point lookups
@@ -111,18 +119,22 @@ func (s *Store) enter() error {
 }
 
 func (s *Store) tx(r kv.Reader, w kv.Writer) *kv.Tx {
+	var ids *kv.IDs
+	if w != nil {
+		ids = s.ids
+	}
 	if t, ok := s.txs.Get().(*kv.Tx); ok {
-		t.Reset(r, w)
+		t.Reset(r, w, ids)
 		return t
 	}
-	return kv.NewTx(r, w)
+	return kv.NewTx(r, w, ids)
 }
 
 // done ends t and pools it. Ending it first turns most uses of a Tx kept
 // past its function into ErrTxDone (as the interface forbids such use, the
 // rest is the caller's bug, as with any pooled object).
 func (s *Store) done(t *kv.Tx) {
-	t.Reset(nil, nil)
+	t.Reset(nil, nil, nil)
 	s.txs.Put(t)
 }
 

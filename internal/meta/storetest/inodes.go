@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"sync"
 	"testing"
 
@@ -91,6 +92,31 @@ func testAllocID(t *testing.T, s meta.Store) {
 	if len(seen) != 1000 {
 		t.Fatalf("%d ids, want 1000", len(seen))
 	}
+	// A failed transaction does not give its ids back: one may already
+	// have escaped (into a content store, say).
+	var lost uint64
+	boom := errors.New("boom")
+	if err := s.Update(ctx, func(tx meta.Tx) error {
+		var err error
+		if lost, err = tx.AllocID(); err != nil {
+			return err
+		}
+		return boom
+	}); err != boom {
+		t.Fatalf("Update = %v, want fn's error", err)
+	}
+	if seen[lost] {
+		t.Fatalf("failed tx got id %d, already seen", lost)
+	}
+	seen[lost] = true
+	update(t, s, func(tx meta.Tx) error {
+		id, err := tx.AllocID()
+		if seen[id] {
+			t.Errorf("AllocID after a failed tx = %d, seen before", id)
+		}
+		seen[id] = true
+		return err
+	})
 	// Also through UpdateLazy.
 	if err := s.UpdateLazy(ctx, func(tx meta.Tx) error {
 		id, err := tx.AllocID()

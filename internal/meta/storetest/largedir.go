@@ -10,7 +10,7 @@ import (
 // testLargeDir fills one directory with 100,000 entries and lists it in
 // pages, the way an NFS READDIR walks it, before and after deleting half.
 func testLargeDir(t *testing.T, s meta.Store) {
-	const dir, n, batch, page = 5, 100_000, 10_000, 1000
+	const dir, n, batch, page = 5, largeDirEntries, largeDirEntries / 10, 1000
 	name := func(i int) string { return fmt.Sprintf("file-%06d", n-i) } // names sort opposite to creation
 	for start := 0; start < n; start += batch {
 		update(t, s, func(tx meta.Tx) error {

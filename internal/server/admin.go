@@ -1,0 +1,30 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"time"
+)
+
+// Status is what `tandem status` shows.
+type Status struct {
+	PID     int       `json:"pid"`
+	Started time.Time `json:"started"`
+	Data    string    `json:"data"`
+	NFSAddr string    `json:"nfs_addr"`
+	Shares  []string  `json:"shares"`
+}
+
+func (s *Server) registerAdmin() {
+	s.admin.Handle("status", func(ctx context.Context, _ json.RawMessage) (any, error) {
+		st := Status{PID: os.Getpid(), Started: s.started, Data: s.cfg.Data}
+		if s.NFSAddr != nil {
+			st.NFSAddr = s.NFSAddr.String()
+		}
+		for _, sh := range s.FS.Shares() {
+			st.Shares = append(st.Shares, sh.Name)
+		}
+		return st, nil
+	})
+}
