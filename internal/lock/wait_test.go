@@ -1,6 +1,7 @@
 package lock
 
 import (
+	"sync"
 	"testing"
 	"time"
 )
@@ -260,4 +261,35 @@ func TestCrossProtocolWait(t *testing.T) {
 	expectNotices(t, mustUnlock(t, m, fA, oX, 0, 10), "G1 A:S0+0")
 	expectNotices(t, mustUnlock(t, m, fB, oA, 0, 0), "G2 Y:S100+10")
 	checkInvariants(t, m)
+}
+
+// The Manager is called from many protocol goroutines at once.
+func TestConcurrentUse(t *testing.T) {
+	m, _ := newTest(Limits{})
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			o := NLMOwner("host", uint32(g), nil)
+			for i := range 200 {
+				off := uint64(i % 7)
+				d := m.Lock(wq(o, fA, off, 3, Exclusive))
+				switch d.Status {
+				case Granted:
+					m.Unlock(fA, o, Range{Offset: off, Length: 3})
+				case Queued:
+					m.Cancel(d.Waiter)
+				}
+				m.CheckIO(fA, Owner{}, off, 1, true)
+				m.Snapshot()
+			}
+			m.ReleaseOwner(o)
+		}()
+	}
+	wg.Wait()
+	checkInvariants(t, m)
+	if len(m.Snapshot()) != 0 {
+		t.Fatalf("left %v", m.Snapshot())
+	}
 }

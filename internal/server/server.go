@@ -74,7 +74,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	if err != nil {
 		return nil, fmt.Errorf("open metadata store: %w", err)
 	}
-	s.content, err = localfs.Open(filepath.Join(cfg.Data, "content"))
+	s.content, err = localfs.Open(cfg.Data)
 	if err != nil {
 		return nil, fmt.Errorf("open content store: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -52,6 +53,11 @@ func startServer(t *testing.T, shares ...server.ShareConfig) *testServer {
 	ts.start(t)
 	t.Cleanup(func() {
 		ts.stop(t)
+		for _, l := range strings.Split(ts.logs.String(), "\n") {
+			if strings.Contains(l, "level=ERROR") {
+				t.Errorf("server logged an error: %s", l)
+			}
+		}
 		if t.Failed() {
 			t.Logf("server log:\n%s", ts.logs.String())
 		}

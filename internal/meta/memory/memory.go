@@ -83,9 +83,9 @@ func (s *Store) Update(ctx context.Context, fn func(meta.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	// Only the writer clones or replaces s.tree, and it holds the
-	// semaphore, so reading s.tree here needs no lock; Clone leaves the
-	// published tree untouched for concurrent Views.
+	// Only the holder of the semaphore clones or replaces s.tree. Clone
+	// changes no node of the published tree (writes to the clone copy
+	// nodes first), so Views keep reading it while fn runs.
 	t, err := s.snapshot()
 	if err != nil {
 		return err
