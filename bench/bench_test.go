@@ -73,8 +73,8 @@ func server(b *testing.B) (*testserver.Process, *testserver.Conn, []byte) {
 }
 
 // pipeline runs fn for every offset of a seqSize pass, ioSize apart,
-// with inFlight calls outstanding.
-func pipeline(fn func(off uint64) error) error {
+// from inFlight workers numbered 0 to inFlight-1.
+func pipeline(fn func(worker int, off uint64) error) error {
 	var next atomic.Uint64
 	var wg sync.WaitGroup
 	errs := make([]error, inFlight)
@@ -87,7 +87,7 @@ func pipeline(fn func(off uint64) error) error {
 				if off >= seqSize {
 					return
 				}
-				if err := fn(off); err != nil {
+				if err := fn(w, off); err != nil {
 					errs[w] = err
 					return
 				}
@@ -113,7 +113,7 @@ func writeFile(c *testserver.Conn, root []byte, name string, data []byte) error 
 	if err != nil {
 		return err
 	}
-	err = pipeline(func(off uint64) error {
+	err = pipeline(func(_ int, off uint64) error {
 		r, err := c.Write(fh, off, data, testserver.Unstable)
 		if err == nil && r.Count != ioSize {
 			err = fmt.Errorf("WRITE at %d: %d of %d bytes written", off, r.Count, ioSize)
@@ -164,12 +164,16 @@ func BenchmarkSequentialRead(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	bufs := make([][]byte, inFlight)
+	for i := range bufs {
+		bufs[i] = make([]byte, ioSize)
+	}
 	b.ResetTimer()
 	for range b.N {
-		err := pipeline(func(off uint64) error {
-			got, _, err := c.Read(fh, off, ioSize)
-			if err == nil && len(got) != ioSize {
-				err = fmt.Errorf("READ at %d: %d of %d bytes", off, len(got), ioSize)
+		err := pipeline(func(w int, off uint64) error {
+			n, _, err := c.Read(fh, off, bufs[w])
+			if err == nil && n != ioSize {
+				err = fmt.Errorf("READ at %d: %d of %d bytes", off, n, ioSize)
 			}
 			return err
 		})

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -104,6 +105,19 @@ func (s *tandemServer) kill9(t *testing.T) {
 }
 
 func (s *tandemServer) lastLog() string { return s.log(s.n) }
+
+// checkLogs fails t if any server process so far logged an error (a
+// handler panic, a listener that died).
+func (s *tandemServer) checkLogs(t *testing.T) {
+	t.Helper()
+	for i := 1; i <= s.n; i++ {
+		for _, l := range strings.Split(s.log(i), "\n") {
+			if strings.Contains(l, "level=ERROR") {
+				t.Errorf("server process %d logged: %s", i, l)
+			}
+		}
+	}
+}
 
 // log returns the output of the n-th server process (1-based).
 func (s *tandemServer) log(n int) string {

@@ -227,43 +227,50 @@ func (c *Conn) Commit(fh []byte, off uint64, count uint32) ([8]byte, error) {
 	return v, d.err
 }
 
-// Read calls READ. The returned data aliases the reply buffer, which
-// belongs to the caller.
-func (c *Conn) Read(fh []byte, off uint64, count uint32) (data []byte, eof bool, err error) {
+// Read calls READ for len(buf) bytes at off and copies the data into buf.
+func (c *Conn) Read(fh []byte, off uint64, buf []byte) (n int, eof bool, err error) {
 	var a enc
 	a.opaque(fh)
 	a.u64(off)
-	a.u32(count)
-	d, err := c.nfs(procRead, a)
-	if err != nil {
-		return nil, false, err
+	a.u32(uint32(len(buf)))
+	r := c.call(NFSProgram, 3, procRead, [][]byte{a})
+	if r.err != nil {
+		return 0, false, r.err
 	}
+	defer recycle(r.rec)
+	d := &dec{b: r.body}
 	if err := d.status(); err != nil {
-		return nil, false, err
+		return 0, false, err
 	}
 	d.postOpAttr()
-	n := d.u32()
+	count := d.u32()
 	eof = d.bool()
-	data = d.opaque()
-	if d.err == nil && uint32(len(data)) != n {
-		return nil, false, fmt.Errorf("nfs: READ count %d but %d bytes of data", n, len(data))
+	data := d.opaque()
+	switch {
+	case d.err != nil:
+		return 0, false, d.err
+	case uint32(len(data)) != count:
+		return 0, false, fmt.Errorf("nfs: READ count %d but %d bytes of data", count, len(data))
+	case len(data) > len(buf):
+		return 0, false, fmt.Errorf("nfs: READ of %d bytes returned %d", len(buf), len(data))
 	}
-	return data, eof, d.err
+	return copy(buf, data), eof, nil
 }
 
 // ReadAll reads a whole file in chunks of size bytes.
-func (c *Conn) ReadAll(fh []byte, chunk uint32) ([]byte, error) {
+func (c *Conn) ReadAll(fh []byte, chunk int) ([]byte, error) {
 	var out []byte
+	buf := make([]byte, chunk)
 	for {
-		data, eof, err := c.Read(fh, uint64(len(out)), chunk)
+		n, eof, err := c.Read(fh, uint64(len(out)), buf)
 		if err != nil {
 			return out, err
 		}
-		out = append(out, data...)
+		out = append(out, buf[:n]...)
 		if eof {
 			return out, nil
 		}
-		if len(data) == 0 {
+		if n == 0 {
 			return out, fmt.Errorf("nfs: READ at %d returned no data and no eof", len(out))
 		}
 	}

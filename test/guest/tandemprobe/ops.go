@@ -28,8 +28,8 @@ import (
 //	mkdir      path mode               unlink/rmdir path
 //	rename     path path2              link path path2 (new name)
 //	symlink    path (target) path2 (new name)   readlink path -> target
-//	mkfiles    path (dir) count prefix data -> n   files prefix0..prefixN-1;
-//	           "{i}" in data becomes the index
+//	mkfiles    path (dir) count prefix data flags -> n   files prefix0..prefixN-1;
+//	           "{i}" in data becomes the index; flags default O_WRONLY|O_CREAT|O_EXCL
 //	readdir    path -> names (directory order, without . and ..), n
 //	writepattern  path size chunk seed fsync ms progress -> n
 //	           writes the seed's pattern chunk by chunk, fsync after each if
@@ -226,19 +226,28 @@ var openFlags = map[string]int{
 	"O_DIRECTORY": unix.O_DIRECTORY,
 }
 
-func (p *probe) open(o *op) error {
-	flags := unix.O_CLOEXEC
-	for _, name := range strings.Split(o.Flags, "|") {
+func parseFlags(s string) (int, error) {
+	flags := 0
+	for _, name := range strings.Split(s, "|") {
 		name = strings.TrimSpace(name)
 		if name == "" {
 			continue
 		}
 		f, ok := openFlags[name]
 		if !ok {
-			return fmt.Errorf("unknown open flag %q", name)
+			return 0, fmt.Errorf("unknown open flag %q", name)
 		}
 		flags |= f
 	}
+	return flags, nil
+}
+
+func (p *probe) open(o *op) error {
+	flags, err := parseFlags(o.Flags)
+	if err != nil {
+		return err
+	}
+	flags |= unix.O_CLOEXEC
 	mode, err := parseMode(o.Mode, 0o644)
 	if err != nil {
 		return err
@@ -351,9 +360,16 @@ func (p *probe) stat(o *op, r *result) error {
 }
 
 func mkfiles(o *op, r *result) error {
+	flags := unix.O_WRONLY | unix.O_CREAT | unix.O_EXCL
+	if o.Flags != "" {
+		var err error
+		if flags, err = parseFlags(o.Flags); err != nil {
+			return err
+		}
+	}
 	for i := 0; i < o.Count; i++ {
 		name := filepath.Join(o.Path, o.Prefix+strconv.Itoa(i))
-		fd, err := unix.Open(name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o644)
+		fd, err := unix.Open(name, flags|unix.O_CLOEXEC, 0o644)
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
