@@ -12,16 +12,22 @@ const usage = `tandem — one namespace over NFSv3 and SMB, with one lock manage
 Usage:
   tandem serve [flags]       run the server (tandem serve --help for flags)
   tandem status [--data D]   show the running server of a data directory
+  tandem user add|passwd|del|list ...   manage SMB users (tandem user --help)
+  tandem locks [--data D]    list every lock, waiting request and share reservation
   tandem version             print the version
 
 With no flags, "tandem serve" keeps everything in ./tandem-data, exports one
-share named "export" (NFS path /export), serves NFSv3 and MOUNT on TCP/UDP
-12049, and the portmapper on 111 (if it can bind it).
+share named "export" (NFS path /export), serves NFSv3, MOUNT, NLM and NSM on
+TCP/UDP 12049, SMB2/3 on TCP 12445, and the portmapper on 111 (if it can bind
+it).
 
 Mount from Linux:
   mount -t nfs -o vers=3,proto=tcp,port=12049,mountport=12049,mountproto=tcp HOST:/export /mnt
 Mount from macOS:
   mount -t nfs -o vers=3,tcp,port=12049,mountport=12049 HOST:/export /Volumes/tandem
+Over SMB (after "tandem user add NAME --password-stdin"):
+  mount -t cifs //HOST/export /mnt -o port=12445,username=NAME
+  smbclient //HOST/export -p 12445 -U NAME
 `
 
 var version = "dev"
@@ -37,6 +43,10 @@ func main() {
 		err = serve(os.Args[2:])
 	case "status":
 		err = status(os.Args[2:])
+	case "user":
+		err = user(os.Args[2:])
+	case "locks":
+		err = locks(os.Args[2:])
 	case "version", "--version", "-v":
 		fmt.Println("tandem", version)
 	case "help", "--help", "-h":

@@ -17,6 +17,7 @@ type Status struct {
 }
 
 func (s *Server) registerAdmin() {
+	s.registerUserAdmin()
 	s.admin.Handle("status", func(ctx context.Context, _ json.RawMessage) (any, error) {
 		st := Status{PID: os.Getpid(), Started: s.started, Data: s.cfg.Data}
 		if s.NFSAddr != nil {

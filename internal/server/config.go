@@ -32,6 +32,9 @@ type ShareConfig struct {
 	AnonUID  *uint32  `toml:"anon_uid"`
 	AnonGID  *uint32  `toml:"anon_gid"`
 	Clients  []string `toml:"clients"` // CIDR prefixes or addresses allowed; empty: all
+	Encrypt  bool     `toml:"encrypt"` // SMB: require encryption (SMB 3.x) on this share
+	Guest    bool     `toml:"guest"`   // SMB: allow guest sessions on this share
+	Comment  string   `toml:"comment"` // SMB: shown by share listings
 }
 
 // Defaults returns the embedded defaults: everything in ./tandem-data, one

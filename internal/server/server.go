@@ -23,11 +23,13 @@ import (
 	"github.com/tandemfs/tandem/internal/admin"
 	"github.com/tandemfs/tandem/internal/content/localfs"
 	"github.com/tandemfs/tandem/internal/fs"
+	"github.com/tandemfs/tandem/internal/identity"
 	"github.com/tandemfs/tandem/internal/meta/pebble"
 	"github.com/tandemfs/tandem/internal/mount"
 	"github.com/tandemfs/tandem/internal/nfs3"
 	"github.com/tandemfs/tandem/internal/portmap"
 	"github.com/tandemfs/tandem/internal/rpc"
+	"github.com/tandemfs/tandem/internal/smb"
 )
 
 // Server is a running Tandem.
@@ -42,6 +44,9 @@ type Server struct {
 	pmap    *rpc.Server
 	metrics *http.Server
 	admin   *admin.Server
+	locks   *locks
+	ids     *identity.Store
+	smb     *smb.Server
 	started time.Time
 
 	mu        sync.Mutex
@@ -51,6 +56,8 @@ type Server struct {
 
 	// NFSAddr is the TCP address the NFS/MOUNT listener is bound to.
 	NFSAddr net.Addr
+	// SMBAddr is the SMB listener's address (nil when SMB is off).
+	SMBAddr net.Addr
 }
 
 // Start opens the stores in cfg.Data and starts every listener. It returns
@@ -90,6 +97,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	}
 	log.Info("stores open", "data", cfg.Data, "took", time.Since(t0).Round(time.Millisecond))
 
+	s.ids = identity.New(s.meta)
 	s.started = time.Now()
 	s.admin = admin.NewServer(log.With("component", "admin"))
 	s.registerAdmin()
@@ -100,12 +108,16 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := newRPCMetrics(reg)
+	if err := s.startLocks(ctx, reg); err != nil {
+		return nil, err
+	}
 
 	s.rpc = rpc.NewServer(rpc.ServerOptions{Logger: log.With("component", "rpc")})
 	progs := []rpc.Program{
 		{Prog: mount.Program, Low: 1, High: 3, Name: "mount", Handler: mount.New(s.FS, mount.Options{Logger: log})},
 		{Prog: nfs3.Program, Low: 3, High: 3, Name: "nfs", Handler: nfs3.New(s.FS, nfs3.Options{Logger: log})},
 	}
+	progs = append(progs, s.locks.programs()...)
 	for _, p := range progs {
 		p.Handler = m.wrap(p.Name, p.Handler)
 		s.rpc.Register(p)
@@ -133,8 +145,13 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	} else {
 		log.Info("portmapper off (--portmap-port 0)")
 	}
+	s.locks.nsm.NotifyAll()
 	if cfg.SMBPort != 0 {
-		log.Info("SMB not yet served", "smb_port", cfg.SMBPort)
+		if err := s.startSMB(ctx); err != nil {
+			return nil, err
+		}
+	} else {
+		log.Info("SMB off (--smb-port 0)")
 	}
 	if cfg.MetricsAddr != "" {
 		ml, err := net.Listen("tcp", cfg.MetricsAddr)
@@ -163,6 +180,7 @@ func (s *Server) startPortmap(host string, nfsPort int) {
 		for v := uint32(1); v <= 3; v++ {
 			ms = append(ms, portmap.Mapping{Prog: mount.Program, Vers: v, Prot: prot, Port: uint32(nfsPort)})
 		}
+		ms = append(ms, portmap.MappingsFor(s.locks.programs(), prot, uint32(nfsPort))...)
 	}
 	svc.Set(ms)
 	s.pmap = rpc.NewServer(rpc.ServerOptions{Logger: s.log.With("component", "portmap")})
@@ -211,6 +229,9 @@ func (s *Server) serveUDP(r *rpc.Server, pc net.PacketConn) {
 // Shutdown stops accepting, lets calls in progress finish (bounded by
 // ctx), makes every change durable and closes the stores.
 func (s *Server) Shutdown(ctx context.Context) error {
+	if s.smb != nil {
+		_ = s.smb.Shutdown(ctx)
+	}
 	for _, r := range []*rpc.Server{s.rpc, s.pmap} {
 		if r != nil {
 			_ = r.Shutdown(ctx)
@@ -241,6 +262,10 @@ func (s *Server) Close() error {
 		s.admin = nil
 	}
 	s.wg.Wait()
+	if s.locks != nil {
+		s.locks.close()
+		s.locks = nil
+	}
 	var errs []error
 	if s.content != nil {
 		errs = append(errs, s.content.Close())

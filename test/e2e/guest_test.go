@@ -139,7 +139,4 @@ func lines(ls ...string) string {
 	return strings.Join(ls, "\n") + "\n"
 }
 
-// quote makes s a single bash word.
-func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
-
 func fmtBytes(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }

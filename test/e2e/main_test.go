@@ -20,9 +20,6 @@ const probePackage = "github.com/tandemfs/tandem/test/guest/tandemprobe"
 var (
 	guest   *vm.VM
 	bootErr error
-	// workDir holds what the tests build (the tandem binary); removed at
-	// the end.
-	workDir string
 )
 
 // TestMain checks the host, boots the one client VM that every test shares
@@ -43,12 +40,7 @@ func TestMain(m *testing.M) {
 	if bootErr == nil {
 		log.Printf("e2e: client VM up in %.1fs (image + boot)", time.Since(t0).Seconds())
 	}
-	var err error
-	if workDir, err = os.MkdirTemp("", "tandem-e2e-"); err != nil {
-		log.Fatal(err)
-	}
 	code := m.Run()
-	os.RemoveAll(workDir)
 	if guest != nil {
 		if err := guest.Close(); err != nil {
 			log.Printf("e2e: closing the VM: %v", err)

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -32,11 +33,17 @@ var tandemBuild struct {
 	err  error
 }
 
-// tandemBinary builds cmd/tandem once per test binary, into workDir.
-func tandemBinary(t *testing.T) string {
+// tandemBinary builds cmd/tandem once per test binary, into a directory
+// that goes away with the VM.
+func tandemBinary(t *testing.T, v *vm.VM) string {
 	t.Helper()
 	tandemBuild.once.Do(func() {
-		tandemBuild.bin, tandemBuild.err = testserver.Build(workDir)
+		dir, err := v.TempDir()
+		if err != nil {
+			tandemBuild.err = err
+			return
+		}
+		tandemBuild.bin, tandemBuild.err = testserver.Build(dir)
 	})
 	if tandemBuild.err != nil {
 		t.Fatal(tandemBuild.err)
@@ -56,7 +63,7 @@ type tandemServer struct {
 }
 
 func newTandemServer(t *testing.T, v *vm.VM) *tandemServer {
-	s := &tandemServer{v: v, bin: tandemBinary(t), data: t.TempDir(), logs: t.TempDir()}
+	s := &tandemServer{v: v, bin: tandemBinary(t, v), data: t.TempDir(), logs: t.TempDir()}
 	t.Cleanup(func() {
 		if s.proc != nil {
 			_ = s.proc.Stop(10 * time.Second)
@@ -94,7 +101,7 @@ func (s *tandemServer) start(t *testing.T) {
 // kill9 ends the server the hard way and reaps it.
 func (s *tandemServer) kill9(t *testing.T) {
 	t.Helper()
-	if err := s.proc.Signal(9); err != nil {
+	if err := s.proc.Signal(syscall.SIGKILL); err != nil {
 		t.Fatalf("kill -9 tandem: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -42,6 +42,13 @@
 // builtins, or a static Go helper listed in Options.Tools) rather than in
 // one Exec per operation.
 //
+// # Debugging
+//
+// Each VM has a scratch directory under $TMPDIR (tandem-vm-PID-*) with the
+// guest's serial console (console.log), QEMU's output and the agent socket.
+// Boot failures quote the end of the console.  TANDEM_VM_KEEP=1 keeps the
+// directory after Close.  TANDEM_VM_CACHE moves the image cache.
+//
 // # Host requirements
 //
 // Root, /dev/net/tun, QEMU, the Go toolchain (the guest tools are built from

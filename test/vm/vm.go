@@ -61,7 +61,6 @@ type VM struct {
 	opts     Options
 	state    string // per-VM scratch directory, removed by Close
 	share    string
-	ownShare bool
 	ns       *nsThread
 	qemu     *exec.Cmd
 	qemuDone chan struct{}
@@ -116,7 +115,6 @@ func Start(ctx context.Context, opts Options) (_ *VM, err error) {
 	v.share = opts.ShareDir
 	if v.share == "" {
 		v.share = filepath.Join(v.state, "share")
-		v.ownShare = true
 	}
 	if err := os.MkdirAll(v.share, 0o777); err != nil {
 		return nil, err
@@ -265,6 +263,13 @@ func (v *VM) Hostname() string { return v.opts.Hostname }
 // ShareDir is the host directory that the guest sees as GuestShare.
 // Files the guest creates there are owned by root on the host.
 func (v *VM) ShareDir() string { return v.share }
+
+// TempDir returns a new directory on the host for the test's own files
+// (a server binary, its data).  Close removes it, and so does the next
+// Start if the test process was killed before its Close.
+func (v *VM) TempDir() (string, error) {
+	return os.MkdirTemp(v.state, "tmp-")
+}
 
 // QEMUPid is the process ID of QEMU; /proc/PID/ns/net names the VM's
 // network namespace for nsenter when debugging by hand.

@@ -1,0 +1,189 @@
+// Command sidebyside measures Tandem side by side with the file servers a
+// user would otherwise run: Samba (smbd) for SMB and NFS-Ganesha (FSAL_VFS)
+// for NFSv3. It starts all three on loopback ports, drives every workload
+// through the same clients against each (two NFSv3 clients, libnfs and a Go
+// one; two SMB clients, smbclient and a Go one), repeats everything, and
+// writes the medians and Tandem's ratio to each peer as Markdown, JSON and a
+// PNG chart.
+//
+// A ratio is only meaningful between two servers that answered the same
+// client doing the same thing, so every row of the table is one workload
+// through one client, and Tandem is compared with the peer that speaks that
+// client's protocol (Ganesha for NFS, Samba for SMB). Rows Tandem cannot
+// serve yet (its SMB front end or NLM while they are being written) are
+// found by trying and shown as "not yet served"; they fill in by
+// themselves once the server answers.
+//
+// bench/run.sh is the one command: it installs the peers from Debian,
+// builds this program, Tandem and the libnfs client, and runs this inside a
+// private network namespace (only a loopback interface) so that the peers'
+// fixed ports, rpcbind on 111 among them, collide with nothing.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type config struct {
+	out          string // results directory
+	readme       string // README whose table is replaced; empty: none
+	baseline     string // peers' baseline-summary.tsv; empty: no check
+	work         string // scratch directory for data, configs and logs
+	tandemBin    string
+	tandemProf   string // bench/cmd/tandemprof binary, for -profile
+	libnfsClient string
+	reps         int
+	servers      []string
+	only         map[string]bool // workloads to run; empty: all
+	netns        bool            // running in a private network namespace
+	quick        bool            // small sizes, for trying the harness out
+	keep         bool            // keep the work directory
+	profile      bool            // capture Tandem CPU profiles per workload
+	commit       string
+}
+
+func main() {
+	var cfg config
+	var servers, only string
+	flag.StringVar(&cfg.out, "out", "bench/results", "`directory` for results.md, results.json and results.png")
+	flag.StringVar(&cfg.readme, "readme", "bench/README.md", "README whose results section is replaced (empty: leave it)")
+	flag.StringVar(&cfg.baseline, "baseline", "", "the peers' baseline-summary.tsv to check the peers' numbers against (empty: no check)")
+	flag.StringVar(&cfg.work, "work", "", "scratch `directory` (default: a new one under $TMPDIR, removed at the end)")
+	flag.StringVar(&cfg.tandemBin, "tandem", "", "tandem binary (required)")
+	flag.StringVar(&cfg.tandemProf, "tandemprof", "", "tandemprof binary (bench/cmd/tandemprof), needed by -profile")
+	flag.StringVar(&cfg.libnfsClient, "libnfsclient", "", "libnfsclient binary built from bench/libnfsclient (empty: skip that client)")
+	flag.IntVar(&cfg.reps, "reps", 3, "repetitions of every measurement")
+	flag.StringVar(&servers, "servers", "tandem,samba,ganesha", "servers to start")
+	flag.StringVar(&only, "workloads", "", "comma-separated workload ids to run (default: all)")
+	flag.BoolVar(&cfg.netns, "netns", false, "we run in a private network namespace: peers may bind the wildcard address")
+	flag.BoolVar(&cfg.quick, "quick", false, "small sizes (a harness check, not a measurement)")
+	flag.BoolVar(&cfg.keep, "keep", false, "keep the work directory")
+	flag.BoolVar(&cfg.profile, "profile", false, "serve Tandem with tandemprof and keep a CPU profile of each workload's first run in OUT/profiles (slows Tandem a little: for finding out why, not for the table)")
+	flag.StringVar(&cfg.commit, "commit", "", "commit measured (default: git rev-parse HEAD)")
+	flag.Parse()
+	log.SetFlags(log.Ltime)
+	log.SetPrefix("sidebyside: ")
+	if cfg.tandemBin == "" {
+		log.Fatal("-tandem is required")
+	}
+	if cfg.profile && cfg.tandemProf == "" {
+		log.Fatal("-profile needs -tandemprof")
+	}
+	cfg.servers = strings.Split(servers, ",")
+	if only != "" {
+		cfg.only = map[string]bool{}
+		for _, w := range strings.Split(only, ",") {
+			cfg.only[w] = true
+		}
+	}
+	if err := run(&cfg); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(cfg *config) error {
+	start := time.Now()
+	if cfg.work == "" {
+		d, err := os.MkdirTemp("", "tandem-sidebyside-")
+		if err != nil {
+			return err
+		}
+		cfg.work = d
+	}
+	// Samba runs as the bench account, which must get through to its share.
+	if err := os.Chmod(cfg.work, 0o755); err != nil {
+		return err
+	}
+	if !cfg.keep {
+		defer os.RemoveAll(cfg.work)
+	}
+	var err error
+	if cfg.tandemBin, err = filepath.Abs(cfg.tandemBin); err != nil {
+		return err
+	}
+
+	procs := &procSet{}
+	defer procs.stopAll()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		s := <-sig
+		log.Printf("%v: stopping every process started", s)
+		procs.stopAll()
+		if !cfg.keep {
+			os.RemoveAll(cfg.work)
+		}
+		os.Exit(1)
+	}()
+
+	sz := fullSizes
+	if cfg.quick {
+		sz = quickSizes
+	}
+	meta := collectMeta(cfg)
+	meta.Sizes = sz
+	log.Printf("commit %s, load average %s", meta.Commit, meta.LoadStart)
+
+	in, err := prepareInputs(filepath.Join(cfg.work, "inputs"), sz)
+	if err != nil {
+		return err
+	}
+
+	var srvs []*server
+	for _, name := range cfg.servers {
+		var s *server
+		switch name {
+		case "tandem":
+			s, err = startTandem(cfg, procs)
+		case "samba":
+			s, err = startSamba(cfg, procs)
+		case "ganesha":
+			s, err = startGanesha(cfg, procs)
+		default:
+			err = fmt.Errorf("unknown server %q", name)
+		}
+		if err != nil {
+			return fmt.Errorf("starting %s: %w", name, err)
+		}
+		log.Printf("%s up: %s", name, s.describe())
+		srvs = append(srvs, s)
+	}
+
+	b := &bench{cfg: cfg, sz: sz, in: in, procs: procs}
+	var ceiling []float64
+	for rep := 1; rep <= cfg.reps; rep++ {
+		if mbps, err := iperf(cfg.work, procs); err != nil {
+			log.Printf("iperf3: %v", err)
+		} else {
+			ceiling = append(ceiling, mbps)
+			log.Printf("rep %d: loopback TCP ceiling %.0f MB/s", rep, mbps)
+		}
+		// Rotate the order of the servers so that a drift in the machine's
+		// load does not always fall on the same one.
+		for i := range srvs {
+			s := srvs[(i+rep-1)%len(srvs)]
+			b.runServer(s, rep)
+		}
+	}
+	procs.stopAll()
+	if cfg.profile {
+		summarizeProfiles(filepath.Join(cfg.out, "profiles"), cfg.tandemProf)
+	}
+
+	meta.LoadEnd = loadAvg()
+	meta.WallSeconds = time.Since(start).Seconds()
+	rep := buildReport(meta, srvs, b.runs, ceiling, cfg.baseline)
+	if err := writeReport(cfg, rep); err != nil {
+		return err
+	}
+	log.Printf("done in %s; results in %s", time.Since(start).Round(time.Second), cfg.out)
+	return nil
+}

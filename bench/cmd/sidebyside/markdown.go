@@ -1,0 +1,159 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"strings"
+)
+
+// markdown renders the report; chart is the PNG's path relative to where
+// the Markdown will live.
+func markdown(rep *report, chart string) string {
+	var b strings.Builder
+	m := rep.Meta
+	dirty := ""
+	if m.Dirty {
+		dirty = " (with uncommitted changes in the working tree)"
+	}
+	fmt.Fprintf(&b, "Measured at commit `%s`%s on %s.\n\n", m.Commit, dirty, m.Date)
+	fmt.Fprintf(&b, "- Machine: %s, Linux %s, %s.\n", m.Host, m.Kernel, m.GoVersion)
+	fmt.Fprintf(&b, "- Load average (1, 5, 15 min): %s at the start, %s at the end. "+
+		"Other work shares this machine; a load above the core count means the numbers are noisy.\n", m.LoadStart, m.LoadEnd)
+	fmt.Fprintf(&b, "- %d repetitions of everything, %s wall time for the whole run.\n", m.Reps, fmtDuration(m.WallSeconds))
+	if rep.Ceiling.Median > 0 {
+		fmt.Fprintf(&b, "- Loopback TCP ceiling (iperf3, one stream, 3 s): median %s MB/s (%s-%s).\n",
+			fmtNum(rep.Ceiling.Median), fmtNum(rep.Ceiling.Min), fmtNum(rep.Ceiling.Max))
+	}
+	for _, s := range rep.Servers {
+		fmt.Fprintf(&b, "- %s (%s): %s.\n", s.Name, s.Version, s.Serves)
+	}
+	fmt.Fprintf(&b, "- Peers from Debian: %s.\n", m.Packages)
+	fmt.Fprintf(&b, "\n![Tandem against each peer, per workload and client](%s)\n\n", chart)
+
+	b.WriteString("Each row is one workload through one client; Tandem is compared with the peer that speaks the " +
+		"client's protocol (NFS-Ganesha for NFS, Samba for SMB). Values are the median of the repetitions with " +
+		"the range in brackets; the ratio is Tandem's median over the peer's (above 1: Tandem is faster). " +
+		"CPU is the server processes' user+system time per operation, in microseconds (per MiB for the " +
+		"sequential rows).\n\n")
+	b.WriteString("| workload | client | Tandem | peer | peer's value | Tandem ÷ peer | CPU µs/op Tandem / peer | share of TCP ceiling Tandem / peer |\n")
+	b.WriteString("|---|---|---|---|---|---:|---|---|\n")
+	for _, r := range rep.Rows {
+		w, _ := workloadByID(r.Workload)
+		ratio := "–"
+		if r.Ratio > 0 {
+			ratio = fmt.Sprintf("**%.2f**", r.Ratio)
+		}
+		cpu := fmt.Sprintf("%s / %s", fmtCPU(r.Tandem), fmtCPU(r.Peer))
+		if w.CPUOp != "op" {
+			cpu += " per " + w.CPUOp
+		}
+		ceil := "–"
+		if w.Bytes && rep.Ceiling.Median > 0 {
+			ceil = fmt.Sprintf("%s / %s", fmtShare(r.Tandem, rep.Ceiling.Median), fmtShare(r.Peer, rep.Ceiling.Median))
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n",
+			r.Title, r.Client, fmtCell(r.Tandem, r.Unit), r.Peer.Server, fmtCell(r.Peer, r.Unit), ratio, cpu, ceil)
+	}
+
+	b.WriteString("\nWhat each client made durable before the clock stopped (the same requests go to both servers of a row):\n\n")
+	b.WriteString("| client | workload | durability |\n|---|---|---|\n")
+	for _, r := range rep.Rows {
+		if r.Durability != "" && r.Durability != "-" {
+			fmt.Fprintf(&b, "| %s | %s | %s |\n", r.Client, r.Workload, r.Durability)
+		}
+	}
+
+	var checks []row
+	for _, r := range rep.Rows {
+		if r.Baseline != nil {
+			checks = append(checks, r)
+		}
+	}
+	if len(checks) > 0 {
+		b.WriteString("\nSanity check: the peers' numbers here against `../shared/peers/results/baseline-summary.tsv`, " +
+			"same peer, same client (or the same client library), same workload. Within ±30% means the harness " +
+			"measures what the baseline measured.\n\n")
+		b.WriteString("| peer | client | workload | here | baseline | deviation | within ±30% |\n|---|---|---|---:|---:|---:|---|\n")
+		for _, r := range checks {
+			c := r.Baseline
+			ok := "yes"
+			if !c.Within {
+				ok = "**no**"
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %+.0f%% | %s |\n", r.Peer.Server, r.Client, r.Workload,
+				fmtNum(r.Peer.Value.Median), fmtNum(c.Median), 100*c.Deviation, ok)
+		}
+	}
+	var notes []string
+	for _, r := range rep.Rows {
+		for _, c := range []cell{r.Tandem, r.Peer} {
+			if c.Note != "" && c.Status != statusNotServed {
+				notes = append(notes, fmt.Sprintf("- %s, %s via %s: %s", c.Server, r.Workload, r.Client, c.Note))
+			}
+		}
+	}
+	if len(notes) > 0 {
+		b.WriteString("\nFailures:\n\n" + strings.Join(notes, "\n") + "\n")
+	}
+	return b.String()
+}
+
+func fmtCell(c cell, unit string) string {
+	switch c.Status {
+	case statusOK:
+		return fmt.Sprintf("%s %s (%s-%s)", fmtNum(c.Value.Median), unit, fmtNum(c.Value.Min), fmtNum(c.Value.Max))
+	case statusNotServed:
+		return "*not yet served*"
+	case statusFailed:
+		return "*failed*"
+	}
+	return "–"
+}
+
+func fmtCPU(c cell) string {
+	if !c.ok() {
+		return "–"
+	}
+	return fmtNum(c.CPUPerOp)
+}
+
+func fmtShare(c cell, ceiling float64) string {
+	if !c.ok() {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f%%", 100*c.Value.Median/ceiling)
+}
+
+// fmtNum prints three significant digits or the integer part, with thin
+// thousands grouping.
+func fmtNum(v float64) string {
+	switch a := math.Abs(v); {
+	case a == 0:
+		return "0"
+	case a < 1:
+		return fmt.Sprintf("%.3f", v)
+	case a < 10:
+		return fmt.Sprintf("%.2f", v)
+	case a < 100:
+		return fmt.Sprintf("%.1f", v)
+	}
+	s := fmt.Sprintf("%.0f", v)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var out []byte
+	for i := range len(s) {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			out = append(out, ',')
+		}
+		out = append(out, s[i])
+	}
+	if neg {
+		return "-" + string(out)
+	}
+	return string(out)
+}
+
+func fmtDuration(secs float64) string {
+	m := int(secs) / 60
+	return fmt.Sprintf("%d min %02d s", m, int(secs)%60)
+}

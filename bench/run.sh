@@ -1,0 +1,70 @@
+#!/bin/bash
+# Tandem side by side with Samba and NFS-Ganesha: the one command.
+#
+#   bench/run.sh [sidebyside flags...]     e.g. bench/run.sh -quick, -reps 5, -workloads seqwrite,seqread
+#
+# Installs the peers and the clients from Debian when missing (no daemon is
+# started by the packages), builds Tandem, the driver (bench/cmd/sidebyside)
+# and the libnfs client (bench/libnfsclient), then runs the driver in a
+# private network namespace whose only interface is loopback: the peers'
+# fixed ports (rpcbind on 111 among them) collide with nothing else on the
+# machine, and nothing can leave it. Writes bench/results/results.{md,json,png}
+# and the table in bench/README.md. Needs root (apt, useradd, namespaces).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+T0=$(date +%s)
+
+PKGS="samba smbclient nfs-ganesha nfs-ganesha-vfs rpcbind nfs-common libnfs-utils libnfs-dev iperf3 gcc libc6-dev"
+missing=""
+for p in $PKGS; do
+  dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  echo "run.sh: installing$missing"
+  # Keep the packages' init scripts from starting smbd, ganesha or rpcbind
+  # on the host: policy-rc.d answering 101 forbids every service start.
+  PRC=/usr/sbin/policy-rc.d; saved=""
+  if [ -e $PRC ]; then saved=$(mktemp); cp -p $PRC "$saved"; fi
+  printf '#!/bin/sh\nexit 101\n' > $PRC; chmod 755 $PRC
+  restore() { if [ -n "$saved" ]; then mv "$saved" $PRC; else rm -f $PRC; fi; }
+  trap restore EXIT
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $missing >/dev/null
+  restore; trap - EXIT
+fi
+
+BUILD=$(mktemp -d /tmp/tandem-bench-build.XXXXXX)
+trap 'rm -rf "$BUILD"' EXIT
+echo "run.sh: building"
+go build -o "$BUILD/tandem" ./cmd/tandem
+go build -o "$BUILD/sidebyside" ./bench/cmd/sidebyside
+gcc -O2 -Wall -o "$BUILD/libnfsclient" bench/libnfsclient/libnfsclient.c -lnfs
+
+BASELINE="$ROOT/../shared/peers/results/baseline-summary.tsv"
+[ -f "$BASELINE" ] || BASELINE=""
+
+ARGS=(-tandem "$BUILD/tandem" -libnfsclient "$BUILD/libnfsclient" -baseline "$BASELINE"
+      -out "$ROOT/bench/results" -readme "$ROOT/bench/README.md" -commit "$(git rev-parse HEAD 2>/dev/null || echo unknown)")
+
+# Inside the namespace: bring loopback up, give rpcbind and friends a /run
+# of their own, run the driver, then end whatever is still running in this
+# namespace (only processes started here can be in it), by PID.
+INNER='
+ip link set lo up
+mount -t tmpfs tmpfs /run
+"$@"; rc=$?
+me=$(readlink /proc/self/ns/net)
+for d in /proc/[0-9]*; do
+  p=${d#/proc/}
+  [ "$p" = $$ ] && continue
+  [ "$(readlink $d/ns/net 2>/dev/null)" = "$me" ] && kill -9 "$p" 2>/dev/null && echo "run.sh: ended leftover process $p"
+done
+exit $rc'
+if unshare --net --mount --propagation private true 2>/dev/null; then
+  unshare --net --mount --propagation private bash -c "$INNER" inner "$BUILD/sidebyside" -netns "${ARGS[@]}" "$@"
+else
+  echo "run.sh: no network namespaces here; running on the host's loopback (rpcbind needs port 111 free)"
+  "$BUILD/sidebyside" "${ARGS[@]}" "$@"
+fi
+echo "run.sh: finished in $(( $(date +%s) - T0 )) s"

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/tandemfs/tandem/internal/admin"
+	"github.com/tandemfs/tandem/internal/server"
+)
+
+// locks prints every lock, waiting request and share reservation of the
+// running server.
+func locks(args []string) error {
+	fl := flag.NewFlagSet("locks", flag.ContinueOnError)
+	data := fl.String("data", server.Defaults().Data, "data `directory` of the server to ask")
+	asJSON := fl.Bool("json", false, "print the entries as a JSON array")
+	if err := fl.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var es []server.LockEntry
+	if err := admin.Call(ctx, *data, "locks", nil, &es); err != nil {
+		if errors.Is(err, admin.ErrNoServer) {
+			return fmt.Errorf("no server is running on %s", *data)
+		}
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		if es == nil {
+			es = []server.LockEntry{}
+		}
+		return enc.Encode(es)
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "FILE\tKIND\tMODE\tRANGE\tPROTO\tOWNER\tCLIENT\tAGE\tSTATE")
+	for _, e := range es {
+		rng := "-"
+		if e.Kind == "range" {
+			rng = rangeText(e)
+		}
+		state := "held"
+		if e.Waiting {
+			state = "waiting"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+			e.File, e.Kind, e.Mode, rng, e.Proto, e.Owner, e.Client, e.Age.Round(time.Second), state)
+	}
+	return tw.Flush()
+}
+
+// rangeText is "offset+length", or "offset-EOF" for a POSIX lock to the
+// end of the file.
+func rangeText(e server.LockEntry) string {
+	off := strconv.FormatUint(e.Offset, 10)
+	if e.Length == 0 && e.Proto != "smb" {
+		return off + "-EOF"
+	}
+	return off + "+" + strconv.FormatUint(e.Length, 10)
+}

@@ -1,0 +1,204 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tandemfs/tandem/internal/lock"
+	"github.com/tandemfs/tandem/internal/nlm"
+	"github.com/tandemfs/tandem/internal/nsm"
+	"github.com/tandemfs/tandem/internal/rpc"
+)
+
+// locks is the lock service: the one lock manager of every protocol, and
+// the NLM and NSM front ends through which NFS clients lock.
+type locks struct {
+	mgr *lock.Manager
+	nlm *nlm.Handler
+	nsm *nsm.Service
+}
+
+// startLocks makes the lock manager and its NFS front ends, and serves
+// `tandem locks`. The status monitor advances its state number here, so a
+// failing store fails the start.
+func (s *Server) startLocks(ctx context.Context, reg prometheus.Registerer) error {
+	l := &locks{mgr: lock.New(lock.Config{Limits: lock.DefaultLimits})}
+	var h *nlm.Handler
+	svc, err := nsm.New(ctx, nsm.Options{
+		Store:  s.meta,
+		Logger: s.log.With("component", "nsm"),
+		Rebooted: func(name string, state int32, from netip.Addr, nameIsFrom bool) []string {
+			return h.Rebooted(name, state, from, nameIsFrom)
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("status monitor: %w", err)
+	}
+	h = nlm.New(s.FS, l.mgr, nlm.Options{
+		Logger:  s.log.With("component", "nlm"),
+		Monitor: svc,
+		Notices: l.route,
+		Metrics: newLockMetrics(reg, "nlm"),
+	})
+	l.nlm, l.nsm = h, svc
+	s.locks = l
+	s.admin.Handle("locks", func(context.Context, json.RawMessage) (any, error) {
+		return l.entries(), nil
+	})
+	s.log.Info("lock manager up", "nsm_state", svc.State())
+	return nil
+}
+
+// programs are the RPC programs of the lock service.
+func (l *locks) programs() []rpc.Program {
+	return append(l.nlm.Programs(), l.nsm.Program())
+}
+
+// route hands the lock manager's notices to the front end of each
+// waiter's protocol. NLM is the only one that waits so far; the SMB front
+// end will take its own here.
+func (l *locks) route(ns []lock.Notice) {
+	l.nlm.Deliver(ns)
+}
+
+// close stops the callbacks and notifications in progress.
+func (l *locks) close() {
+	l.nlm.Close()
+	l.nsm.Close()
+}
+
+// lockMetrics counts lock outcomes of one protocol for Prometheus.
+type lockMetrics struct {
+	granted, denied, blocked, deadlock prometheus.Counter
+}
+
+// newLockMetrics registers the lock counters with reg, or finds them
+// there (every protocol's front end asks), and returns those of proto.
+func newLockMetrics(reg prometheus.Registerer, proto string) *lockMetrics {
+	vec := func(name, help string) prometheus.Counter {
+		v := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, []string{"proto"})
+		if err := reg.Register(v); err != nil {
+			are, ok := err.(prometheus.AlreadyRegisteredError)
+			if !ok {
+				panic(err)
+			}
+			v = are.ExistingCollector.(*prometheus.CounterVec)
+		}
+		return v.WithLabelValues(proto)
+	}
+	return &lockMetrics{
+		granted: vec("tandem_lock_grants_total",
+			"Byte-range locks granted, at once or to a waiting request, by protocol."),
+		denied: vec("tandem_lock_denials_total",
+			"Lock requests refused because another owner holds a conflicting lock, by protocol."),
+		blocked: vec("tandem_lock_waits_total",
+			"Blocking lock requests queued to wait, by protocol."),
+		deadlock: vec("tandem_lock_deadlocks_total",
+			"Lock requests refused, or waiters dropped, to break a deadlock, by protocol."),
+	}
+}
+
+// Count implements nlm.Metrics.
+func (m *lockMetrics) Count(e nlm.Event) {
+	switch e {
+	case nlm.EventGranted:
+		m.granted.Inc()
+	case nlm.EventDenied:
+		m.denied.Inc()
+	case nlm.EventBlocked:
+		m.blocked.Inc()
+	case nlm.EventDeadlock:
+		m.deadlock.Inc()
+	}
+}
+
+// LockEntry is one line of `tandem locks`: a granted lock, a waiting
+// request or a share reservation.
+type LockEntry struct {
+	File string `json:"file"` // share id:file id
+	Kind string `json:"kind"` // "range" or "share"
+	// Mode is "shared" or "exclusive" for a range; for a share
+	// reservation, the access and what it lets others do ("rw/r--").
+	Mode   string `json:"mode"`
+	Offset uint64 `json:"offset"`
+	// Length 0 is "to the end of the file" for NLM and local owners, a
+	// zero-length range for SMB.
+	Length  uint64        `json:"length"`
+	Proto   string        `json:"proto"`
+	Owner   string        `json:"owner"`  // NLM: svid and owner handle; SMB: the open
+	Client  string        `json:"client"` // NLM caller name, SMB client
+	Age     time.Duration `json:"age_ns"`
+	Waiting bool          `json:"waiting"`
+}
+
+func (l *locks) entries() []LockEntry {
+	snap := l.mgr.Snapshot()
+	out := make([]LockEntry, 0, len(snap))
+	for _, e := range snap {
+		le := LockEntry{
+			File:    e.File.String(),
+			Kind:    e.Kind.String(),
+			Proto:   e.Owner.Proto.String(),
+			Owner:   ownerText(e.Owner),
+			Client:  e.Owner.Host,
+			Age:     e.Age,
+			Waiting: e.Waiting,
+		}
+		if e.Kind == lock.KindShare {
+			le.Mode = accessText(byte(e.Access)) + "/" + accessText(byte(e.ShareAccess))
+		} else {
+			le.Mode = e.Mode.String()
+			le.Offset, le.Length = e.Range.Offset, e.Range.Length
+		}
+		out = append(out, le)
+	}
+	return out
+}
+
+// accessText spells read, write and delete bits as "rwd", "-" for each
+// missing one.
+func accessText(b byte) string {
+	s := []byte("---")
+	for i, c := range "rwd" {
+		if b&(1<<i) != 0 {
+			s[i] = byte(c)
+		}
+	}
+	return string(s)
+}
+
+func ownerText(o lock.Owner) string {
+	switch o.Proto {
+	case lock.SMB:
+		return fmt.Sprintf("open %x", o.Open)
+	}
+	s := fmt.Sprintf("svid %d", o.Svid)
+	if o.OH != "" {
+		s += " oh " + printable(o.OH)
+	}
+	return s
+}
+
+// printable shows an owner handle as text when it is (Linux sends
+// "pid@host"), else as hex, cut to a readable length.
+func printable(s string) string {
+	text := true
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			text = false
+			break
+		}
+	}
+	if !text {
+		s = fmt.Sprintf("%x", s)
+	}
+	if len(s) > 40 {
+		s = s[:37] + "..."
+	}
+	return s
+}

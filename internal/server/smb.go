@@ -1,0 +1,75 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+
+	"github.com/tandemfs/tandem/internal/meta"
+	"github.com/tandemfs/tandem/internal/smb"
+)
+
+// startSMB serves SMB2/3 on cfg.SMBPort with the users of the identity
+// store and the shares' SMB options.
+func (s *Server) startSMB(ctx context.Context) error {
+	guid, err := s.serverGUID(ctx)
+	if err != nil {
+		return fmt.Errorf("server GUID: %w", err)
+	}
+	byName := map[string]ShareConfig{}
+	for _, sh := range s.cfg.Shares {
+		byName[sh.Name] = sh
+	}
+	s.smb = smb.New(s.FS, s.ids, smb.Options{
+		Logger:     s.log.With("component", "smb"),
+		ServerGUID: guid,
+		Locks:      s.locks.mgr,
+		Share: func(name string) smb.ShareOptions {
+			sh := byName[name]
+			return smb.ShareOptions{Encrypt: sh.Encrypt, Guest: sh.Guest, Comment: sh.Comment}
+		},
+	})
+	addr := net.JoinHostPort(s.cfg.Listen, strconv.Itoa(s.cfg.SMBPort))
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("SMB listener: %w", err)
+	}
+	s.SMBAddr = l.Addr()
+	s.mu.Lock()
+	s.listeners = append(s.listeners, l)
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.smb.Serve(l); err != nil && !errors.Is(err, smb.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+			s.log.Error("SMB listener stopped", "addr", l.Addr(), "err", err)
+		}
+	}()
+	s.log.Info("listening", "service", "smb", "addr", l.Addr().String(),
+		"mount", fmt.Sprintf("mount -t cifs //HOST/export /mnt -o port=%d,username=USER", l.Addr().(*net.TCPAddr).Port))
+	return nil
+}
+
+// serverGUID is persisted so that clients recognise the server across
+// restarts (durable handles and leases are tied to it).
+func (s *Server) serverGUID(ctx context.Context) ([16]byte, error) {
+	var g [16]byte
+	err := s.meta.Update(ctx, func(tx meta.Tx) error {
+		b, err := tx.Get("server", []byte("smb-guid"))
+		if err == nil && len(b) == 16 {
+			copy(g[:], b)
+			return nil
+		}
+		if err != nil && !errors.Is(err, meta.ErrNotFound) {
+			return err
+		}
+		if _, err := rand.Read(g[:]); err != nil {
+			return err
+		}
+		return tx.Put("server", []byte("smb-guid"), g[:])
+	})
+	return g, err
+}

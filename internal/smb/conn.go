@@ -1,0 +1,557 @@
+package smb
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"runtime/debug"
+	"sync"
+)
+
+// maxFrame bounds one direct-TCP frame: the largest READ or WRITE (8 MiB)
+// with its headers, a compound around it and a transform header.
+const maxFrame = 8<<20 + 64<<10
+
+// Sizes the server offers in NEGOTIATE.
+const (
+	maxIOLarge = 8 << 20 // with multi-credit (2.1 and later with LARGE_MTU)
+	maxIOSmall = 64 << 10
+)
+
+// Conn is one client connection: the negotiated dialect and capabilities,
+// its sessions and its credit window.
+type Conn struct {
+	srv    *Server
+	nc     net.Conn
+	br     *bufio.Reader
+	remote netip.Addr
+	ctx    context.Context
+	stop   context.CancelFunc
+
+	wmu sync.Mutex // one frame at a time on the wire
+
+	// Set by NEGOTIATE, which runs before any other request is read, and
+	// only read afterwards.
+	dialect        uint16 // 0 until negotiated; dialectWildcard after an SMB1 upgrade
+	clientGUID     [16]byte
+	clientCaps     uint32
+	clientSecMode  uint16
+	clientDialects []uint16
+	serverCaps     uint32
+	serverSecMode  uint16
+	multiCredit    bool
+	cipher         uint16 // 0: no encryption
+	signAlgo       uint16
+	preauth        [64]byte // connection preauth integrity hash (3.1.1)
+	maxTransact    uint32
+	maxRead        uint32
+	maxWrite       uint32
+
+	mu        sync.Mutex // guards what follows
+	credits   creditWindow
+	sessions  map[uint64]*Session
+	pending   map[uint64]*Pending // by AsyncId
+	nextAsync uint64
+	closed    bool
+
+	ops connOps // the file operations' state of this connection
+}
+
+func newConn(s *Server, nc net.Conn) *Conn {
+	c := &Conn{
+		srv:      s,
+		nc:       nc,
+		br:       bufio.NewReaderSize(nc, 64<<10),
+		credits:  newCreditWindow(s.opt.MaxCredits),
+		sessions: map[uint64]*Session{},
+		pending:  map[uint64]*Pending{},
+	}
+	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
+		c.remote = ap.Addr().Unmap()
+	}
+	c.ctx, c.stop = context.WithCancel(context.Background())
+	return c
+}
+
+// Dialect is the negotiated dialect (0 before NEGOTIATE).
+func (c *Conn) Dialect() uint16 { return c.dialect }
+
+// MaxRead, MaxWrite and MaxTransact are the sizes announced in NEGOTIATE.
+func (c *Conn) MaxRead() uint32     { return c.maxRead }
+func (c *Conn) MaxWrite() uint32    { return c.maxWrite }
+func (c *Conn) MaxTransact() uint32 { return c.maxTransact }
+
+// RemoteAddr is the client's address.
+func (c *Conn) RemoteAddr() netip.Addr { return c.remote }
+
+// Close ends the connection; handlers call it on protocol violations that
+// the specification answers by disconnecting.
+func (c *Conn) Close() { c.nc.Close() }
+
+// serve reads and serves frames until the connection fails.
+func (c *Conn) serve() {
+	defer c.teardown()
+	for {
+		frame, err := c.readFrame()
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				c.srv.log.Debug("smb: connection ends", "remote", c.remote, "err", err)
+			}
+			return
+		}
+		if !c.handleFrame(frame) {
+			return
+		}
+	}
+}
+
+var errFrame = errors.New("smb: bad frame")
+
+// readFrame reads one direct-TCP frame: a zero byte, a 24-bit big-endian
+// length, the message(s). The buffer has room for a 16-byte tag after the
+// frame, which decryption uses.
+func (c *Conn) readFrame() ([]byte, error) {
+	var hdr [4]byte
+	if _, err := io.ReadFull(c.br, hdr[:]); err != nil {
+		return nil, err
+	}
+	n := int(hdr[1])<<16 | int(hdr[2])<<8 | int(hdr[3])
+	if hdr[0] != 0 || n < 4 || n > maxFrame {
+		return nil, errFrame
+	}
+	buf := make([]byte, n, n+16)
+	if _, err := io.ReadFull(c.br, buf); err != nil {
+		return nil, err
+	}
+	return buf, nil
+}
+
+// handleFrame serves one frame; false ends the connection.
+func (c *Conn) handleFrame(frame []byte) bool {
+	if [4]byte(frame[:4]) == protoSMB1 {
+		if c.dialect != 0 {
+			return false
+		}
+		return c.negotiateSMB1(frame)
+	}
+	var arr [8][]byte
+	msgs, enc, ok := c.accept(frame, arr[:0])
+	if !ok {
+		return false
+	}
+	// The exchanges that set up the connection and sessions are served in
+	// order, as is CANCEL (it must reach what it cancels). Everything else
+	// runs concurrently, bounded by the credits the client holds.
+	first := Command(binary.LittleEndian.Uint16(msgs[0][12:]))
+	if c.dialect == 0 || c.dialect == dialectWildcard || first == CmdNegotiate || first == CmdSessionSetup || first == CmdCancel {
+		c.serveChain(msgs, enc)
+		return !c.isClosed()
+	}
+	msgs = append([][]byte(nil), msgs...)
+	go c.serveChain(msgs, enc)
+	return true
+}
+
+// accept decrypts an SMB2 frame if it is transformed, splits it into its
+// messages and charges their credits. ok is false for a frame that ends
+// the connection.
+func (c *Conn) accept(frame []byte, dst [][]byte) (msgs [][]byte, enc *Session, ok bool) {
+	switch [4]byte(frame[:4]) {
+	case protoTransform:
+		var err error
+		frame, enc, err = c.decrypt(frame)
+		if err != nil {
+			return nil, nil, false
+		}
+	case protoSMB2:
+	default:
+		return nil, nil, false
+	}
+	msgs, ok = splitCompound(frame, dst)
+	if !ok {
+		return nil, nil, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, m := range msgs {
+		cmd := Command(binary.LittleEndian.Uint16(m[12:]))
+		if cmd == CmdCancel {
+			continue
+		}
+		charge := binary.LittleEndian.Uint16(m[6:])
+		if !c.multiCredit {
+			charge = 1
+		}
+		if !c.credits.consume(binary.LittleEndian.Uint64(m[24:]), charge) {
+			c.srv.log.Debug("smb: request outside the credit window", "remote", c.remote)
+			return nil, nil, false
+		}
+	}
+	return msgs, enc, true
+}
+
+func (c *Conn) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
+// splitCompound cuts a frame into its messages by NextCommand, which must
+// be 8-byte aligned and stay inside the frame; each message must start
+// with a valid header.
+func splitCompound(b []byte, dst [][]byte) ([][]byte, bool) {
+	for {
+		if len(b) < HeaderSize || [4]byte(b[0:4]) != protoSMB2 || binary.LittleEndian.Uint16(b[4:]) != HeaderSize {
+			return nil, false
+		}
+		next := binary.LittleEndian.Uint32(b[20:])
+		if next == 0 {
+			return append(dst, b), true
+		}
+		if next%8 != 0 || next < HeaderSize || uint64(next) >= uint64(len(b)) {
+			return nil, false
+		}
+		dst = append(dst, b[:next])
+		b = b[next:]
+	}
+}
+
+// serveChain serves the messages of one frame in order and sends their
+// responses as one compound frame.
+func (c *Conn) serveChain(msgs [][]byte, enc *Session) {
+	var ch chain
+	resps := make([]*Response, 0, len(msgs))
+	var out *Session // the session whose key encrypts the responses
+	var async []*Pending
+	for i, m := range msgs {
+		h, err := decodeHeader(m)
+		if err != nil {
+			break
+		}
+		if h.Command == CmdCancel {
+			c.cancelRequest(h)
+			continue
+		}
+		w, encWith, p := c.serveOne(&ch, i, h, m, enc)
+		if p != nil {
+			async = append(async, p)
+		}
+		if w == nil {
+			continue
+		}
+		resps = append(resps, w)
+		if out == nil {
+			out = encWith
+		}
+	}
+	if err := c.send(resps, out); err != nil {
+		c.nc.Close()
+	}
+	// Final responses wait for their interim ones.
+	for _, p := range async {
+		close(p.ready)
+	}
+}
+
+// serveOne serves one request of a chain. It returns the response (nil if
+// none is sent), the session whose key must encrypt it, if any, and the
+// Pending if the request went asynchronous.
+func (c *Conn) serveOne(ch *chain, i int, h Header, m []byte, enc *Session) (*Response, *Session, *Pending) {
+	w := newResponse()
+	r := &Request{Header: h, Msg: m, Body: m[HeaderSize:], Conn: c, encrypted: enc, chain: ch}
+	related := h.Flags&FlagRelated != 0
+	switch {
+	case related && i == 0:
+		w.Error(StatusInvalidParameter)
+	default:
+		if related {
+			r.Header.SessionID, r.Header.TreeID = ch.sessionID, ch.treeID
+		} else {
+			*ch = chain{}
+		}
+		if st := c.admit(r); st != StatusSuccess {
+			w.Error(st)
+		} else {
+			c.dispatch(w, r)
+		}
+	}
+	ch.sessionID, ch.treeID = r.Header.SessionID, r.Header.TreeID
+	if w.sessionID != 0 {
+		ch.sessionID = w.sessionID
+	}
+	if w.treeID != 0 {
+		ch.treeID = w.treeID
+	}
+	if h.Command == CmdCreate && w.Status.IsError() && r.pending == nil {
+		ch.status = w.Status
+	}
+	w, encWith := c.finish(w, r)
+	return w, encWith, r.pending
+}
+
+// admit finds the request's session and tree and checks its signature and
+// encryption, returning the status that refuses it, or success.
+func (c *Conn) admit(r *Request) Status {
+	h := &r.Header
+	if h.Command >= numCommands {
+		return StatusInvalidParameter
+	}
+	if c.dialect == 0 || c.dialect == dialectWildcard {
+		if h.Command != CmdNegotiate {
+			c.Close() // nothing but NEGOTIATE before NEGOTIATE
+			return StatusInvalidParameter
+		}
+		return StatusSuccess
+	}
+	need := commandNeeds[h.Command]
+	if h.Command == CmdNegotiate {
+		return StatusSuccess
+	}
+	var s *Session
+	if h.SessionID != 0 {
+		s = c.session(h.SessionID)
+		if s == nil {
+			return StatusUserSessionDeleted
+		}
+		valid := s.valid()
+		if !valid && h.Command != CmdSessionSetup {
+			return StatusUserSessionDeleted
+		}
+		if valid {
+			if st := s.checkIntegrity(r); st != StatusSuccess {
+				return st
+			}
+		}
+		r.Session = s
+	} else if need&needSession != 0 {
+		return StatusUserSessionDeleted
+	}
+	if need&needTree != 0 {
+		t := s.tree(h.TreeID)
+		if t == nil {
+			return StatusNetworkNameDeleted
+		}
+		if t.encrypt && r.encrypted == nil {
+			return StatusAccessDenied
+		}
+		r.Tree = t
+	}
+	return StatusSuccess
+}
+
+// dispatch runs the request's handler. A panicking handler is a bug: it
+// is logged and the request fails, and the connection lives on.
+func (c *Conn) dispatch(w *Response, r *Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.srv.log.Error("smb: handler panic", "command", r.Header.Command, "panic", v, "stack", string(debug.Stack()))
+			w.Error(StatusInternalError)
+		}
+	}()
+	cmd := r.Header.Command
+	if cmd == CmdIoctl && len(r.Body) >= 8 && binary.LittleEndian.Uint32(r.Body[4:]) == fsctlValidateNegotiateInfo {
+		c.validateNegotiate(w, r)
+		return
+	}
+	if r.Tree != nil && r.Tree.ipc {
+		if h := pipeHandlers[cmd]; h != nil {
+			h(w, r)
+		} else {
+			w.Error(StatusNotSupported)
+		}
+		return
+	}
+	h := handlers[cmd]
+	if h == nil {
+		w.Error(StatusNotSupported)
+		return
+	}
+	h(w, r)
+}
+
+// finish fills the response header: status, credits, flags and which key
+// signs or encrypts it. It returns nil if the connection was closed.
+func (c *Conn) finish(w *Response, r *Request) (*Response, *Session) {
+	h := &r.Header
+	if r.pending != nil {
+		w.Status = StatusPending
+		w.Truncate(0)
+	}
+	if w.Len() == 0 {
+		w.errorBody()
+	}
+	rh := Header{
+		CreditCharge: h.CreditCharge,
+		Status:       w.Status,
+		Command:      h.Command,
+		Flags:        FlagResponse | h.Flags&(FlagRelated|FlagPriority),
+		MessageID:    h.MessageID,
+		ProcessID:    h.ProcessID,
+		TreeID:       h.TreeID,
+		SessionID:    h.SessionID,
+	}
+	if w.treeID != 0 {
+		rh.TreeID = w.treeID
+	}
+	if w.sessionID != 0 {
+		rh.SessionID = w.sessionID
+	}
+	if r.pending != nil {
+		rh.Flags |= FlagAsync
+		rh.AsyncID = r.pending.id
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, nil
+	}
+	rh.Credits = c.credits.grant(h.Credits)
+	c.mu.Unlock()
+
+	enc := r.outputKey()
+	if r.pending != nil {
+		r.pending.encrypt = enc
+	}
+	switch {
+	case enc != nil:
+	case w.signer != nil:
+		rh.Flags |= FlagSigned
+	case r.Session != nil && r.Session.signer != nil && (h.Flags&FlagSigned != 0 || r.Session.signingRequired):
+		w.signer = r.Session.signer
+		rh.Flags |= FlagSigned
+	}
+	rh.encode(w.buf)
+	return w, enc
+}
+
+// outputKey is the session whose key must encrypt the response: the one
+// that decrypted the request, or the request's session or tree if they
+// require encryption. SESSION_SETUP responses are never encrypted.
+func (r *Request) outputKey() *Session {
+	switch {
+	case r.Header.Command == CmdSessionSetup || r.Header.Command == CmdNegotiate:
+		return nil
+	case r.encrypted != nil:
+		return r.encrypted
+	case r.Session != nil && r.Session.encrypter != nil && (r.Session.encryptData || r.Tree != nil && r.Tree.encrypt):
+		return r.Session
+	}
+	return nil
+}
+
+var zeroPad [8]byte
+
+// send writes the responses of one chain as one frame, padding each but
+// the last to 8 bytes, signing each, or encrypting the whole.
+func (c *Conn) send(resps []*Response, enc *Session) error {
+	if len(resps) == 0 {
+		return nil
+	}
+	total := 0
+	for i, w := range resps {
+		if i < len(resps)-1 {
+			w.buf = append(w.buf, zeroPad[:(8-len(w.buf)%8)%8]...)
+			binary.LittleEndian.PutUint32(w.buf[20:], uint32(len(w.buf)))
+		}
+		if w.signer != nil && enc == nil {
+			signMessage(w.signer, w.buf)
+		}
+		if w.sent != nil {
+			w.sent(w.buf)
+		}
+		total += len(w.buf)
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if enc != nil {
+		return c.writeEncrypted(resps, total, enc)
+	}
+	var prefix [4]byte
+	putFrameLen(prefix[:], total)
+	bufs := make(net.Buffers, 0, len(resps)+1)
+	bufs = append(bufs, prefix[:])
+	for _, w := range resps {
+		bufs = append(bufs, w.buf)
+	}
+	_, err := bufs.WriteTo(c.nc)
+	return err
+}
+
+func putFrameLen(b []byte, n int) {
+	b[0], b[1], b[2], b[3] = 0, byte(n>>16), byte(n>>8), byte(n)
+}
+
+// writeEncrypted sends the messages in one transform under s's key.
+func (c *Conn) writeEncrypted(resps []*Response, total int, s *Session) error {
+	const off = 4 + transformSize
+	frame := make([]byte, off, off+total+16)
+	for _, w := range resps {
+		frame = append(frame, w.buf...)
+	}
+	t := transform{OriginalSize: uint32(total), Flags: 1, SessionID: s.id}
+	ns := s.encrypter.NonceSize()
+	s.nonce(t.Nonce[:ns])
+	t.encode(frame[4:off])
+	sealed := s.encrypter.Seal(frame[off:off], t.Nonce[:ns], frame[off:off+total], frame[4+20:off])
+	copy(frame[4+4:4+20], sealed[total:])
+	putFrameLen(frame, transformSize+total)
+	_, err := c.nc.Write(frame[:off+total])
+	return err
+}
+
+var errDecrypt = errors.New("smb: cannot decrypt")
+
+// decrypt opens a transformed frame with its session's key and returns
+// the plaintext messages and the session.
+func (c *Conn) decrypt(frame []byte) ([]byte, *Session, error) {
+	t, err := decodeTransform(frame)
+	if err != nil || c.dialect < Dialect300 || t.Flags != 1 {
+		return nil, nil, errDecrypt
+	}
+	s := c.session(t.SessionID)
+	if s == nil || s.decrypter == nil {
+		return nil, nil, errDecrypt
+	}
+	ct := frame[transformSize:]
+	if int(t.OriginalSize) != len(ct) || len(ct) < HeaderSize {
+		return nil, nil, errDecrypt
+	}
+	ct = append(ct, t.Signature[:]...) // readFrame left room for the tag
+	ns := s.decrypter.NonceSize()
+	pt, err := s.decrypter.Open(ct[:0], t.Nonce[:ns], ct, frame[20:transformSize])
+	if err != nil {
+		return nil, nil, errDecrypt
+	}
+	return pt, s, nil
+}
+
+// session finds a session of this connection.
+func (c *Conn) session(id uint64) *Session {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sessions[id]
+}
+
+// teardown releases everything the connection held.
+func (c *Conn) teardown() {
+	c.mu.Lock()
+	c.closed = true
+	sessions := make([]*Session, 0, len(c.sessions))
+	for _, s := range c.sessions {
+		sessions = append(sessions, s)
+	}
+	c.mu.Unlock()
+	c.stop()
+	c.nc.Close()
+	for _, s := range sessions {
+		s.logoff()
+	}
+	c.ops.release(c)
+	c.srv.mu.Lock()
+	delete(c.srv.conns, c)
+	c.srv.mu.Unlock()
+}

@@ -1,0 +1,153 @@
+// Package smb is Tandem's SMB2/3 server (dialects 2.0.2, 2.1, 3.0, 3.0.2
+// and 3.1.1) over the protocol-neutral file system.
+//
+// # The protocol in brief
+//
+// A client opens a TCP connection (direct TCP: each frame is a zero byte,
+// a 24-bit length and the payload) and sends NEGOTIATE to agree on a
+// dialect. SESSION_SETUP then authenticates a user, here with NTLMv2 inside
+// SPNEGO against the users of package identity, in two round trips; the
+// session it creates has a key from which signing and encryption keys are
+// derived. TREE_CONNECT attaches the session to a share (or to IPC$, the
+// share of named pipes used for remote procedure calls such as listing the
+// shares). File operations then name the session and tree in every
+// request header.
+//
+// Every message starts with a 64-byte header (header.go). Several
+// requests may travel in one frame as a compound, chained by NextCommand
+// at 8-byte aligned offsets; a "related" request inherits the session,
+// tree and file of the one before it, so that CREATE, QUERY_INFO and CLOSE
+// of a file can go in one round trip. Responses come back compounded the
+// same way.
+//
+// Flow control is by credits (credits.go): each request consumes message
+// ids the server granted, one per 64 KiB for large reads and writes
+// (CreditCharge), and each response grants more. A request outside the
+// granted window ends the connection.
+//
+// A request that cannot finish at once (a blocking byte-range lock, a
+// directory change notification) goes asynchronous: the server answers
+// with an interim STATUS_PENDING carrying an AsyncId, and the final
+// response follows later. CANCEL names such a request by AsyncId (or by
+// MessageId before the interim response) and has no response of its own.
+//
+// Integrity: 2.x signs with HMAC-SHA256 under the session key; 3.0 and
+// 3.0.2 with AES-CMAC and 3.1.1 with AES-CMAC or AES-GMAC, under keys
+// derived with SP 800-108 (crypto.go). In 3.1.1 the key derivation also
+// takes a SHA-512 hash of every NEGOTIATE and SESSION_SETUP message
+// exchanged ("preauth integrity"), so a tampered negotiation yields
+// different keys and fails; 3.0 clients instead validate the negotiation
+// afterwards with FSCTL_VALIDATE_NEGOTIATE_INFO. Encryption (3.x) wraps a
+// whole frame in a transform header and seals it with AES-CCM or AES-GCM;
+// it is required per share (ShareOptions.Encrypt) or for the whole server
+// (Options.Encrypt), and honoured whenever a client sends encrypted.
+//
+// # Layout
+//
+// One file per layer: header.go (headers), conn.go (frames, compounds,
+// admission, response assembly), credits.go, negotiate.go, spnego.go and
+// ntlm.go (authentication), session.go (SESSION_SETUP, LOGOFF),
+// crypto.go, cmac.go and ccm.go (keys, signing, ciphers), tree.go
+// (TREE_CONNECT, TREE_DISCONNECT, ECHO), async.go (pending requests and
+// CANCEL), pipe.go and srvsvc.go (IPC$ named pipes and the share
+// enumeration RPC), status.go (NT status codes and the one table mapping
+// the fs error vocabulary to them).
+//
+// # Adding a command handler
+//
+// The file operations (CREATE, CLOSE, FLUSH, READ, WRITE, LOCK, IOCTL,
+// QUERY_DIRECTORY, CHANGE_NOTIFY, QUERY_INFO, SET_INFO, OPLOCK_BREAK) are
+// added in files of their own, without changing the framework. Until a
+// command has a handler it is answered STATUS_NOT_SUPPORTED. A file
+// registers its handlers in an init function:
+//
+//	func init() { register(CmdRead, serveRead) }
+//
+//	func serveRead(w *Response, r *Request) { ... }
+//
+// When a handler runs, the framework has already:
+//
+//   - checked the frame and the credits, decrypted it if it came encrypted
+//     and verified its signature;
+//   - found r.Session (a valid, authenticated session) and r.Tree (a
+//     connected tree of that session): every file command needs both, and
+//     a missing one was answered STATUS_USER_SESSION_DELETED or
+//     STATUS_NETWORK_NAME_DELETED; the file system identity is
+//     r.Caller(), the share's root r.Tree.Root();
+//   - resolved related compounds: r.Header carries the inherited SessionId
+//     and TreeId;
+//   - routed requests on an IPC$ tree to the named pipes (pipe.go): file
+//     handlers only ever see disk shares; and answered
+//     FSCTL_VALIDATE_NEGOTIATE_INFO, so an IOCTL handler never sees it.
+//
+// The handler then:
+//
+//   - reads its body from r.Body (the bytes after the header; check
+//     StructureSize and every length) and variable buffers with
+//     r.Buffer(offset, length), whose offsets count from the start of the
+//     header as the protocol's do;
+//   - resolves each FileId it reads with r.FileID(id), which maps the
+//     all-ones FileId of a related request to the file of the previous
+//     request (and reports the error of a failed related CREATE); CREATE
+//     reports the FileId it made the same way, by calling r.FileID(newID),
+//     so that related requests after it find it;
+//   - checks r.ChargeCovers(n) for commands moving n bytes (READ, WRITE,
+//     IOCTL, QUERY_DIRECTORY, QUERY_INFO, SET_INFO) and answers
+//     STATUS_INVALID_PARAMETER when the CreditCharge does not pay for
+//     them; sizes are bounded by r.Conn.MaxRead(), MaxWrite() and
+//     MaxTransact();
+//   - writes its response body into w: w.Grow(n) returns n zeroed bytes to
+//     fill, w.Write appends; offsets it writes count from the header
+//     (the body starts at HeaderSize). A READ can read file data straight
+//     into a Grow'd slice and Truncate what was not filled;
+//   - fails with w.Error(status) (the standard error body follows), or
+//     w.ErrorData(status, data) for errors that carry data (the symbolic
+//     link error of CREATE); an fs error becomes a status with
+//     StatusOf(err), the one mapping table. A warning that carries a body
+//     (STATUS_BUFFER_OVERFLOW) sets w.Status and writes the body.
+//
+// Everything else, the response header, credits granted, compound
+// padding, signing and encryption, is done by the framework.
+//
+// A handler that must wait (LOCK without FAIL_IMMEDIATELY, CHANGE_NOTIFY,
+// an I/O waiting for an oplock break) calls p := r.GoAsync() and returns
+// without touching w: the client gets the interim response at once. It
+// copies what it needs of r.Body first (the frame buffer is not kept), and
+// later calls p.Complete(func(w *Response) { ... }) from any goroutine to
+// send the final response, built as a synchronous one would be.
+// p.Context() is cancelled by CANCEL, by logoff of the session and when
+// the connection closes; the handler then completes with
+// STATUS_CANCELLED (a completion after the session ended is dropped).
+//
+// State kept with a connection, session or tree (open files, leases,
+// durable handles) belongs in the connOps, sessionOps and treeOps types
+// of fileops.go, which the file operations own; their release methods run
+// when the object goes away (connection closed, logoff, tree
+// disconnect), after its pending requests were cancelled.
+//
+// Handlers run concurrently: requests of one compound run in order on one
+// goroutine, separate frames on separate goroutines (NEGOTIATE,
+// SESSION_SETUP and CANCEL excepted, which are served in arrival order).
+// A panic in a handler is logged and answered STATUS_INTERNAL_ERROR.
+//
+// # Choices worth knowing
+//
+//   - Only NTLMv2 is accepted: NTLMv1 and LM responses are refused as
+//     STATUS_LOGON_FAILURE, as is a wrong password or (unless
+//     Options.MapToGuest) an unknown user. An empty user with empty
+//     responses is an anonymous (null) session; anonymous and guest
+//     sessions have no key, so they cannot sign or encrypt, and they
+//     reach IPC$ and shares whose ShareOptions allow guests only.
+//   - Multichannel (session binding) is not offered; a binding
+//     SESSION_SETUP gets STATUS_REQUEST_NOT_ACCEPTED. A reconnecting client
+//     naming its PreviousSessionId has that session of the same user
+//     logged off.
+//   - Capabilities: LEASING and LARGE_MTU (reads and writes up to 8 MiB)
+//     from 2.1, ENCRYPTION for 3.0 and 3.0.2 clients that offer it. For
+//     3.1.1 the server prefers AES-128-GCM, AES-128-CCM, AES-256-GCM,
+//     AES-256-CCM and signs with AES-GMAC, AES-CMAC or HMAC-SHA256, the
+//     first the client also offers.
+//   - The final SESSION_SETUP response of 3.x is always signed with the new
+//     session's key; interim (STATUS_PENDING) responses are signed like any
+//     other when the session signs.
+package smb
