@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
-# Runs every test tier. "./test/all.sh fast" runs only go vet and the fast tier.
+# Runs every test tier: ./test/all.sh [fast|all]
+#   fast: go vet and the fast tier (go test ./...)
+#   all (default): also bounded fuzzing and the end-to-end tier.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tier=${1:-all}
 
 export GOFLAGS=${GOFLAGS:--buildvcs=false}
 
+echo "== installing test dependencies (Debian packages)"
+./test/install-deps.sh
+
 echo "== go vet"
 go vet ./...
 echo "== fast tier: go test ./..."
 go test -count=1 ./...
 [ "$tier" = fast ] && exit 0
-
-echo "== installing end-to-end dependencies"
-./test/install-deps.sh
 
 echo "== fuzzing the decoders (bounded)"
 ./test/fuzz.sh "${FUZZTIME:-10s}"

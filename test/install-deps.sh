@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
-# Installs, from Debian, what the end-to-end tier needs. Idempotent; as root.
+# Installs, from Debian, what the tests need. Idempotent; as root.
+#   libnfs-utils                 nfs-cp/nfs-cat/nfs-ls, a userspace NFSv3 client
+#   smbclient                    Samba's SMB client, judge of the SMB server
+#   qemu-system-x86              the VM with the Linux kernel NFS/CIFS clients (TCG)
+#   debootstrap busybox-static cpio e2fsprogs kmod xz-utils
+#                                build the guest image (test/vm/image)
+#   iproute2 util-linux          the VM's tap device and network namespace
+#   samba samba-common-bin       smbd for the SMB self-check of the VM harness
 set -euo pipefail
-pkgs=(libnfs-utils qemu-system-x86 debootstrap busybox-static cpio e2fsprogs kmod xz-utils
-      iproute2 util-linux samba smbclient)
+pkgs=(libnfs-utils smbclient qemu-system-x86 debootstrap busybox-static cpio e2fsprogs kmod
+      xz-utils iproute2 util-linux samba samba-common-bin)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -359,18 +359,28 @@ func (f *FS) Link(ctx context.Context, c *Caller, h Handle, dir Handle, name str
 // Remove removes a non-directory (ErrIsDir for a directory). The file is
 // deleted with its last link; its content is dropped after that commits.
 func (f *FS) Remove(ctx context.Context, c *Caller, dir Handle, name string) (Wcc, error) {
-	return f.unlink(ctx, c, dir, name, false)
+	return f.unlink(ctx, c, dir, name, false, nil)
 }
 
 // Rmdir removes an empty directory (ErrNotDir, ErrNotEmpty).
 func (f *FS) Rmdir(ctx context.Context, c *Caller, dir Handle, name string) (Wcc, error) {
-	return f.unlink(ctx, c, dir, name, true)
+	return f.unlink(ctx, c, dir, name, true, nil)
 }
 
-// unlink is Remove and Rmdir. The order of checks follows Linux: search
-// permission, existence, write permission, the sticky rule (ErrPerm), the
-// type, emptiness.
-func (f *FS) unlink(ctx context.Context, c *Caller, dir Handle, name string, rmdir bool) (Wcc, error) {
+// RemoveHandle removes the entry name of dir only if it still names the
+// file h, as Rmdir if h is a directory and as Remove otherwise. An entry
+// that names another file, or none, is ErrNotExist. A protocol that deletes
+// a file by the name it had when it was opened (SMB's delete on close)
+// thereby never removes a file that took that name in the meantime.
+func (f *FS) RemoveHandle(ctx context.Context, c *Caller, dir Handle, name string, h Handle) (Wcc, error) {
+	return f.unlink(ctx, c, dir, name, false, &h)
+}
+
+// unlink is Remove, Rmdir and RemoveHandle (want set: the type is that of
+// the file found). The order of checks follows Linux: search permission,
+// existence, write permission, the sticky rule (ErrPerm), the type,
+// emptiness.
+func (f *FS) unlink(ctx context.Context, c *Caller, dir Handle, name string, rmdir bool, want *Handle) (Wcc, error) {
 	s, cr, err := f.begin(dir, c)
 	if err != nil {
 		return Wcc{}, err
@@ -394,6 +404,12 @@ func (f *FS) unlink(ctx context.Context, c *Caller, dir Handle, name string, rmd
 		ino, err := lookupEntry(tx, &d, name)
 		if err != nil {
 			return err
+		}
+		if want != nil {
+			if ino.ID != want.ID || ino.Gen != want.Gen {
+				return ErrNotExist
+			}
+			rmdir = ino.Type == meta.TypeDir
 		}
 		switch {
 		case !cr.may(&d, mayWrite|mayExec):

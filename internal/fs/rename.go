@@ -28,6 +28,19 @@ const maxDepth = 1 << 20
 // ErrMLink. The moved file's ctime changes; a directory's parent becomes
 // the target directory and the link counts of both parents follow.
 func (f *FS) Rename(ctx context.Context, c *Caller, fromDir Handle, fromName string, toDir Handle, toName string) (Wcc, Wcc, error) {
+	return f.rename(ctx, c, fromDir, fromName, toDir, toName, false)
+}
+
+// RenameNoReplace is Rename that refuses to replace an existing target
+// (ErrExist), decided in the same transaction as the rename, as SMB asks
+// when ReplaceIfExists is false and renameat2's RENAME_NOREPLACE does. A
+// target that is a link to the source file is no obstacle: the rename
+// then does nothing, as Rename does.
+func (f *FS) RenameNoReplace(ctx context.Context, c *Caller, fromDir Handle, fromName string, toDir Handle, toName string) (Wcc, Wcc, error) {
+	return f.rename(ctx, c, fromDir, fromName, toDir, toName, true)
+}
+
+func (f *FS) rename(ctx context.Context, c *Caller, fromDir Handle, fromName string, toDir Handle, toName string, noReplace bool) (Wcc, Wcc, error) {
 	s, cr, err := f.begin(fromDir, c)
 	if err != nil {
 		return Wcc{}, Wcc{}, err
@@ -52,7 +65,7 @@ func (f *FS) Rename(ctx context.Context, c *Caller, fromDir Handle, fromName str
 	var drop uint64
 	err = f.meta.Update(ctx, func(tx meta.Tx) error {
 		drop = 0
-		r := renamer{tx: tx, cr: &cr, root: s.root.ID, now: now}
+		r := renamer{tx: tx, cr: &cr, root: s.root.ID, now: now, noReplace: noReplace}
 		err := r.load(fromDir, toDir)
 		fromWcc, toWcc = r.wccs()
 		if err != nil {
@@ -75,15 +88,16 @@ func (f *FS) Rename(ctx context.Context, c *Caller, fromDir Handle, fromName str
 // same inode when the directories are one, so that link count and time
 // changes made through either are not lost.
 type renamer struct {
-	tx       meta.Tx
-	cr       *cred
-	root     uint64
-	now      int64
-	fromIno  meta.Inode
-	toIno    meta.Inode
-	from, to *meta.Inode
-	fromWcc  Wcc
-	toWcc    Wcc
+	tx        meta.Tx
+	cr        *cred
+	root      uint64
+	now       int64
+	noReplace bool // an existing target is ErrExist
+	fromIno   meta.Inode
+	toIno     meta.Inode
+	from, to  *meta.Inode
+	fromWcc   Wcc
+	toWcc     Wcc
 }
 
 // load reads and checks both directories.
@@ -119,6 +133,9 @@ func (r *renamer) rename(fromName, toName string) (uint64, error) {
 	}
 	if exists && dst.ID == src.ID {
 		return 0, nil // links to one file: POSIX says do nothing
+	}
+	if exists && r.noReplace {
+		return 0, ErrExist
 	}
 	switch {
 	case !cr.may(r.from, mayWrite|mayExec):

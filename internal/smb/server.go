@@ -66,8 +66,14 @@ type Options struct {
 	MinDialect, MaxDialect uint16
 	// MaxCredits bounds the credits a connection holds; zero means 8192.
 	MaxCredits uint16
-	// Locks is the unified lock manager the file operations use.
+	// Locks is the unified lock manager the file operations use; nil
+	// means a private one.
 	Locks *lock.Manager
+	// Notices receives the lock manager's notices that a call of this
+	// server caused (closing an open or unlocking can grant a waiting NLM
+	// lock). The server routes them and gives the SMB ones back to
+	// Server.Deliver. Nil means Deliver.
+	Notices func([]lock.Notice)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -92,6 +98,8 @@ type Server struct {
 	conns     map[*Conn]struct{}
 	sessions  map[uint64]*Session // every established session, for reconnects
 	nextSID   uint64
+
+	ops serverOps // the file operations' server-wide state (fileops.go)
 }
 
 // New returns a Server over fsys authenticating against ids.
@@ -127,6 +135,10 @@ func New(fsys *fs.FS, ids *identity.Store, opt Options) *Server {
 	if s.opt.MaxCredits == 0 {
 		s.opt.MaxCredits = 8192
 	}
+	if s.opt.Locks == nil {
+		s.opt.Locks = lock.New(lock.Config{Limits: lock.DefaultLimits})
+	}
+	s.ops.init()
 	if s.guid == [16]byte{} {
 		rand.Read(s.guid[:])
 	}

@@ -80,6 +80,12 @@ const (
 	StatusTooManyLinks              Status = 0xc0000265
 	StatusNotAReparsePoint          Status = 0xc0000275
 	StatusNetworkSessionExpired     Status = 0xc000035c
+	StatusNoEASOnFile               Status = 0xc0000052
+	StatusInvalidOwner              Status = 0xc000005a
+	StatusBadImpersonationLevel     Status = 0xc00000a5
+	StatusFSDriverRequired          Status = 0xc000019c
+	StatusInvalidLockRange          Status = 0xc00001a1
+	StatusInvalidSecurityDescr      Status = 0xc0000079
 	StatusNoPreauthIntegrityOverlap Status = 0xc05d0002
 )
 
@@ -149,6 +155,12 @@ var statusNames = map[Status]string{
 	StatusTooManyLinks:              "STATUS_TOO_MANY_LINKS",
 	StatusNotAReparsePoint:          "STATUS_NOT_A_REPARSE_POINT",
 	StatusNetworkSessionExpired:     "STATUS_NETWORK_SESSION_EXPIRED",
+	StatusNoEASOnFile:               "STATUS_NO_EAS_ON_FILE",
+	StatusInvalidOwner:              "STATUS_INVALID_OWNER",
+	StatusBadImpersonationLevel:     "STATUS_BAD_IMPERSONATION_LEVEL",
+	StatusFSDriverRequired:          "STATUS_FS_DRIVER_REQUIRED",
+	StatusInvalidLockRange:          "STATUS_INVALID_LOCK_RANGE",
+	StatusInvalidSecurityDescr:      "STATUS_INVALID_SECURITY_DESCR",
 	StatusNoPreauthIntegrityOverlap: "STATUS_SMB_NO_PREAUTH_INTEGRITY_HASH_OVERLAP",
 }
 

@@ -5,7 +5,7 @@
 //
 // The tests build only with the e2e tag, so that `go test ./...` stays fast:
 //
-//	test/vm/install-deps.sh              # once per machine, as root
+//	test/install-deps.sh                 # once per machine, as root
 //	go test -tags e2e ./test/e2e/...
 //
 // One VM boots per test binary (TestMain) and every test shares it, each

@@ -53,6 +53,6 @@
 //
 // Root, /dev/net/tun, QEMU, the Go toolchain (the guest tools are built from
 // this module) and, the first time, the image build tools and access to a
-// Debian mirror.  test/vm/install-deps.sh installs them; CheckHost says what
+// Debian mirror.  test/install-deps.sh installs them; CheckHost says what
 // is missing.
 package vm

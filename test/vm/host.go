@@ -11,7 +11,7 @@ import (
 )
 
 // InstallHint is the command that installs what CheckHost finds missing.
-const InstallHint = "test/vm/install-deps.sh (as root)"
+const InstallHint = "./test/install-deps.sh (as root)"
 
 // requirement is one thing the host must have: a command on PATH, or a file.
 type requirement struct {

@@ -1,0 +1,369 @@
+package smb
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+
+	"github.com/tandemfs/tandem/internal/fs"
+)
+
+func init() {
+	register(CmdCreate, serveCreate)
+	register(CmdClose, serveClose)
+	register(CmdFlush, serveFlush)
+}
+
+// Create dispositions and actions (MS-SMB2 2.2.13, 2.2.14).
+const (
+	dispSupersede   = 0
+	dispOpen        = 1
+	dispCreate      = 2
+	dispOpenIf      = 3
+	dispOverwrite   = 4
+	dispOverwriteIf = 5
+
+	actionSuperseded  = 0
+	actionOpened      = 1
+	actionCreated     = 2
+	actionOverwritten = 3
+)
+
+// impersonationDelegate is the highest impersonation level.
+const impersonationDelegate = 3
+
+// createRequest is a decoded CREATE.
+type createRequest struct {
+	access, attrs, share, disp, options uint32
+	comps                               []string
+	ctx                                 createContexts
+}
+
+// serveCreate opens or creates a file or directory (MS-SMB2 3.3.5.9,
+// MS-FSA 2.1.5.1). The checks, in order: the request's fields, the name,
+// the path to the file's directory (STATUS_OBJECT_PATH_NOT_FOUND), the
+// disposition against existence, the type asked for, the access asked for
+// against the caller's maximal access (STATUS_ACCESS_DENIED), a pending
+// delete and the share modes of the file's other opens
+// (STATUS_SHARING_VIOLATION); then the file is created or overwritten.
+// No oplock or lease is granted.
+func serveCreate(w *Response, r *Request) {
+	b := r.Body
+	if len(b) < 56 || binary.LittleEndian.Uint16(b) != 57 {
+		w.Error(StatusInvalidParameter)
+		return
+	}
+	q := createRequest{
+		access:  binary.LittleEndian.Uint32(b[24:]),
+		attrs:   binary.LittleEndian.Uint32(b[28:]),
+		share:   binary.LittleEndian.Uint32(b[32:]),
+		disp:    binary.LittleEndian.Uint32(b[36:]),
+		options: binary.LittleEndian.Uint32(b[40:]),
+	}
+	if st := q.check(binary.LittleEndian.Uint32(b[4:])); st != StatusSuccess {
+		w.Error(st)
+		return
+	}
+	nameOff, nameLen := uint32(binary.LittleEndian.Uint16(b[44:])), uint32(binary.LittleEndian.Uint16(b[46:]))
+	if nameLen > 0 && nameOff < HeaderSize+56 {
+		w.Error(StatusInvalidParameter)
+		return
+	}
+	raw, ok := r.Buffer(nameOff, nameLen)
+	if !ok {
+		w.Error(StatusInvalidParameter)
+		return
+	}
+	if ctxOff, ctxLen := binary.LittleEndian.Uint32(b[48:]), binary.LittleEndian.Uint32(b[52:]); ctxLen > 0 {
+		cb, ok := r.Buffer(ctxOff, ctxLen)
+		if !ok || ctxOff%8 != 0 {
+			w.Error(StatusInvalidParameter)
+			return
+		}
+		var st Status
+		if q.ctx, st = parseCreateContexts(cb); st != StatusSuccess {
+			w.Error(st)
+			return
+		}
+	}
+	switch {
+	case q.ctx.reconnect:
+		w.Error(StatusObjectNameNotFound) // no durable handle to reconnect to
+		return
+	case q.ctx.timewarp:
+		w.Error(StatusObjectNameNotFound) // no previous versions
+		return
+	case q.ctx.eaBuffer:
+		w.Error(StatusEASNotSupported)
+		return
+	}
+	var st Status
+	if q.comps, st = parseName(raw); st != StatusSuccess {
+		w.Error(st)
+		return
+	}
+	s := r.Conn.srv
+	o, action, a, st := s.create(r.Context(), r, &q)
+	if st != StatusSuccess {
+		w.Error(st)
+		return
+	}
+	r.FileID(o.id)
+
+	out := w.Grow(88)
+	binary.LittleEndian.PutUint16(out, 89)
+	out[2] = 0 // no oplock
+	binary.LittleEndian.PutUint32(out[4:], action)
+	putNetworkOpen(out[8:], &a)
+	binary.LittleEndian.PutUint64(out[64:], o.id.Persistent)
+	binary.LittleEndian.PutUint64(out[72:], o.id.Volatile)
+	cw := contextWriter{w: w}
+	if q.ctx.maxAccess {
+		var d [8]byte
+		dir, _, _ := o.location()
+		binary.LittleEndian.PutUint32(d[4:], s.maximalAccess(r.Context(), r, o.h, &a, dir))
+		cw.add(ctxMaxAccess, d[:])
+	}
+	if q.ctx.queryID {
+		var d [32]byte
+		binary.LittleEndian.PutUint64(d[:], a.FileID)
+		binary.LittleEndian.PutUint64(d[8:], a.FSID)
+		cw.add(ctxQueryOnDiskID, d[:])
+	}
+	off, n := cw.bounds()
+	out = w.Bytes()
+	binary.LittleEndian.PutUint32(out[80:], off)
+	binary.LittleEndian.PutUint32(out[84:], n)
+	if w.Len() == 88 {
+		w.Grow(1) // the empty Buffer still takes a byte
+	}
+}
+
+// check validates the fields of a CREATE that need no file system.
+func (q *createRequest) check(impersonation uint32) Status {
+	switch {
+	case impersonation > impersonationDelegate:
+		return StatusBadImpersonationLevel
+	case q.disp > dispOverwriteIf:
+		return StatusInvalidParameter
+	case q.options&(optDirectory|optNonDirectory) == optDirectory|optNonDirectory:
+		return StatusInvalidParameter
+	case q.options&optDirectory != 0 && q.disp != dispCreate && q.disp != dispOpen && q.disp != dispOpenIf:
+		return StatusInvalidParameter
+	case q.options&optDeleteOnClose != 0 && mapGeneric(q.access)&accessDelete == 0:
+		return StatusInvalidParameter
+	case q.options&(optReserveOpfilter|optOpenByFileID) != 0:
+		return StatusNotSupported
+	case q.access&accessReserved != 0 || q.access == 0:
+		return StatusAccessDenied
+	case q.attrs&^attrValid != 0:
+		return StatusInvalidParameter
+	case q.share&^7 != 0:
+		return StatusInvalidParameter
+	}
+	return StatusSuccess
+}
+
+// maxCreateTries bounds how often a create that lost a race with another
+// one (the name appeared or vanished between the look and the act) starts
+// again.
+const maxCreateTries = 4
+
+// create does the work of CREATE and returns the registered open, the
+// create action and the file's attributes.
+func (s *Server) create(ctx context.Context, r *Request, q *createRequest) (*open, uint32, fs.Attr, Status) {
+	for range maxCreateTries {
+		res, st := s.resolve(ctx, r, q.comps, q.options&optOpenReparsePoint != 0)
+		if st != StatusSuccess {
+			return nil, 0, fs.Attr{}, st
+		}
+		var o *open
+		var action uint32
+		var a fs.Attr
+		if res.exists {
+			o, action, a, st = s.openExisting(ctx, r, q, &res)
+		} else {
+			o, action, a, st = s.createNew(ctx, r, q, &res)
+		}
+		if st == statusRetry {
+			continue
+		}
+		return o, action, a, st
+	}
+	return nil, 0, fs.Attr{}, StatusSharingViolation
+}
+
+// statusRetry is create's internal signal to start again.
+const statusRetry = Status(0xffffffff)
+
+// openExisting opens a file that exists, overwriting it if asked.
+func (s *Server) openExisting(ctx context.Context, r *Request, q *createRequest, res *resolved) (*open, uint32, fs.Attr, Status) {
+	a := res.attr
+	isDir := a.Type == fs.TypeDir
+	switch {
+	case q.disp == dispCreate:
+		return nil, 0, a, StatusObjectNameCollision
+	case isDir && q.options&optNonDirectory != 0:
+		return nil, 0, a, StatusFileIsADirectory
+	case !isDir && q.options&optDirectory != 0:
+		return nil, 0, a, StatusNotADirectory
+	case isDir && q.disp != dispOpen && q.disp != dispOpenIf:
+		return nil, 0, a, StatusInvalidParameter
+	case len(q.comps) == 0 && mapGeneric(q.access)&accessDelete != 0:
+		return nil, 0, a, StatusAccessDenied // the share's root
+	}
+	overwrite := q.disp == dispOverwrite || q.disp == dispOverwriteIf || q.disp == dispSupersede
+	maximal := s.maximalAccess(ctx, r, res.h, &a, res.dir)
+	access, st := grant(q.access, maximal)
+	if st != StatusSuccess {
+		return nil, 0, a, st
+	}
+	if overwrite {
+		if maximal&fileWriteData == 0 {
+			return nil, 0, a, StatusAccessDenied
+		}
+		// Overwriting must not lose HIDDEN or SYSTEM the file has
+		// (MS-FSA 2.1.5.1.2.1).
+		if h := a.DOSAttrs & (attrHidden | attrSystem); h&^q.attrs != 0 {
+			return nil, 0, a, StatusAccessDenied
+		}
+	}
+	o := s.newOpen(r, res.h, isDir, access, q.share, q.options)
+	if q.options&optDeleteOnClose != 0 {
+		if st := o.checkDelete(ctx, &a); st != StatusSuccess {
+			return nil, 0, a, st
+		}
+		o.deleteOnClose = true
+	}
+	if st := o.register(res.dir, res.name, res.path); st != StatusSuccess {
+		return nil, 0, a, st
+	}
+	action := uint32(actionOpened)
+	if overwrite {
+		sa, _ := attrChange(&a, q.attrs|attrArchive)
+		sa.Mask |= fs.SetSize
+		sa.Size = 0
+		if _, err := s.fs.SetAttr(ctx, r.Caller(), res.h, sa, nil); err != nil {
+			o.tree.ops.remove(o.id)
+			o.close(ctx)
+			return nil, 0, a, StatusOf(err)
+		}
+		action = actionOverwritten
+		if q.disp == dispSupersede {
+			action = actionSuperseded
+		}
+		var err error
+		if a, err = s.fs.GetAttr(ctx, res.h); err != nil {
+			o.tree.ops.remove(o.id)
+			o.close(ctx)
+			return nil, 0, a, StatusOf(err)
+		}
+	}
+	return o, action, a, StatusSuccess
+}
+
+// createNew creates a file or directory that does not exist.
+func (s *Server) createNew(ctx context.Context, r *Request, q *createRequest, res *resolved) (*open, uint32, fs.Attr, Status) {
+	if q.disp == dispOpen || q.disp == dispOverwrite {
+		return nil, 0, fs.Attr{}, StatusObjectNameNotFound
+	}
+	if st := checkComponent(res.name); st != StatusSuccess {
+		return nil, 0, fs.Attr{}, st
+	}
+	dir := q.options&optDirectory != 0
+	if mapGeneric(q.access)&accessSystemSecurity != 0 {
+		return nil, 0, fs.Attr{}, StatusPrivilegeNotHeld
+	}
+	sa := fs.SetAttr{Mask: fs.SetDOSAttrs, DOSAttrs: q.attrs & attrStored}
+	if !dir {
+		sa.DOSAttrs |= attrArchive
+		if q.attrs&attrReadonly != 0 {
+			sa.Mask |= fs.SetMode
+			sa.Mode = 0o444
+		}
+	}
+	c := r.Caller()
+	var h fs.Handle
+	var a fs.Attr
+	var err error
+	if dir {
+		h, a, _, err = s.fs.Mkdir(ctx, c, res.dir, res.name, sa)
+	} else {
+		h, a, _, err = s.fs.Create(ctx, c, res.dir, res.name, fs.CreateHow{Mode: fs.Guarded, Attr: sa})
+	}
+	switch {
+	case errors.Is(err, fs.ErrExist):
+		if q.disp == dispCreate {
+			return nil, 0, a, StatusObjectNameCollision
+		}
+		return nil, 0, a, statusRetry // made meanwhile: open it
+	case errors.Is(err, fs.ErrStale), errors.Is(err, fs.ErrNotExist):
+		return nil, 0, a, statusRetry // the directory went meanwhile
+	case errors.Is(err, fs.ErrNameTooLong), errors.Is(err, fs.ErrInval):
+		return nil, 0, a, StatusObjectNameInvalid
+	case err != nil:
+		return nil, 0, a, StatusOf(err)
+	}
+	if q.ctx.secDesc != nil {
+		a = s.applyNewSD(ctx, r, h, a, q.ctx.secDesc)
+	}
+	// The creator gets what it asked for: a file made read-only can still
+	// be written through the handle that made it, as on Windows.
+	access := mapGeneric(q.access)
+	if access&maximumAllowed != 0 {
+		access = access&^maximumAllowed | fileAllAccess
+	}
+	access &= r.Tree.MaximalAccess()
+	o := s.newOpen(r, h, dir, access, q.share, q.options)
+	o.deleteOnClose = q.options&optDeleteOnClose != 0
+	if st := o.register(res.dir, res.name, res.path); st != StatusSuccess {
+		return nil, 0, a, st
+	}
+	return o, actionCreated, a, StatusSuccess
+}
+
+// applyNewSD gives a new file the owner, group and mode of the
+// descriptor its creator sent; what the file system refuses is left as
+// it was made.
+func (s *Server) applyNewSD(ctx context.Context, r *Request, h fs.Handle, a fs.Attr, sd []byte) fs.Attr {
+	c, ok := parseSD(sd, secOwner|secGroup|secDACL)
+	if !ok {
+		return a
+	}
+	m, err := s.sidMapper(ctx)
+	if err != nil {
+		return a
+	}
+	sa := c.setAttr(&a, m)
+	if sa.Mask == 0 {
+		return a
+	}
+	if _, err := s.fs.SetAttr(ctx, r.Caller(), h, sa, nil); err != nil {
+		return a
+	}
+	if na, err := s.fs.GetAttr(ctx, h); err == nil {
+		return na
+	}
+	return a
+}
+
+// checkDelete says whether the file o opens may be marked for deletion:
+// not a read-only file (STATUS_CANNOT_DELETE), not a directory with
+// entries (STATUS_DIRECTORY_NOT_EMPTY), not the share's root.
+func (o *open) checkDelete(ctx context.Context, a *fs.Attr) Status {
+	switch {
+	case o.h == o.tree.Root():
+		return StatusAccessDenied
+	case a.Type != fs.TypeDir && a.Mode&0o200 == 0:
+		return StatusCannotDelete
+	case a.Type == fs.TypeDir:
+		empty, err := o.srv.fs.DirEmpty(ctx, o.h)
+		if err != nil {
+			return StatusOf(err)
+		}
+		if !empty {
+			return StatusDirectoryNotEmpty
+		}
+	}
+	return StatusSuccess
+}

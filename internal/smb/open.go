@@ -1,0 +1,227 @@
+package smb
+
+import (
+	"context"
+	"math/rand/v2"
+	"sync"
+
+	"github.com/tandemfs/tandem/internal/fs"
+	"github.com/tandemfs/tandem/internal/lock"
+)
+
+// open is one SMB open (a handle): a file, what the opener may do with it
+// and what it lets others do.
+type open struct {
+	id     FileID
+	srv    *Server
+	tree   *Tree
+	caller fs.Caller // the opener, kept for a close after the session is gone
+	h      fs.Handle
+	isDir  bool
+	file   *fileState
+
+	access      uint32 // granted access mask
+	shareAccess uint32
+	options     uint32 // CreateOptions
+	owner       lock.Owner
+
+	mu            sync.Mutex
+	deleteOnClose bool
+	position      uint64 // FilePositionInformation
+	mode          uint32 // FileModeInformation
+	enum          *dirEnum
+}
+
+// Create options (MS-SMB2 2.2.13).
+const (
+	optDirectory          = 0x00000001
+	optWriteThrough       = 0x00000002
+	optSequentialOnly     = 0x00000004
+	optNoIntermediateBuf  = 0x00000008
+	optSyncIOAlert        = 0x00000010
+	optSyncIONonalert     = 0x00000020
+	optNonDirectory       = 0x00000040
+	optCompleteIfOplocked = 0x00000100
+	optNoEAKnowledge      = 0x00000200
+	optRandomAccess       = 0x00000800
+	optDeleteOnClose      = 0x00001000
+	optOpenByFileID       = 0x00002000
+	optBackupIntent       = 0x00004000
+	optNoCompression      = 0x00008000
+	optReserveOpfilter    = 0x00100000
+	optOpenReparsePoint   = 0x00200000
+	optOpenNoRecall       = 0x00400000
+	optFreeSpaceQuery     = 0x00800000
+
+	// The options FileModeInformation reports.
+	optModeMask = optWriteThrough | optSequentialOnly | optNoIntermediateBuf | optSyncIOAlert | optSyncIONonalert | optDeleteOnClose
+)
+
+// newOpen makes an open of h on r's tree, not yet registered.
+func (s *Server) newOpen(r *Request, h fs.Handle, isDir bool, access, share, options uint32) *open {
+	n := s.ops.nextOpen.Add(1)
+	o := &open{
+		id:          FileID{Persistent: n, Volatile: n ^ s.ops.volatile ^ rand.Uint64()<<32},
+		srv:         s,
+		tree:        r.Tree,
+		caller:      *r.Caller(),
+		h:           h,
+		isDir:       isDir,
+		access:      access,
+		shareAccess: share,
+		options:     options,
+		mode:        options & optModeMask,
+	}
+	o.owner = lock.SMBOwner(r.Conn.lockClient(), n)
+	return o
+}
+
+// register makes an open known: to the state its file's opens share
+// (refused with STATUS_DELETE_PENDING while a delete is pending), to the
+// lock manager's share reservations (STATUS_SHARING_VIOLATION when they
+// conflict) and to the tables by which requests find it. dir, name and
+// path say where the file was found.
+func (o *open) register(dir fs.Handle, name, path string) Status {
+	ops := &o.srv.ops
+	key := lock.KeyOf(o.h)
+	ops.mu.Lock()
+	f := ops.files[key]
+	if f != nil && f.deletePending {
+		ops.mu.Unlock()
+		return StatusDeletePending
+	}
+	_, st := o.srv.locks().AddShare(key, o.owner, lockAccess(o.access), lock.ShareAccess(o.shareAccess&7))
+	switch st {
+	case lock.Granted:
+	case lock.LimitExceeded:
+		ops.mu.Unlock()
+		return StatusInsufficientResources
+	default:
+		ops.mu.Unlock()
+		return StatusSharingViolation
+	}
+	if f == nil {
+		f = &fileState{key: key, h: o.h}
+		ops.files[key] = f
+	}
+	f.dir, f.name, f.path = dir, name, path
+	f.opens++
+	o.file = f
+	ops.opens[o.id.Persistent] = o
+	ops.mu.Unlock()
+	if !o.tree.ops.add(o) {
+		o.close(context.Background())
+		return StatusNetworkNameDeleted
+	}
+	return StatusSuccess
+}
+
+// close ends an open: its locks and share reservation go, and if it was
+// the file's last open and a delete is pending, the file is deleted. The
+// open must already be out of its tree's table. It reports whether the
+// file was deleted.
+func (o *open) close(ctx context.Context) bool {
+	s := o.srv
+	s.route(s.locks().ReleaseOwner(o.owner))
+	o.mu.Lock()
+	doc := o.deleteOnClose
+	o.enum = nil
+	o.mu.Unlock()
+
+	ops := &s.ops
+	ops.mu.Lock()
+	delete(ops.opens, o.id.Persistent)
+	f := o.file
+	if doc && !f.deletePending {
+		f.deletePending, f.deleter = true, o.caller
+	}
+	f.opens--
+	if f.opens > 0 {
+		ops.mu.Unlock()
+		return false
+	}
+	if !f.deletePending {
+		delete(ops.files, f.key)
+		ops.mu.Unlock()
+		return false
+	}
+	// Keep the state while deleting, so that an open racing with the
+	// delete is told a delete is pending rather than find a dying file.
+	dir, name, deleter := f.dir, f.name, f.deleter
+	ops.mu.Unlock()
+	_, err := s.fs.RemoveHandle(ctx, &deleter, dir, name, f.h)
+	if err != nil {
+		s.log.Debug("smb: delete on close failed", "file", f.key, "name", name, "err", err)
+	}
+	ops.mu.Lock()
+	if ops.files[f.key] == f && f.opens == 0 {
+		delete(ops.files, f.key)
+	}
+	ops.mu.Unlock()
+	return err == nil
+}
+
+// setDeletePending sets or clears the file's pending delete
+// (FileDispositionInformation) on behalf of o.
+func (o *open) setDeletePending(pending bool) {
+	ops := &o.srv.ops
+	ops.mu.Lock()
+	o.file.deletePending = pending
+	if pending {
+		o.file.deleter = o.caller
+	}
+	ops.mu.Unlock()
+	if !pending {
+		o.mu.Lock()
+		o.deleteOnClose = false
+		o.mu.Unlock()
+	}
+}
+
+// deletePending reports the file's pending delete.
+func (o *open) deletePending() bool {
+	ops := &o.srv.ops
+	ops.mu.Lock()
+	defer ops.mu.Unlock()
+	return o.file.deletePending
+}
+
+// location is where the file is: its directory, name and path.
+func (o *open) location() (fs.Handle, string, string) {
+	ops := &o.srv.ops
+	ops.mu.Lock()
+	defer ops.mu.Unlock()
+	return o.file.dir, o.file.name, o.file.path
+}
+
+// moved records a rename of the file through o.
+func (o *open) moved(dir fs.Handle, name, path string) {
+	ops := &o.srv.ops
+	ops.mu.Lock()
+	o.file.dir, o.file.name, o.file.path = dir, name, path
+	ops.mu.Unlock()
+}
+
+// fileOpen reports whether the file h has an open on this server.
+func (s *Server) fileOpen(h fs.Handle) bool {
+	s.ops.mu.Lock()
+	defer s.ops.mu.Unlock()
+	f := s.ops.files[lock.KeyOf(h)]
+	return f != nil && f.opens > 0
+}
+
+// openOf finds the open a request names by the FileId in wire (16 bytes).
+func (r *Request) openOf(wire []byte) (*open, Status) {
+	id, st := r.FileID(DecodeFileID(wire))
+	if st != StatusSuccess {
+		return nil, st
+	}
+	o := r.Tree.ops.get(id)
+	if o == nil {
+		return nil, StatusFileClosed
+	}
+	return o, StatusSuccess
+}
+
+// may reports whether the open was granted any of the access bits.
+func (o *open) may(bits uint32) bool { return o.access&bits != 0 }

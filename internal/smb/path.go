@@ -1,0 +1,213 @@
+package smb
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"unicode/utf16"
+
+	"github.com/tandemfs/tandem/internal/fs"
+)
+
+// Names in SMB2 are paths relative to the share's root, in UTF-16, with
+// backslashes between components. They are found without regard to case
+// (fs.LookupFold) and created as spelled. Symbolic links made over NFS are
+// followed on the server when their target stays inside the share, as
+// Samba does; FILE_OPEN_REPARSE_POINT opens the link itself.
+
+// maxLinkHops bounds the symbolic links followed in one path, as Linux's
+// ELOOP limit does.
+const maxLinkHops = 40
+
+// parseName decodes and checks the name of a CREATE or rename: the
+// components, or the status that refuses it. The empty name is the
+// share's root. A trailing backslash is allowed; the default data stream
+// suffix "::$DATA" is dropped, and other streams are not found (the share
+// does not offer named streams).
+func parseName(raw []byte) ([]string, Status) {
+	if len(raw)%2 != 0 {
+		return nil, StatusInvalidParameter
+	}
+	if len(raw) == 0 {
+		return nil, StatusSuccess
+	}
+	u := make([]uint16, len(raw)/2)
+	for i := range u {
+		u[i] = uint16(raw[2*i]) | uint16(raw[2*i+1])<<8
+	}
+	name := string(utf16.Decode(u))
+	if name[0] == '\\' {
+		return nil, StatusInvalidParameter
+	}
+	name = strings.TrimSuffix(name, `\`)
+	if i := strings.IndexByte(name, ':'); i >= 0 {
+		if !strings.EqualFold(name[i:], "::$DATA") || strings.IndexByte(name[:i], ':') >= 0 {
+			if strings.ContainsAny(name[i+1:], `\`) {
+				return nil, StatusObjectNameInvalid
+			}
+			return nil, StatusObjectNameNotFound
+		}
+		name = name[:i]
+	}
+	if name == "" {
+		return nil, StatusSuccess
+	}
+	comps := strings.Split(name, `\`)
+	for _, c := range comps {
+		if st := checkComponent(c); st != StatusSuccess {
+			return nil, st
+		}
+	}
+	return comps, StatusSuccess
+}
+
+// checkComponent checks one path component: not empty, not "." or "..",
+// without the characters Windows refuses in names, and not too long.
+func checkComponent(c string) Status {
+	if c == "" || c == "." || c == ".." {
+		return StatusObjectNameInvalid
+	}
+	if len(c) > fs.MaxNameLen {
+		return StatusObjectNameInvalid
+	}
+	for i := 0; i < len(c); i++ {
+		switch b := c[i]; {
+		case b < 0x20:
+			return StatusObjectNameInvalid
+		case b == '"' || b == '*' || b == '/' || b == ':' || b == '<' || b == '>' || b == '?' || b == '|':
+			return StatusObjectNameInvalid
+		}
+	}
+	return StatusSuccess
+}
+
+// resolved is where a path leads.
+type resolved struct {
+	dir    fs.Handle // the directory holding the last component; zero for the root
+	name   string    // the last component as spelled in the directory (or as asked, if it does not exist)
+	path   string    // the whole path as found, backslash-separated
+	h      fs.Handle // the file, if it exists
+	attr   fs.Attr
+	exists bool
+}
+
+// resolve walks comps from the share's root. A missing or non-directory
+// intermediate component is STATUS_OBJECT_PATH_NOT_FOUND; a missing last
+// component is no error (exists is false). A symbolic link in the middle
+// is followed; a last one too unless noFollow.
+func (s *Server) resolve(ctx context.Context, r *Request, comps []string, noFollow bool) (resolved, Status) {
+	root := r.Tree.Root()
+	c := r.Caller()
+	var res resolved
+	if len(comps) == 0 {
+		a, err := s.fs.GetAttr(ctx, root)
+		if err != nil {
+			return res, StatusOf(err)
+		}
+		return resolved{h: root, attr: a, exists: true}, StatusSuccess
+	}
+	// stack holds the directories from the root down to the current one,
+	// for ".." in link targets; names their spellings.
+	stack := []fs.Handle{root}
+	names := make([]string, 0, len(comps))
+	hops := 0
+	for i := 0; i < len(comps); i++ {
+		last := i == len(comps)-1
+		if comps[i] == ".." { // only link targets have these
+			if len(stack) == 1 {
+				return res, StatusObjectPathNotFound // above the share's root
+			}
+			stack, names = stack[:len(stack)-1], names[:len(names)-1]
+			if last {
+				return s.dirResult(ctx, stack, names)
+			}
+			continue
+		}
+		dir := stack[len(stack)-1]
+		name, h, a, err := s.fs.LookupFold(ctx, c, dir, comps[i])
+		switch {
+		case errors.Is(err, fs.ErrNotExist) && last:
+			return resolved{dir: dir, name: comps[i], path: joinPath(names, comps[i])}, StatusSuccess
+		case errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrNotDir):
+			return res, StatusObjectPathNotFound
+		case errors.Is(err, fs.ErrInval), errors.Is(err, fs.ErrNameTooLong):
+			return res, StatusObjectNameInvalid
+		case err != nil:
+			return res, StatusOf(err)
+		}
+		if a.Type == fs.TypeSymlink && !(last && noFollow) {
+			hops++
+			if hops > maxLinkHops {
+				return res, StatusObjectPathNotFound
+			}
+			target, _, err := s.fs.ReadLink(ctx, c, h)
+			if err != nil {
+				return res, StatusOf(err)
+			}
+			rest, ok := linkPath(target)
+			if !ok {
+				// An absolute target names a place on the client that made
+				// the link; it cannot be followed here.
+				if last {
+					return res, StatusObjectNameNotFound
+				}
+				return res, StatusObjectPathNotFound
+			}
+			// Replace the link by its target and go on from the link's
+			// directory.
+			comps = append(append(append([]string(nil), comps[:i]...), rest...), comps[i+1:]...)
+			i--
+			if i+1 == len(comps) {
+				return s.dirResult(ctx, stack, names) // a link to "."
+			}
+			continue
+		}
+		if last {
+			return resolved{dir: dir, name: name, path: joinPath(names, name), h: h, attr: a, exists: true}, StatusSuccess
+		}
+		if a.Type != fs.TypeDir {
+			return res, StatusObjectPathNotFound
+		}
+		stack = append(stack, h)
+		names = append(names, name)
+	}
+	return res, StatusObjectPathNotFound
+}
+
+// dirResult is a path that ends at the directory on top of the stack.
+func (s *Server) dirResult(ctx context.Context, stack []fs.Handle, names []string) (resolved, Status) {
+	top := stack[len(stack)-1]
+	a, err := s.fs.GetAttr(ctx, top)
+	if err != nil {
+		return resolved{}, StatusOf(err)
+	}
+	res := resolved{h: top, attr: a, exists: true, path: strings.Join(names, `\`)}
+	if len(stack) > 1 {
+		res.dir, res.name = stack[len(stack)-2], names[len(names)-1]
+	}
+	return res, StatusSuccess
+}
+
+// linkPath splits a relative link target into components, dropping
+// empty ones and "."; ".." stays for resolve to climb. An absolute target
+// is not followed.
+func linkPath(target string) ([]string, bool) {
+	if strings.HasPrefix(target, "/") {
+		return nil, false
+	}
+	var out []string
+	for _, p := range strings.Split(target, "/") {
+		if p == "" || p == "." {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out, true
+}
+
+func joinPath(dirs []string, name string) string {
+	if len(dirs) == 0 {
+		return name
+	}
+	return strings.Join(dirs, `\`) + `\` + name
+}

@@ -1,0 +1,157 @@
+package smb
+
+import (
+	"encoding/binary"
+	"errors"
+
+	"github.com/tandemfs/tandem/internal/fs"
+	"github.com/tandemfs/tandem/internal/lock"
+)
+
+func init() {
+	register(CmdRead, serveRead)
+	register(CmdWrite, serveWrite)
+}
+
+// READ and WRITE. Byte-range locks are mandatory for SMB I/O: a range
+// another owner locks (any protocol's owner; shared locks refuse writes,
+// of the holder too) answers STATUS_FILE_LOCK_CONFLICT. A write is made
+// durable before the answer when the request or the open asks for write
+// through; otherwise it is like an NFS UNSTABLE write, made durable by
+// FLUSH, CLOSE does not wait for it.
+
+const (
+	writeFlagThrough = 0x00000001
+	readDataOffset   = HeaderSize + 16 // where READ response data starts
+	appendOffset     = ^uint64(0)      // WRITE at the end of the file
+)
+
+func serveRead(w *Response, r *Request) {
+	b := r.Body
+	if len(b) < 48 || binary.LittleEndian.Uint16(b) != 49 {
+		w.Error(StatusInvalidParameter)
+		return
+	}
+	length := binary.LittleEndian.Uint32(b[4:])
+	off := binary.LittleEndian.Uint64(b[8:])
+	minCount := binary.LittleEndian.Uint32(b[32:])
+	channel := binary.LittleEndian.Uint32(b[36:])
+	switch {
+	case length > r.Conn.MaxRead() || !r.ChargeCovers(length) || channel != 0:
+		w.Error(StatusInvalidParameter)
+		return
+	case off > fs.MaxFileSize:
+		w.Error(StatusInvalidParameter)
+		return
+	}
+	o, st := r.openOf(b[16:32])
+	if st != StatusSuccess {
+		w.Error(st)
+		return
+	}
+	switch {
+	case o.isDir:
+		w.Error(StatusInvalidDeviceRequest)
+		return
+	case !o.may(fileReadData | fileExecute):
+		w.Error(StatusAccessDenied)
+		return
+	}
+	s := r.Conn.srv
+	if length > 0 {
+		if _, held := s.locks().CheckIO(lock.KeyOf(o.h), o.owner, off, uint64(length), false); held {
+			w.Error(StatusFileLockConflict)
+			return
+		}
+	}
+	out := w.Grow(16 + int(length))
+	n, _, _, err := s.fs.Read(r.Context(), r.Caller(), o.h, off, out[16:])
+	if err != nil {
+		if errors.Is(err, fs.ErrIsDir) {
+			w.Error(StatusInvalidDeviceRequest)
+		} else {
+			w.Error(StatusOf(err))
+		}
+		return
+	}
+	if length > 0 && (n == 0 || uint32(n) < minCount) {
+		w.Error(StatusEndOfFile)
+		return
+	}
+	w.Truncate(16 + n)
+	out = w.Bytes()
+	binary.LittleEndian.PutUint16(out, 17)
+	out[2] = readDataOffset
+	binary.LittleEndian.PutUint32(out[4:], uint32(n))
+	if n == 0 {
+		w.Grow(1)
+	}
+}
+
+func serveWrite(w *Response, r *Request) {
+	b := r.Body
+	if len(b) < 48 || binary.LittleEndian.Uint16(b) != 49 {
+		w.Error(StatusInvalidParameter)
+		return
+	}
+	dataOff := uint32(binary.LittleEndian.Uint16(b[2:]))
+	length := binary.LittleEndian.Uint32(b[4:])
+	off := binary.LittleEndian.Uint64(b[8:])
+	channel := binary.LittleEndian.Uint32(b[32:])
+	flags := binary.LittleEndian.Uint32(b[44:])
+	if length > r.Conn.MaxWrite() || !r.ChargeCovers(length) || channel != 0 {
+		w.Error(StatusInvalidParameter)
+		return
+	}
+	data, ok := r.Buffer(dataOff, length)
+	if !ok || (length > 0 && dataOff < HeaderSize+48) {
+		w.Error(StatusInvalidParameter)
+		return
+	}
+	o, st := r.openOf(b[16:32])
+	if st != StatusSuccess {
+		w.Error(st)
+		return
+	}
+	switch {
+	case o.isDir:
+		w.Error(StatusInvalidDeviceRequest)
+		return
+	case !o.may(fileWriteData | fileAppendData):
+		w.Error(StatusAccessDenied)
+		return
+	}
+	s := r.Conn.srv
+	ctx := r.Context()
+	if off == appendOffset || !o.may(fileWriteData) {
+		// Appending: at the end of the file, whatever the offset says.
+		a, err := s.fs.GetAttr(ctx, o.h)
+		if err != nil {
+			w.Error(StatusOf(err))
+			return
+		}
+		off = a.Size
+	}
+	if off > fs.MaxFileSize || uint64(length) > fs.MaxFileSize-off {
+		w.Error(StatusDiskFull)
+		return
+	}
+	if length > 0 {
+		if _, held := s.locks().CheckIO(lock.KeyOf(o.h), o.owner, off, uint64(length), true); held {
+			w.Error(StatusFileLockConflict)
+			return
+		}
+	}
+	stable := fs.Unstable
+	if flags&writeFlagThrough != 0 || o.options&optWriteThrough != 0 {
+		stable = fs.FileSync
+	}
+	n, _, _, err := s.fs.Write(ctx, r.Caller(), o.h, off, data, stable)
+	if err != nil {
+		w.Error(StatusOf(err))
+		return
+	}
+	out := w.Grow(17)
+	binary.LittleEndian.PutUint16(out, 17)
+	binary.LittleEndian.PutUint32(out[4:], uint32(n))
+}
