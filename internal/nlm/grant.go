@@ -211,19 +211,36 @@ func (h *Handler) grantAnswered(from netip.Addr, cookie []byte, st Stat) {
 }
 
 // settleGrants marks the callbacks in progress for owner's locks on file
-// (only those of exactly rng, if not nil) as no longer needed, and reports
-// whether there were any.
-func (h *Handler) settleGrants(owner lock.Owner, file lock.FileKey, rng *lock.Range) bool {
+// as no longer needed, and reports whether there were any. With exact, it
+// takes only a grant of exactly rng; otherwise every grant that overlaps
+// rng.
+func (h *Handler) settleGrants(owner lock.Owner, file lock.FileKey, rng lock.Range, exact bool) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	found := false
 	for _, g := range h.grants {
-		if !g.stopped && g.file == file && g.owner == owner && (rng == nil || g.rng == *rng) {
-			g.stopped = true
-			found = true
+		if g.stopped || g.file != file || g.owner != owner {
+			continue
 		}
+		if exact && g.rng != rng || !exact && !overlap(g.rng, rng) {
+			continue
+		}
+		g.stopped = true
+		found = true
 	}
 	return found
+}
+
+// overlap reports whether two NLM ranges share a byte; a length of 0, or
+// one that runs past the last offset, reaches to the end of the file.
+func overlap(a, b lock.Range) bool {
+	last := func(r lock.Range) uint64 {
+		if r.Length == 0 || r.Length-1 > ^uint64(0)-r.Offset {
+			return ^uint64(0)
+		}
+		return r.Offset + r.Length - 1
+	}
+	return a.Offset <= last(b) && b.Offset <= last(a)
 }
 
 // releaseHost drops everything an NLM host holds or waits for, grants the

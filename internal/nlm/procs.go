@@ -98,7 +98,7 @@ func (h *Handler) lock(ctx context.Context, c *rpc.Call, a *lockArgs) Stat {
 		h.count(EventGranted)
 		// A client polling again for a lock granted meanwhile learns it
 		// here; a GRANTED callback still on its way is then moot.
-		h.settleGrants(owner, key, &req.Range)
+		h.settleGrants(owner, key, req.Range, true)
 	case lock.Denied:
 		h.count(EventDenied)
 	case lock.Deadlock:
@@ -125,7 +125,7 @@ func (h *Handler) serveCancel(c *rpc.Call, w *xdr.Writer) error {
 		if !h.withdraw(key, owner, rng, modeOf(a.exclusive)) {
 			// Granted already, and the client perhaps not told yet: it
 			// does not want the lock, so it goes back.
-			if h.settleGrants(owner, key, &rng) {
+			if h.settleGrants(owner, key, rng, true) {
 				_, ns := h.mgr.Unlock(key, owner, rng)
 				h.route(ns)
 			}
@@ -173,7 +173,7 @@ func (h *Handler) serveUnlock(c *rpc.Call, w *xdr.Writer) error {
 			if !h.withdraw(key, owner, rng, lock.Exclusive) {
 				h.withdraw(key, owner, rng, lock.Shared)
 			}
-			h.settleGrants(owner, key, nil)
+			h.settleGrants(owner, key, rng, false)
 		}
 		var ns []lock.Notice
 		var s lock.Status

@@ -106,10 +106,19 @@ func TestGoSMB2Encryption(t *testing.T) {
 			t.Fatalf("dialect %#x: mount: %v", d, err)
 		}
 		// The tree requires encryption: go-smb2 encrypts what it sends on
-		// it, and the server answers encrypted. A file operation is not
-		// served yet, so the answer is an encrypted NOT_SUPPORTED.
-		if _, err := sh.Stat("x"); ntStatus(err) != StatusNotSupported {
+		// it, and the server answers encrypted.
+		if _, err := sh.Stat("x"); ntStatus(err) != StatusObjectNameNotFound {
 			t.Fatalf("dialect %#x: stat on encrypted tree: %v", d, err)
+		}
+		data := []byte("sealed")
+		if err := sh.WriteFile("x", data, 0o644); err != nil {
+			t.Fatalf("dialect %#x: write on encrypted tree: %v", d, err)
+		}
+		if got, err := sh.ReadFile("x"); err != nil || string(got) != string(data) {
+			t.Fatalf("dialect %#x: read on encrypted tree: %q %v", d, got, err)
+		}
+		if err := sh.Remove("x"); err != nil {
+			t.Fatalf("dialect %#x: remove on encrypted tree: %v", d, err)
 		}
 		if err := sh.Umount(); err != nil {
 			t.Fatalf("dialect %#x: umount: %v", d, err)

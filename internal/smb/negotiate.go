@@ -111,10 +111,11 @@ func (c *Conn) setDialect(d uint16) {
 	c.serverCaps = 0
 	c.maxTransact, c.maxRead, c.maxWrite = maxIOSmall, maxIOSmall, maxIOSmall
 	if d >= Dialect210 && d != dialectWildcard {
+		// Multi-credit requests come with the dialect over TCP (MS-SMB2
+		// 3.3.5.4), whatever the client's capabilities say: a 2.1 client
+		// sends none, and still charges large READs and WRITEs.
 		c.serverCaps |= capLeasing | capLargeMTU
-		if c.clientCaps&capLargeMTU != 0 {
-			c.multiCredit = true
-		}
+		c.multiCredit = true
 		c.maxTransact, c.maxRead, c.maxWrite = maxIOLarge, maxIOLarge, maxIOLarge
 	}
 	if (d == Dialect300 || d == Dialect302) && c.clientCaps&capEncryption != 0 {

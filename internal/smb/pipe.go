@@ -246,7 +246,7 @@ func servePipeIoctl(w *Response, r *Request) {
 		ioctlResponse(w, b, nil)
 		return
 	default:
-		w.Error(StatusNotSupported)
+		serveIPCIoctl(w, r)
 		return
 	}
 	in, ok := r.Buffer(binary.LittleEndian.Uint32(b[24:]), binary.LittleEndian.Uint32(b[28:]))

@@ -1,0 +1,253 @@
+package smb
+
+import (
+	"encoding/binary"
+	"sync"
+
+	"github.com/tandemfs/tandem/internal/lock"
+)
+
+func init() { register(CmdLock, serveLock) }
+
+// SMB2 LOCK takes or releases byte-range locks of an open in the unified
+// lock manager, where they meet the locks of NFS clients (NLM) and of
+// other opens. A request is either all unlocks or all locks. Several
+// locks in one request must all fail immediately; they are taken in
+// order, and if one is refused those taken before it are released again.
+// A single lock without FAIL_IMMEDIATELY waits: the request goes
+// asynchronous and completes when the lock manager grants it (a Notice,
+// routed back through Server.Deliver), or with STATUS_CANCELLED when the
+// client cancels it, closes the open or goes away. Closing an open
+// releases its locks.
+
+// Lock element flags.
+const (
+	lockShared          = 0x01
+	lockExclusive       = 0x02
+	lockUnlock          = 0x04
+	lockFailImmediately = 0x10
+)
+
+// lockWaits are the LOCK requests waiting in the lock manager.
+type lockWaits struct {
+	mu sync.Mutex
+	m  map[lock.WaiterID]*lockWait
+}
+
+type lockWait struct {
+	p    *Pending
+	done chan struct{} // closed when the request is completed
+}
+
+func (lw *lockWaits) init() { lw.m = map[lock.WaiterID]*lockWait{} }
+
+// take removes a waiter and reports whether it was still there.
+func (lw *lockWaits) take(id lock.WaiterID, want *lockWait) bool {
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	if w := lw.m[id]; w != nil && (want == nil || w == want) {
+		delete(lw.m, id)
+		return true
+	}
+	return false
+}
+
+// Deliver completes the waiting SMB2 LOCK requests that notices of the
+// lock manager concern; notices about other protocols' waiters are
+// ignored. The server that routes notices between protocols gives the
+// SMB ones here.
+func (s *Server) Deliver(ns []lock.Notice) {
+	for _, n := range ns {
+		if n.Lock.Owner.Proto != lock.SMB {
+			continue
+		}
+		waits := &s.ops.waits
+		waits.mu.Lock()
+		w := waits.m[n.Waiter]
+		delete(waits.m, n.Waiter)
+		waits.mu.Unlock()
+		if w == nil {
+			continue
+		}
+		st := StatusSuccess
+		switch n.Status {
+		case lock.Granted:
+		case lock.Cancelled:
+			st = StatusCancelled
+		default:
+			st = StatusLockNotGranted
+		}
+		close(w.done)
+		w.p.Complete(lockResponse(st))
+	}
+}
+
+// lockResponse builds a LOCK response with status st.
+func lockResponse(st Status) func(w *Response) {
+	return func(w *Response) {
+		if st != StatusSuccess {
+			w.Error(st)
+			return
+		}
+		binary.LittleEndian.PutUint16(w.Grow(4), 4)
+	}
+}
+
+// lockElement is one of a request's ranges.
+type lockElement struct {
+	r     lock.Range
+	flags uint32
+}
+
+func serveLock(w *Response, r *Request) {
+	b := r.Body
+	if len(b) < 48 || binary.LittleEndian.Uint16(b) != 48 {
+		w.Error(StatusInvalidParameter)
+		return
+	}
+	count := int(binary.LittleEndian.Uint16(b[2:]))
+	if count == 0 || len(b) < 24+24*count {
+		w.Error(StatusInvalidParameter)
+		return
+	}
+	var arr [4]lockElement
+	elems := arr[:0]
+	for i := range count {
+		e := b[24+24*i:]
+		elems = append(elems, lockElement{
+			r:     lock.Range{Offset: binary.LittleEndian.Uint64(e), Length: binary.LittleEndian.Uint64(e[8:])},
+			flags: binary.LittleEndian.Uint32(e[16:]),
+		})
+	}
+	if st := checkLockElements(elems); st != StatusSuccess {
+		w.Error(st)
+		return
+	}
+	o, st := r.openOf(b[8:24])
+	if st != StatusSuccess {
+		w.Error(st)
+		return
+	}
+	switch {
+	case o.isDir:
+		w.Error(StatusInvalidParameter)
+		return
+	case !o.may(fileReadData | fileWriteData):
+		w.Error(StatusAccessDenied)
+		return
+	}
+	s := r.Conn.srv
+	key := lock.KeyOf(o.h)
+	if elems[0].flags&lockUnlock != 0 {
+		for _, e := range elems {
+			st, ns := s.locks().Unlock(key, o.owner, e.r)
+			s.route(ns)
+			if st != lock.Granted {
+				w.Error(lockStatus(st))
+				return
+			}
+		}
+		lockResponse(StatusSuccess)(w)
+		return
+	}
+	for i, e := range elems {
+		req := lock.Request{File: key, Owner: o.owner, Range: e.r, Mode: lock.Shared, Wait: e.flags&lockFailImmediately == 0}
+		if e.flags&lockExclusive != 0 {
+			req.Mode = lock.Exclusive
+		}
+		if req.Wait {
+			s.waitLock(w, r, req) // a single element: checkLockElements saw to it
+			return
+		}
+		d := s.locks().Lock(req)
+		s.route(d.Notices)
+		if d.Status != lock.Granted {
+			for _, prev := range elems[:i] {
+				_, ns := s.locks().Unlock(key, o.owner, prev.r)
+				s.route(ns)
+			}
+			w.Error(lockStatus(d.Status))
+			return
+		}
+	}
+	lockResponse(StatusSuccess)(w)
+}
+
+// checkLockElements checks the shape of a request: all unlocks (with no
+// other flag) or all locks, each shared or exclusive, and several locks
+// only if each fails immediately.
+func checkLockElements(elems []lockElement) Status {
+	unlock := elems[0].flags&lockUnlock != 0
+	for _, e := range elems {
+		switch {
+		case unlock && e.flags != lockUnlock:
+			return StatusInvalidParameter
+		case unlock:
+		case e.flags&^(lockShared|lockExclusive|lockFailImmediately) != 0:
+			return StatusInvalidParameter
+		case e.flags&(lockShared|lockExclusive) == 0 || e.flags&(lockShared|lockExclusive) == lockShared|lockExclusive:
+			return StatusInvalidParameter
+		case len(elems) > 1 && e.flags&lockFailImmediately == 0:
+			return StatusInvalidParameter
+		}
+	}
+	return StatusSuccess
+}
+
+// waitLock asks for a lock that may wait. If it must, the request goes
+// asynchronous until the lock manager decides, or the client cancels.
+func (s *Server) waitLock(w *Response, r *Request, req lock.Request) {
+	waits := &s.ops.waits
+	// Hold the table while asking, so that a notice granting the new
+	// waiter cannot be delivered before the waiter is in it.
+	waits.mu.Lock()
+	d := s.locks().Lock(req)
+	if d.Status != lock.Queued {
+		waits.mu.Unlock()
+		s.route(d.Notices)
+		if d.Status != lock.Granted {
+			w.Error(lockStatus(d.Status))
+			return
+		}
+		lockResponse(StatusSuccess)(w)
+		return
+	}
+	lw := &lockWait{p: r.GoAsync(), done: make(chan struct{})}
+	waits.m[d.Waiter] = lw
+	waits.mu.Unlock()
+	s.route(d.Notices)
+	go func() {
+		select {
+		case <-lw.done:
+			return
+		case <-lw.p.Context().Done():
+		}
+		if !waits.take(d.Waiter, lw) {
+			return // completed meanwhile
+		}
+		ns, waiting := s.locks().Cancel(d.Waiter)
+		s.route(ns)
+		if waiting {
+			lw.p.Complete(lockResponse(StatusCancelled))
+			return
+		}
+		// Granted while being cancelled: the grant's notice found no
+		// waiter; the lock is held, so say so.
+		lw.p.Complete(lockResponse(StatusSuccess))
+	}()
+}
+
+// lockStatus maps a refusal of the lock manager to the status of LOCK.
+func lockStatus(st lock.Status) Status {
+	switch st {
+	case lock.Denied, lock.Deadlock, lock.Cancelled:
+		return StatusLockNotGranted
+	case lock.NotLocked:
+		return StatusRangeNotLocked
+	case lock.InvalidRange:
+		return StatusInvalidLockRange
+	case lock.LimitExceeded:
+		return StatusInsufficientResources
+	}
+	return StatusInvalidParameter
+}
