@@ -20,8 +20,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
-	"net/netip"
 	"path"
 	"strings"
 
@@ -166,7 +164,7 @@ func (h *Handler) mnt(ctx context.Context, c *rpc.Call, w *xdr.Writer) error {
 	default:
 		return rpc.ErrAuthTooWeak
 	}
-	cl.Addr = addrOf(c.RemoteAddr)
+	cl.Addr = rpc.IPOf(c.RemoteAddr)
 
 	st := StatusNoEnt
 	var root fs.Handle
@@ -247,29 +245,11 @@ func shareName(p string) (string, bool) {
 // the AUTH_SYS machine name it cannot choose; the machine name only when
 // there is no address.
 func hostOf(c *rpc.Call) string {
-	if a := addrOf(c.RemoteAddr); a.IsValid() {
+	if a := rpc.IPOf(c.RemoteAddr); a.IsValid() {
 		return a.String()
 	}
 	if n := c.Cred.MachineName; len(n) <= maxNameLen {
 		return n
 	}
 	return ""
-}
-
-// addrOf returns the IP address of a network address, IPv4-mapped IPv6
-// addresses unmapped so that export rules written for IPv4 match.
-func addrOf(a net.Addr) netip.Addr {
-	var ip netip.Addr
-	switch a := a.(type) {
-	case *net.TCPAddr:
-		ip = a.AddrPort().Addr()
-	case *net.UDPAddr:
-		ip = a.AddrPort().Addr()
-	case nil:
-	default:
-		if ap, err := netip.ParseAddrPort(a.String()); err == nil {
-			ip = ap.Addr()
-		}
-	}
-	return ip.Unmap()
 }

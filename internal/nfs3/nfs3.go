@@ -31,8 +31,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
-	"net/netip"
 
 	"github.com/tandemfs/tandem/internal/fs"
 	"github.com/tandemfs/tandem/internal/rpc"
@@ -209,29 +207,8 @@ func callerOf(c *rpc.Call, cl *fs.Caller) error {
 	default:
 		return rpc.ErrAuthTooWeak
 	}
-	cl.Addr = addrOf(c.RemoteAddr)
+	cl.Addr = rpc.IPOf(c.RemoteAddr)
 	return nil
-}
-
-// addrOf returns the IP address of a network address, IPv4-mapped IPv6
-// addresses unmapped, so that export rules written for IPv4 networks match.
-// It is the zero Addr if a has none.
-func addrOf(a net.Addr) netip.Addr {
-	var ip netip.Addr
-	switch a := a.(type) {
-	case *net.TCPAddr:
-		ip = a.AddrPort().Addr()
-	case *net.UDPAddr:
-		ip = a.AddrPort().Addr()
-	case nil:
-	default:
-		if ap, err := netip.ParseAddrPort(a.String()); err == nil {
-			ip = ap.Addr()
-		} else if p, err := netip.ParseAddr(a.String()); err == nil {
-			ip = p
-		}
-	}
-	return ip.Unmap()
 }
 
 // fail ends a procedure whose fs call returned err after its reply has

@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
-	"net/netip"
 	"strings"
 	"testing"
 
@@ -17,29 +15,6 @@ type fakeAddr string
 
 func (a fakeAddr) Network() string { return "fake" }
 func (a fakeAddr) String() string  { return string(a) }
-
-func TestAddrOf(t *testing.T) {
-	for _, c := range []struct {
-		addr net.Addr
-		want string
-	}{
-		{&net.TCPAddr{IP: net.IPv4(10, 0, 0, 1), Port: 1}, "10.0.0.1"},
-		{&net.UDPAddr{IP: net.ParseIP("::ffff:10.0.0.2"), Port: 1}, "10.0.0.2"},
-		{&net.UDPAddr{IP: net.ParseIP("2001:db8::1"), Port: 1}, "2001:db8::1"},
-		{fakeAddr("192.0.2.7:99"), "192.0.2.7"},
-		{fakeAddr("192.0.2.8"), "192.0.2.8"},
-		{fakeAddr("@/tmp/socket"), "invalid IP"},
-		{nil, "invalid IP"},
-	} {
-		if got := addrOf(c.addr).String(); got != c.want {
-			t.Errorf("%v: %s, want %s", c.addr, got, c.want)
-		}
-	}
-	var none netip.Addr
-	if addrOf(nil) != none {
-		t.Error("nil address")
-	}
-}
 
 func TestFail(t *testing.T) {
 	var logged bytes.Buffer

@@ -303,7 +303,7 @@ func (m *machine) serve(_ context.Context, c *rpc.Call, w *xdr.Writer) error {
 	args := bytes.Clone(c.Args.Rest())
 	m.mu.Lock()
 	m.calls = append(m.calls, received{prog: c.Prog, vers: c.Vers, proc: c.Proc, args: args,
-		from: addrOf(c.RemoteAddr), network: c.Network, at: time.Now()})
+		from: rpc.IPOf(c.RemoteAddr), network: c.Network, at: time.Now()})
 	close(m.changed)
 	m.changed = make(chan struct{})
 	reply := m.grantReply
@@ -313,16 +313,6 @@ func (m *machine) serve(_ context.Context, c *rpc.Call, w *xdr.Writer) error {
 		w.Uint32(reply)
 	}
 	return nil
-}
-
-func addrOf(a net.Addr) netip.Addr {
-	switch a := a.(type) {
-	case *net.TCPAddr:
-		return a.AddrPort().Addr().Unmap()
-	case *net.UDPAddr:
-		return a.AddrPort().Addr().Unmap()
-	}
-	return netip.Addr{}
 }
 
 // wait returns the first recorded call of prog and proc not yet taken,

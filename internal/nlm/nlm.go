@@ -3,7 +3,6 @@ package nlm
 import (
 	"context"
 	"log/slog"
-	"net"
 	"net/netip"
 	"os"
 	"sync"
@@ -245,24 +244,7 @@ type peer struct {
 }
 
 func peerOf(c *rpc.Call) peer {
-	return peer{remote: addrOf(c.RemoteAddr), local: addrOf(c.LocalAddr), network: c.Network, vers: c.Vers}
-}
-
-// addrOf is the IP address of a, IPv4-mapped addresses unmapped.
-func addrOf(a net.Addr) netip.Addr {
-	var ip netip.Addr
-	switch a := a.(type) {
-	case *net.TCPAddr:
-		ip = a.AddrPort().Addr()
-	case *net.UDPAddr:
-		ip = a.AddrPort().Addr()
-	case nil:
-	default:
-		if ap, err := netip.ParseAddrPort(a.String()); err == nil {
-			ip = ap.Addr()
-		}
-	}
-	return ip.Unmap()
+	return peer{remote: rpc.IPOf(c.RemoteAddr), local: rpc.IPOf(c.LocalAddr), network: c.Network, vers: c.Vers}
 }
 
 // answer sends a procedure's result: in the reply for the synchronous
@@ -281,7 +263,7 @@ func (h *Handler) answer(c *rpc.Call, w *xdr.Writer, enc func(*xdr.Writer)) {
 // callerOf maps the RPC credential to the file system's caller, for the
 // share's client rules.
 func callerOf(c *rpc.Call) fs.Caller {
-	cl := fs.Caller{Addr: addrOf(c.RemoteAddr)}
+	cl := fs.Caller{Addr: rpc.IPOf(c.RemoteAddr)}
 	if c.Cred.Flavor == rpc.AuthSys {
 		cl.UID, cl.GID, cl.Groups = c.Cred.UID, c.Cred.GID, c.Cred.GIDs
 	} else {

@@ -238,7 +238,7 @@ func (h *Handler) serveGrantedRes(c *rpc.Call) error {
 	if err := argsErr(c); err != nil {
 		return err
 	}
-	h.grantAnswered(addrOf(c.RemoteAddr), a.cookie, Stat(a.stat))
+	h.grantAnswered(rpc.IPOf(c.RemoteAddr), a.cookie, Stat(a.stat))
 	return nil
 }
 
@@ -308,7 +308,7 @@ func (h *Handler) serveFreeAll(c *rpc.Call) error {
 	if err := argsErr(c); err != nil {
 		return err
 	}
-	from := addrOf(c.RemoteAddr)
+	from := rpc.IPOf(c.RemoteAddr)
 	name := string(a.name)
 	ok := h.hosts.forget(name, from)
 	if !ok {

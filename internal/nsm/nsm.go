@@ -226,7 +226,7 @@ func (s *Service) Hosts() map[string]netip.Addr {
 // ServeRPC serves one NSM call.
 func (s *Service) ServeRPC(ctx context.Context, c *rpc.Call, w *xdr.Writer) error {
 	r := c.Args
-	from := addrOf(c.RemoteAddr)
+	from := rpc.IPOf(c.RemoteAddr)
 	switch c.Proc {
 	case ProcNull:
 		return nil
@@ -392,16 +392,4 @@ func (s *Service) nameIs(ctx context.Context, name string, from netip.Addr) bool
 		}
 	}
 	return false
-}
-
-// addrOf is the IP address of a, IPv4-mapped addresses unmapped.
-func addrOf(a net.Addr) netip.Addr {
-	var ip netip.Addr
-	switch a := a.(type) {
-	case *net.TCPAddr:
-		ip = a.AddrPort().Addr()
-	case *net.UDPAddr:
-		ip = a.AddrPort().Addr()
-	}
-	return ip.Unmap()
 }
