@@ -39,12 +39,13 @@ trap 'rm -rf "$BUILD"' EXIT
 echo "run.sh: building"
 go build -o "$BUILD/tandem" ./cmd/tandem
 go build -o "$BUILD/sidebyside" ./bench/cmd/sidebyside
+go build -o "$BUILD/tandemprof" ./bench/cmd/tandemprof
 gcc -O2 -Wall -o "$BUILD/libnfsclient" bench/libnfsclient/libnfsclient.c -lnfs
 
 BASELINE="$ROOT/../shared/peers/results/baseline-summary.tsv"
 [ -f "$BASELINE" ] || BASELINE=""
 
-ARGS=(-tandem "$BUILD/tandem" -libnfsclient "$BUILD/libnfsclient" -baseline "$BASELINE"
+ARGS=(-tandem "$BUILD/tandem" -tandemprof "$BUILD/tandemprof" -libnfsclient "$BUILD/libnfsclient" -baseline "$BASELINE"
       -out "$ROOT/bench/results" -readme "$ROOT/bench/README.md" -commit "$(git rev-parse HEAD 2>/dev/null || echo unknown)")
 
 # Inside the namespace: bring loopback up, give rpcbind and friends a /run
@@ -61,10 +62,11 @@ for d in /proc/[0-9]*; do
   [ "$(readlink $d/ns/net 2>/dev/null)" = "$me" ] && kill -9 "$p" 2>/dev/null && echo "run.sh: ended leftover process $p"
 done
 exit $rc'
-if unshare --net --mount --propagation private true 2>/dev/null; then
+# BENCH_NO_NETNS=1 runs on the host's loopback instead (port 111 must then be free for rpcbind).
+if [ -z "${BENCH_NO_NETNS:-}" ] && unshare --net --mount --propagation private true 2>/dev/null; then
   unshare --net --mount --propagation private bash -c "$INNER" inner "$BUILD/sidebyside" -netns "${ARGS[@]}" "$@"
 else
-  echo "run.sh: no network namespaces here; running on the host's loopback (rpcbind needs port 111 free)"
+  echo "run.sh: running on the host's loopback (rpcbind needs port 111 free)"
   "$BUILD/sidebyside" "${ARGS[@]}" "$@"
 fi
 echo "run.sh: finished in $(( $(date +%s) - T0 )) s"

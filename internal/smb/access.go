@@ -80,12 +80,16 @@ func lockAccess(mask uint32) lock.Access {
 // handle h) by its POSIX permissions, as an access mask: what MAXIMAL
 // ACCESS reports and what an open of an existing file is checked against.
 // The POSIX classes map one to one: read to READ_DATA, write to
-// WRITE_DATA, APPEND_DATA and (in a directory) DELETE_CHILD, execute to
-// EXECUTE. Everyone may read attributes and the security descriptor; the
-// owner, and whoever may write, may change attributes; the owner may
-// change the descriptor (the file system still decides each change).
-// DELETE follows the directory the file is in, as unlink(2) does; parent
-// is the zero handle for a share's root, which no one deletes.
+// WRITE_DATA, APPEND_DATA and DELETE_CHILD, execute (search, for a
+// directory) to EXECUTE. Reading a file for execution is reading it, so
+// whoever may read a file may also EXECUTE it: a file written from
+// Windows (mode 0644) still runs from the share, and an owner asking for
+// GENERIC_ALL on its 0644 file gets it. Everyone may read attributes and
+// the security descriptor; the owner, and whoever may write, may change
+// attributes; the owner may change the descriptor (the file system still
+// decides each change). DELETE follows the directory the file is in, as
+// unlink(2) does; parent is the zero handle for a share's root, which no
+// one deletes.
 func (s *Server) maximalAccess(ctx context.Context, r *Request, h fs.Handle, a *fs.Attr, parent fs.Handle) uint32 {
 	c := r.Caller()
 	m := uint32(readControl | synchronize | fileReadAttributes | fileReadEA)
@@ -96,12 +100,12 @@ func (s *Server) maximalAccess(ctx context.Context, r *Request, h fs.Handle, a *
 	}
 	if got&fs.AccessRead != 0 {
 		m |= fileReadData
+		if a.Type != fs.TypeDir {
+			m |= fileExecute
+		}
 	}
 	if got&(fs.AccessModify|fs.AccessExtend) != 0 {
-		m |= fileWriteData | fileAppendData | fileWriteAttributes | fileWriteEA
-		if a.Type == fs.TypeDir {
-			m |= fileDeleteChild
-		}
+		m |= fileWriteData | fileAppendData | fileWriteAttributes | fileWriteEA | fileDeleteChild
 	}
 	if got&(fs.AccessExecute|fs.AccessLookup) != 0 {
 		m |= fileExecute

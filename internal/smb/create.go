@@ -228,6 +228,11 @@ func (s *Server) openExisting(ctx context.Context, r *Request, q *createRequest,
 			return nil, 0, a, StatusAccessDenied
 		}
 	}
+	if overwrite {
+		// Overwriting writes: the share modes of other opens must allow
+		// it as they would a write through this one.
+		access |= fileWriteData
+	}
 	o := s.newOpen(r, res.h, isDir, access, q.share, q.options)
 	if q.options&optDeleteOnClose != 0 {
 		if st := o.checkDelete(ctx, &a); st != StatusSuccess {

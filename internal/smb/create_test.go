@@ -145,9 +145,8 @@ func TestCreateContexts(t *testing.T) {
 	if len(mx) != 8 || binary.LittleEndian.Uint32(mx) != 0 {
 		t.Fatalf("MxAc %x", mx)
 	}
-	// alice owns the new 0644 file in the 0777 root: everything but
-	// execute (no x bit) and DELETE_CHILD (not a directory).
-	if got, want := binary.LittleEndian.Uint32(mx[4:]), uint32(fileAllAccess&^(fileExecute|fileDeleteChild)); got != want {
+	// alice owns the new 0644 file in the 0777 root: everything.
+	if got, want := binary.LittleEndian.Uint32(mx[4:]), uint32(fileAllAccess); got != want {
 		t.Errorf("maximal access of the owner: %#x, want %#x", got, want)
 	}
 	_, a, _, err := e.fs.Lookup(context.Background(), nil, e.root(), "f")
@@ -167,7 +166,7 @@ func TestCreateContexts(t *testing.T) {
 	if cr.Status != StatusSuccess {
 		t.Fatal(cr.Status)
 	}
-	want := uint32(readControl | synchronize | fileReadAttributes | fileReadEA | fileReadData | accessDelete)
+	want := uint32(readControl | synchronize | fileReadAttributes | fileReadEA | fileReadData | fileExecute | accessDelete)
 	if got := binary.LittleEndian.Uint32(cr.contexts["MxAc"][4:]); got != want {
 		t.Errorf("maximal access of the group: %#x, want %#x", got, want)
 	}
@@ -181,6 +180,7 @@ func TestCreateContexts(t *testing.T) {
 		{writeDAC, StatusAccessDenied},
 		{maximumAllowed, StatusSuccess},
 		{genericAll, StatusAccessDenied},
+		{genericRead | genericExecute, StatusSuccess},
 	} {
 		cr := b.create(createReq{name: "f", access: tc.access, share: shareAll, disp: dispOpen})
 		if cr.Status != tc.want {
@@ -236,6 +236,10 @@ func TestCreateSharing(t *testing.T) {
 		if cr.Status == StatusSuccess {
 			d.close(cr.ID)
 		}
+	}
+	// Overwriting is writing, whatever access the opener asks for.
+	if cr := d.create(createReq{name: "f", access: fileReadData, share: shareAll, disp: dispOverwrite}); cr.Status != StatusSharingViolation {
+		t.Errorf("overwrite of a file another open denies write: %v", cr.Status)
 	}
 	// The reservation is the lock manager's, so NFS sees it too.
 	key := lockKey(t, e, "f")
@@ -321,7 +325,7 @@ func TestDeleteOnClose(t *testing.T) {
 	}
 
 	// A tree disconnect closes the opens, and deletes.
-	id = c.mustCreate(createReq{name: "h", access: rw | accessDelete, share: shareAll, disp: dispCreate, options: optDeleteOnClose})
+	c.mustCreate(createReq{name: "h", access: rw | accessDelete, share: shareAll, disp: dispCreate, options: optDeleteOnClose})
 	if r := c.call(CmdTreeDisconnect, echoBody, nil); r.Status != StatusSuccess {
 		t.Fatal(r.Status)
 	}
@@ -382,4 +386,68 @@ func closeBodyFlags(id FileID, flags uint16) []byte {
 	b := closeBody(id)
 	binary.LittleEndian.PutUint16(b[2:], flags)
 	return b
+}
+
+// Symbolic links made over NFS are followed on the server while they stay
+// inside the share.
+func TestCreateSymlinks(t *testing.T) {
+	e := newEnv(t, Options{})
+	c := e.connect("export")
+	ctx := context.Background()
+	root := e.root()
+	alice := &fs.Caller{UID: 1000, GID: 1000}
+	d, _, _, err := e.fs.Mkdir(ctx, alice, root, "d", fs.SetAttr{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _, _, err := e.fs.Create(ctx, alice, d, "target", fs.CreateHow{Mode: fs.Guarded})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.fs.Write(ctx, alice, f, 0, []byte("through the link"), fs.FileSync)
+	for name, target := range map[string]string{
+		"tofile": "d/target", "todir": "./d/", "up": "d/../d/target", "escape": "../outside",
+		"abs": "/etc/passwd", "loop": "loop", "chain": "tofile", "dot": ".",
+	} {
+		if _, _, _, err := e.fs.Symlink(ctx, alice, root, name, target, fs.SetAttr{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		want Status
+		data string
+	}{
+		{"tofile", StatusSuccess, "through the link"},
+		{"chain", StatusSuccess, "through the link"},
+		{"up", StatusSuccess, "through the link"},
+		{`todir\target`, StatusSuccess, "through the link"},
+		{"escape", StatusObjectPathNotFound, ""},
+		{"abs", StatusObjectNameNotFound, ""},
+		{"loop", StatusObjectPathNotFound, ""},
+		{`abs\x`, StatusObjectPathNotFound, ""},
+	} {
+		cr := c.create(openReq(tc.name))
+		if cr.Status != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, cr.Status, tc.want)
+			continue
+		}
+		if cr.Status == StatusSuccess {
+			if b, _ := c.read(cr.ID, 0, 100); string(b) != tc.data {
+				t.Errorf("%s: read %q", tc.name, b)
+			}
+			c.close(cr.ID)
+		}
+	}
+	for _, name := range []string{"todir", "dot"} {
+		cr := c.create(createReq{name: name, access: fileGenericRead, share: shareAll, disp: dispOpen, options: optDirectory})
+		if cr.Status != StatusSuccess || cr.Attrs != attrDirectory {
+			t.Errorf("%s as a directory: %v %#x", name, cr.Status, cr.Attrs)
+		}
+	}
+	// FILE_OPEN_REPARSE_POINT opens the link itself.
+	cr := c.create(createReq{name: "abs", access: fileReadAttributes, share: shareAll, disp: dispOpen, options: optOpenReparsePoint})
+	if cr.Status != StatusSuccess || cr.Size != uint64(len("/etc/passwd")) {
+		t.Errorf("the link itself: %v size %d", cr.Status, cr.Size)
+	}
 }

@@ -51,14 +51,46 @@
 // (TREE_CONNECT, TREE_DISCONNECT, ECHO), async.go (pending requests and
 // CANCEL), pipe.go and srvsvc.go (IPC$ named pipes and the share
 // enumeration RPC), status.go (NT status codes and the one table mapping
-// the fs error vocabulary to them).
+// the fs error vocabulary to them). The file operations: fileops.go and
+// open.go (the state of opens), path.go and wildcard.go (names), access.go,
+// create.go and createctx.go (CREATE and its contexts), close.go (CLOSE,
+// FLUSH), readwrite.go, querydir.go, fileinfo.go, queryinfo.go and
+// setinfo.go (attributes), security.go (security descriptors), ioctl.go
+// and lock.go.
+//
+// # File operations
+//
+// An open (a FileId) belongs to its tree; every open of one file shares
+// the file's state, where a pending delete is kept, and its share
+// reservation lives in the unified lock manager, the table NFS consults
+// too: a CREATE whose access or share access conflicts with another open
+// is STATUS_SHARING_VIOLATION. A file marked for deletion (delete on
+// close, or FileDispositionInformation) goes with its last close.
+//
+// Names are found without regard to case and created as spelled
+// (fs.LookupFold); names Windows could not have are refused, the share
+// has no named streams, and symbolic links made over NFS are followed on
+// the server while they stay inside the share. An open of an existing
+// file is checked against the caller's maximal access, which is its POSIX
+// permissions expressed as an access mask (DELETE comes from the
+// directory, as unlink(2) has it); the creator of a file gets the access
+// it asked for. Security descriptors are made from the owner, group and
+// mode, and one a client sets is turned back into them (security.go).
+// What Windows keeps as DOS attributes is kept beside the POSIX
+// attributes, except READONLY, which is the owner's write bit, so both
+// protocols see one truth (fileinfo.go).
+//
+// Byte-range locks are mandatory for SMB I/O; a LOCK that may wait goes
+// asynchronous until the lock manager grants it, and the grants other
+// protocols cause reach it through Options.Notices and Server.Deliver.
+// No oplock, lease or durable handle is granted, and CHANGE_NOTIFY is not
+// served: clients do without them.
 //
 // # Adding a command handler
 //
-// The file operations (CREATE, CLOSE, FLUSH, READ, WRITE, LOCK, IOCTL,
-// QUERY_DIRECTORY, CHANGE_NOTIFY, QUERY_INFO, SET_INFO, OPLOCK_BREAK) are
-// added in files of their own, without changing the framework. Until a
-// command has a handler it is answered STATUS_NOT_SUPPORTED. A file
+// Commands are added in files of their own, without changing the
+// framework. Until a command has a handler (CHANGE_NOTIFY and
+// OPLOCK_BREAK today) it is answered STATUS_NOT_SUPPORTED. A file
 // registers its handlers in an init function:
 //
 //	func init() { register(CmdRead, serveRead) }

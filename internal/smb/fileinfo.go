@@ -35,12 +35,8 @@ const (
 	attrArchive           = 0x00000020
 	attrNormal            = 0x00000080
 	attrTemporary         = 0x00000100
-	attrSparse            = 0x00000200
-	attrReparsePoint      = 0x00000400
-	attrCompressed        = 0x00000800
 	attrOffline           = 0x00001000
 	attrNotContentIndexed = 0x00002000
-	attrEncrypted         = 0x00004000
 	attrIntegrityStream   = 0x00008000
 	attrNoScrubData       = 0x00020000
 

@@ -126,18 +126,26 @@ func (t *treeOps) release(tree *Tree) {
 	}
 }
 
-// add enters o in the tree's table; false if the tree is gone.
-func (t *treeOps) add(o *open) bool {
+// maxOpensPerTree bounds the opens of one tree, so that no client can
+// exhaust the server's memory with handles.
+const maxOpensPerTree = 1 << 16
+
+// add enters o in the tree's table: STATUS_NETWORK_NAME_DELETED if the
+// tree is gone, STATUS_INSUFFICIENT_RESOURCES if it has too many opens.
+func (t *treeOps) add(o *open) Status {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.closed {
-		return false
+	switch {
+	case t.closed:
+		return StatusNetworkNameDeleted
+	case len(t.opens) >= maxOpensPerTree:
+		return StatusInsufficientResources
 	}
 	if t.opens == nil {
 		t.opens = map[FileID]*open{}
 	}
 	t.opens[o.id] = o
-	return true
+	return StatusSuccess
 }
 
 // remove takes the open id out of the table and returns it.

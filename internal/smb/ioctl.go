@@ -174,7 +174,7 @@ func networkInterfaces(r *Request, maxOut uint32) ([]byte, Status) {
 		return nil, StatusBufferTooSmall
 	}
 	b := make([]byte, entry)
-	binary.LittleEndian.PutUint32(b[4:], 1)                // IfIndex
+	binary.LittleEndian.PutUint32(b[4:], 1)               // IfIndex
 	binary.LittleEndian.PutUint64(b[16:], 10_000_000_000) // LinkSpeed: 10 Gb/s
 	addr, _ := r.Conn.nc.LocalAddr().(*net.TCPAddr)
 	sa := b[24:]
@@ -339,8 +339,15 @@ func allocatedRanges(r *Request, o *open, q *ioctlRequest) ([]byte, Status) {
 	return b, StatusSuccess
 }
 
+// maxZeroWrite bounds the zeros SET_ZERO_DATA writes inside a file: a
+// larger range is refused rather than tie the server up writing it.
+const maxZeroWrite = 64 << 20
+
 // zeroData answers FSCTL_SET_ZERO_DATA (FileOffset, BeyondFinalZero):
-// the part of the range inside the file becomes zeros.
+// the part of the range inside the file becomes zeros. A range that
+// reaches the end of the file is cut off and the file extended again,
+// which the content store fills with zeros at no cost; a range inside
+// the file is overwritten with zeros, up to maxZeroWrite.
 func zeroData(r *Request, o *open, in []byte) Status {
 	if len(in) < 16 {
 		return StatusInvalidParameter
@@ -364,6 +371,17 @@ func zeroData(r *Request, o *open, in []byte) Status {
 	}
 	if _, held := s.locks().CheckIO(lock.KeyOf(o.h), o.owner, from, to-from, true); held {
 		return StatusFileLockConflict
+	}
+	if to == a.Size {
+		for _, size := range []uint64{from, a.Size} {
+			if _, err := s.fs.SetAttr(ctx, r.Caller(), o.h, fs.SetAttr{Mask: fs.SetSize, Size: size}, nil); err != nil {
+				return StatusOf(err)
+			}
+		}
+		return StatusSuccess
+	}
+	if to-from > maxZeroWrite {
+		return StatusNotSupported
 	}
 	zeros := make([]byte, min(to-from, copyMaxChunkBytes))
 	for from < to {

@@ -34,24 +34,17 @@ type open struct {
 
 // Create options (MS-SMB2 2.2.13).
 const (
-	optDirectory          = 0x00000001
-	optWriteThrough       = 0x00000002
-	optSequentialOnly     = 0x00000004
-	optNoIntermediateBuf  = 0x00000008
-	optSyncIOAlert        = 0x00000010
-	optSyncIONonalert     = 0x00000020
-	optNonDirectory       = 0x00000040
-	optCompleteIfOplocked = 0x00000100
-	optNoEAKnowledge      = 0x00000200
-	optRandomAccess       = 0x00000800
-	optDeleteOnClose      = 0x00001000
-	optOpenByFileID       = 0x00002000
-	optBackupIntent       = 0x00004000
-	optNoCompression      = 0x00008000
-	optReserveOpfilter    = 0x00100000
-	optOpenReparsePoint   = 0x00200000
-	optOpenNoRecall       = 0x00400000
-	optFreeSpaceQuery     = 0x00800000
+	optDirectory         = 0x00000001
+	optWriteThrough      = 0x00000002
+	optSequentialOnly    = 0x00000004
+	optNoIntermediateBuf = 0x00000008
+	optSyncIOAlert       = 0x00000010
+	optSyncIONonalert    = 0x00000020
+	optNonDirectory      = 0x00000040
+	optDeleteOnClose     = 0x00001000
+	optOpenByFileID      = 0x00002000
+	optReserveOpfilter   = 0x00100000
+	optOpenReparsePoint  = 0x00200000
 
 	// The options FileModeInformation reports.
 	optModeMask = optWriteThrough | optSequentialOnly | optNoIntermediateBuf | optSyncIOAlert | optSyncIONonalert | optDeleteOnClose
@@ -109,9 +102,9 @@ func (o *open) register(dir fs.Handle, name, path string) Status {
 	o.file = f
 	ops.opens[o.id.Persistent] = o
 	ops.mu.Unlock()
-	if !o.tree.ops.add(o) {
+	if st := o.tree.ops.add(o); st != StatusSuccess {
 		o.close(context.Background())
-		return StatusNetworkNameDeleted
+		return st
 	}
 	return StatusSuccess
 }

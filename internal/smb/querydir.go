@@ -31,7 +31,6 @@ const (
 	classFileIDExtdDirectory  = 0x3c
 	queryRestartScans         = 0x01
 	queryReturnSingleEntry    = 0x02
-	queryIndexSpecified       = 0x04
 	queryReopen               = 0x10
 	queryDirectoryOutputStart = HeaderSize + 8
 )

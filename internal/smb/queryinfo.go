@@ -163,7 +163,7 @@ func queryFile(w *Response, r *Request, o *open, class byte) (int, Status) {
 		}
 		return 0, StatusNoEASOnFile
 	case classFileAlternateName:
-		return 0, StatusObjectNameNotFound // no 8.3 names
+		return 0, StatusNotSupported // no 8.3 names
 	}
 	if !o.may(fileReadAttributes) {
 		return 0, StatusAccessDenied

@@ -43,7 +43,7 @@ const (
 
 // Security descriptor control bits and ACE types and flags (MS-DTYP 2.4).
 const (
-	seDACLPresent = 0x0004
+	seDACLPresent  = 0x0004
 	seSelfRelative = 0x8000
 
 	aceAllowed     = 0x00
@@ -137,9 +137,9 @@ func buildSD(a *fs.Attr, info uint32, m identity.Mapper) []byte {
 // sdChange is what a descriptor set by a client changes.
 type sdChange struct {
 	owner, group *identity.SID
-	dacl         bool   // the descriptor has a DACL part
-	nullDACL     bool   // ... which is NULL: everyone may do everything
-	aces         []ace  // ... else its entries
+	dacl         bool  // the descriptor has a DACL part
+	nullDACL     bool  // ... which is NULL: everyone may do everything
+	aces         []ace // ... else its entries
 }
 
 type ace struct {

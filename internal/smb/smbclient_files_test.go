@@ -70,23 +70,28 @@ func TestSmbclientFiles(t *testing.T) {
 }
 
 // TestSmbclientErrors checks what smbclient reports for the usual
-// mistakes.
+// mistakes, in one session (smbclient goes on after a failed command).
 func TestSmbclientErrors(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, Options{})
 	user := "alice%" + alicePass
-	for _, c := range []struct{ cmd, want string }{
-		{"get nosuch /dev/null", "NT_STATUS_OBJECT_NAME_NOT_FOUND"},
-		{"cd nosuch", "NT_STATUS_OBJECT_NAME_NOT_FOUND"},
-		{"del nosuch", "NT_STATUS_NO_SUCH_FILE"},
-		{"rmdir nosuch", "NT_STATUS_OBJECT_NAME_NOT_FOUND"},
-		{"mkdir d; mkdir d", "NT_STATUS_OBJECT_NAME_COLLISION"},
-		{"mkdir e; mkdir e\\f; rmdir e", "NT_STATUS_DIRECTORY_NOT_EMPTY"},
-		{"get nodir\\x /dev/null", "NT_STATUS_OBJECT_PATH_NOT_FOUND"},
-	} {
-		out, _ := e.smbclient("//127.0.0.1/export", "-U", user, "-c", c.cmd)
+	cases := []struct{ cmd, want string }{
+		{"get nosuch /dev/null", "NT_STATUS_OBJECT_NAME_NOT_FOUND opening remote file \\nosuch"},
+		{"cd nosuch", "cd \\nosuch\\: NT_STATUS_OBJECT_NAME_NOT_FOUND"},
+		{"del nosuch", "NT_STATUS_NO_SUCH_FILE listing \\nosuch"},
+		{"rmdir nosuch", "NT_STATUS_OBJECT_NAME_NOT_FOUND removing remote directory file \\nosuch"},
+		{"mkdir d; mkdir d", "NT_STATUS_OBJECT_NAME_COLLISION making remote directory \\d"},
+		{"mkdir e; mkdir e\\f; rmdir e", "NT_STATUS_DIRECTORY_NOT_EMPTY removing remote directory file \\e"},
+		{"get nodir\\x /dev/null", "NT_STATUS_OBJECT_PATH_NOT_FOUND opening remote file \\nodir\\x"},
+	}
+	var script []string
+	for _, c := range cases {
+		script = append(script, c.cmd)
+	}
+	out, _ := e.smbclient("//127.0.0.1/export", "-U", user, "-c", strings.Join(script, "; "))
+	for _, c := range cases {
 		if !strings.Contains(out, c.want) {
-			t.Errorf("%s: want %s\n%s", c.cmd, c.want, out)
+			t.Errorf("%s: want %q in\n%s", c.cmd, c.want, out)
 		}
 	}
 }

@@ -6,7 +6,10 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
+
+	"github.com/tandemfs/tandem/test/testserver"
 )
 
 // runRecord is one measurement: one workload through one client against
@@ -155,7 +158,10 @@ func (b *bench) runClient(s *server, client, proto string, rep int) {
 					err = errors.New("the client measured nothing")
 				}
 				r.Status, r.Err = statusFailed, err.Error()
-				log.Printf("rep %d %-8s %-9s %-14s FAILED: %v", rep, s.Name, client, x, err)
+				if notImplemented(err) {
+					r.Status = statusNotServed
+				}
+				log.Printf("rep %d %-8s %-9s %-14s %s: %v", rep, s.Name, client, x, strings.ToUpper(r.Status), err)
 			}
 			record(r)
 		}
@@ -186,6 +192,28 @@ func (b *bench) open(s *server, client string, rep int) (session, error) {
 }
 
 var errTimeout = errors.New("timed out")
+
+// notImplemented tells a server's "I do not do that (yet)" from a
+// failure: an RPC program or procedure it does not serve, NFS3ERR_NOTSUPP,
+// or SMB's STATUS_NOT_IMPLEMENTED and STATUS_NOT_SUPPORTED, whichever
+// client reported it.
+func notImplemented(err error) bool {
+	var st smbStatusError
+	if errors.As(err, &st) && (st == 0xc0000002 || st == 0xc00000bb) {
+		return true
+	}
+	var re *testserver.RPCError
+	if errors.As(err, &re) && !re.Rejected && (re.Stat == 1 || re.Stat == 3) {
+		return true
+	}
+	msg := err.Error()
+	for _, s := range []string{"NOT_IMPLEMENTED", "NOT_SUPPORTED", "NOTSUPP", "PROC_UNAVAIL", "PROG_UNAVAIL", "nfs: status 10004"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
 
 func runWithTimeout(f func() error, d time.Duration) error {
 	done := make(chan error, 1)

@@ -128,7 +128,10 @@ func renderChart(rep *report) ([]byte, error) {
 					tx = ratioX(r.Ratio) - 6 - textWidth(txt, textScale)
 				}
 				tx = max(barLeft-textWidth(txt, textScale)-4, min(tx, chartW-textWidth(txt, textScale)-4))
-				drawText(img, tx, y+(rowH-glyphH*textScale)/2, txt, textScale, colText)
+				ty := y + (rowH-glyphH*textScale)/2
+				// A white ground keeps the whisker from striking the number through.
+				fillRect(img, tx-2, ty-1, textWidth(txt, textScale)+2, glyphH*textScale+2, colBackground)
+				drawText(img, tx, ty, txt, textScale, colText)
 			default:
 				msg := rowStatus(r)
 				drawText(img, ratioX(1)+8, y+(rowH-glyphH*textScale)/2, msg, textScale, colMuted)

@@ -29,8 +29,10 @@ func (s *libnfsSession) do(w string, m *meter) error {
 		args = []string{"seqwrite", strconv.FormatInt(s.sz.SeqBytes, 10), p(s.n.seq)}
 	case "seqread":
 		args = []string{"seqread", p(s.n.seq)}
-	case "randread", "randwrite":
-		args = []string{w, strconv.Itoa(s.sz.RandOps), p(s.n.seq)}
+	case "randread":
+		args = []string{w, strconv.Itoa(s.sz.RandReads), p(s.n.seq)}
+	case "randwrite":
+		args = []string{w, strconv.Itoa(s.sz.RandWrites), p(s.n.seq)}
 	case "create":
 		args = []string{"create", strconv.Itoa(s.sz.Files), p(s.n.files)}
 	case "stat", "list":

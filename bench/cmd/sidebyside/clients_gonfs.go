@@ -105,8 +105,12 @@ func (s *goNFSSession) do(w string, m *meter) error {
 		}
 		blocks := uint64(s.sz.SeqBytes / 4096)
 		rng := xorshift(xorshiftSeed)
+		ops := s.sz.RandReads
+		if w == "randwrite" {
+			ops = s.sz.RandWrites
+		}
 		m.start()
-		for range s.sz.RandOps {
+		for range ops {
 			off := int64(rng.next()%blocks) * 4096
 			var n int
 			if w == "randread" {
@@ -131,7 +135,7 @@ func (s *goNFSSession) do(w string, m *meter) error {
 				return err
 			}
 		}
-		m.stop(w, float64(s.sz.RandOps))
+		m.stop(w, float64(ops))
 	case "create":
 		if _, err := v.Mkdir(p(s.n.files), 0o755); err != nil {
 			return err

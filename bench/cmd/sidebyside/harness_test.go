@@ -3,11 +3,15 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tandemfs/tandem/test/testserver"
 )
 
 func TestParseProcStat(t *testing.T) {
@@ -217,5 +221,29 @@ func TestUpdateReadme(t *testing.T) {
 	want := "# B\n\nintro\n\n## Latest results\n\n" + readmeBegin + "\n\ntable two\n\n" + readmeEnd + "\n"
 	if string(got) != want {
 		t.Fatalf("README\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestNotImplemented(t *testing.T) {
+	for _, err := range []error{
+		smbStatusError(0xc00000bb),
+		fmt.Errorf("SMB2 LOCK: %w", smbStatusError(0xc0000002)),
+		fmt.Errorf("NLM4 LOCK: %w", &testserver.RPCError{Stat: 3}),
+		errors.New("libnfsclient: create: NFS3ERR_NOTSUPP"),
+		errors.New("response error: STATUS_NOT_SUPPORTED"),
+	} {
+		if !notImplemented(err) {
+			t.Errorf("%v: not taken for not implemented", err)
+		}
+	}
+	for _, err := range []error{
+		smbStatusError(0xc0000055),
+		&testserver.RPCError{Stat: 2},
+		&testserver.RPCError{Rejected: true, Stat: 1},
+		errors.New("nlm4 stat 1"),
+	} {
+		if notImplemented(err) {
+			t.Errorf("%v: taken for not implemented", err)
+		}
 	}
 }

@@ -21,6 +21,7 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"log"
@@ -28,6 +29,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -52,7 +54,7 @@ type config struct {
 
 func main() {
 	var cfg config
-	var servers, only string
+	var servers, only, render string
 	flag.StringVar(&cfg.out, "out", "bench/results", "`directory` for results.md, results.json and results.png")
 	flag.StringVar(&cfg.readme, "readme", "bench/README.md", "README whose results section is replaced (empty: leave it)")
 	flag.StringVar(&cfg.baseline, "baseline", "", "the peers' baseline-summary.tsv to check the peers' numbers against (empty: no check)")
@@ -68,9 +70,16 @@ func main() {
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the work directory")
 	flag.BoolVar(&cfg.profile, "profile", false, "serve Tandem with tandemprof and keep a CPU profile of each workload's first run in OUT/profiles (slows Tandem a little: for finding out why, not for the table)")
 	flag.StringVar(&cfg.commit, "commit", "", "commit measured (default: git rev-parse HEAD)")
+	flag.StringVar(&render, "render", "", "only write the Markdown, chart and README again from this `results.json`")
 	flag.Parse()
 	log.SetFlags(log.Ltime)
 	log.SetPrefix("sidebyside: ")
+	if render != "" {
+		if err := rerender(&cfg, render); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	if cfg.tandemBin == "" {
 		log.Fatal("-tandem is required")
 	}
@@ -89,6 +98,36 @@ func main() {
 	}
 }
 
+// removeWork removes the work directory, each server's tree in parallel:
+// the three hold some 100,000 files, and unlinking is mostly waiting.
+func removeWork(dir string) {
+	ents, _ := os.ReadDir(dir)
+	var wg sync.WaitGroup
+	for _, e := range ents {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			os.RemoveAll(filepath.Join(dir, e.Name()))
+		}()
+	}
+	wg.Wait()
+	os.RemoveAll(dir)
+}
+
+// rerender writes the outputs of an earlier run again, for when the
+// rendering changed or the README was edited meanwhile.
+func rerender(cfg *config, path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var rep report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return err
+	}
+	return writeReport(cfg, &rep)
+}
+
 func run(cfg *config) error {
 	start := time.Now()
 	if cfg.work == "" {
@@ -103,7 +142,7 @@ func run(cfg *config) error {
 		return err
 	}
 	if !cfg.keep {
-		defer os.RemoveAll(cfg.work)
+		defer removeWork(cfg.work)
 	}
 	var err error
 	if cfg.tandemBin, err = filepath.Abs(cfg.tandemBin); err != nil {
@@ -119,7 +158,7 @@ func run(cfg *config) error {
 		log.Printf("%v: stopping every process started", s)
 		procs.stopAll()
 		if !cfg.keep {
-			os.RemoveAll(cfg.work)
+			removeWork(cfg.work)
 		}
 		os.Exit(1)
 	}()

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf16"
 
+	//lint:ignore SA1019 the NT hash is MD4 by definition; NTLM is what the servers speak
 	"golang.org/x/crypto/md4"
 )
 

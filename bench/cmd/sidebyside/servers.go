@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cloudsoda/go-smb2"
+	"github.com/hirochachacha/go-smb2"
 
 	"github.com/tandemfs/tandem/test/testserver"
 )
@@ -208,8 +208,14 @@ func probeNLM(t *nfsTarget) error {
 func probeSMB(t *smbTarget) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	var nd net.Dialer
+	nc, err := nd.DialContext(ctx, "tcp", t.addr())
+	if err != nil {
+		return fmt.Errorf("SMB: %v", err)
+	}
+	defer nc.Close()
 	d := &smb2.Dialer{Initiator: &smb2.NTLMInitiator{User: t.User, Password: t.Password}}
-	sess, err := d.Dial(ctx, t.addr())
+	sess, err := d.DialContext(ctx, nc)
 	if err != nil {
 		return fmt.Errorf("SMB session: %v", err)
 	}
