@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,6 +14,7 @@ import (
 	"github.com/tandemfs/tandem/internal/nlm"
 	"github.com/tandemfs/tandem/internal/nsm"
 	"github.com/tandemfs/tandem/internal/rpc"
+	"github.com/tandemfs/tandem/internal/smb"
 )
 
 // locks is the lock service: the one lock manager of every protocol, and
@@ -21,6 +23,7 @@ type locks struct {
 	mgr *lock.Manager
 	nlm *nlm.Handler
 	nsm *nsm.Service
+	smb atomic.Pointer[smb.Server] // set once SMB serves, while NLM already does
 }
 
 // startLocks makes the lock manager and its NFS front ends, and serves
@@ -60,10 +63,13 @@ func (l *locks) programs() []rpc.Program {
 }
 
 // route hands the lock manager's notices to the front end of each
-// waiter's protocol. NLM is the only one that waits so far; the SMB front
-// end will take its own here.
+// waiter's protocol; each front end picks out the waiters it owns, so an
+// NLM unlock can grant an SMB waiter and an SMB close an NLM one.
 func (l *locks) route(ns []lock.Notice) {
 	l.nlm.Deliver(ns)
+	if srv := l.smb.Load(); srv != nil {
+		srv.Deliver(ns)
+	}
 }
 
 // close stops the callbacks and notifications in progress.

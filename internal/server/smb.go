@@ -27,11 +27,13 @@ func (s *Server) startSMB(ctx context.Context) error {
 		Logger:     s.log.With("component", "smb"),
 		ServerGUID: guid,
 		Locks:      s.locks.mgr,
+		Notices:    s.locks.route,
 		Share: func(name string) smb.ShareOptions {
 			sh := byName[name]
 			return smb.ShareOptions{Encrypt: sh.Encrypt, Guest: sh.Guest, Comment: sh.Comment}
 		},
 	})
+	s.locks.smb.Store(s.smb)
 	addr := net.JoinHostPort(s.cfg.Listen, strconv.Itoa(s.cfg.SMBPort))
 	l, err := net.Listen("tcp", addr)
 	if err != nil {

@@ -89,10 +89,11 @@ func lockAccess(mask uint32) lock.Access {
 // attributes; the owner may change the descriptor (the file system still
 // decides each change). DELETE follows the directory the file is in, as
 // unlink(2) does; parent is the zero handle for a share's root, which no
-// one deletes.
-func (s *Server) maximalAccess(ctx context.Context, r *Request, h fs.Handle, a *fs.Attr, parent fs.Handle) uint32 {
+// one deletes; withDelete false leaves DELETE out, saving the look at
+// the directory when it is not asked for.
+func (s *Server) maximalAccess(ctx context.Context, r *Request, h fs.Handle, a *fs.Attr, parent fs.Handle, withDelete bool) uint32 {
 	c := r.Caller()
-	m := uint32(readControl | synchronize | fileReadAttributes | fileReadEA)
+	m := uint32(alwaysGranted)
 	want := fs.AccessRead | fs.AccessModify | fs.AccessExtend | fs.AccessExecute | fs.AccessLookup
 	got, _, err := s.fs.Access(ctx, c, h, want)
 	if err != nil {
@@ -113,13 +114,17 @@ func (s *Server) maximalAccess(ctx context.Context, r *Request, h fs.Handle, a *
 	if owner := !c.Anonymous && (c.UID == 0 || c.UID == a.UID); owner {
 		m |= fileWriteAttributes | fileWriteEA | writeDAC | writeOwner
 	}
-	if parent != (fs.Handle{}) {
+	if withDelete && parent != (fs.Handle{}) {
 		if got, _, err := s.fs.Access(ctx, c, parent, fs.AccessDelete); err == nil && got != 0 {
 			m |= accessDelete
 		}
 	}
 	return m & r.Tree.MaximalAccess()
 }
+
+// alwaysGranted is what anyone who may reach a file may do with it: read
+// its attributes and its security descriptor.
+const alwaysGranted = readControl | synchronize | fileReadAttributes | fileReadEA
 
 // grant decides the access of an open: the mapped request if maximal
 // covers it (MAXIMUM_ALLOWED asks for all of maximal), else 0 and

@@ -446,11 +446,17 @@ func (r *Request) outputKey() *Session {
 var zeroPad [8]byte
 
 // send writes the responses of one chain as one frame, padding each but
-// the last to 8 bytes, signing each, or encrypting the whole.
+// the last to 8 bytes, signing each, or encrypting the whole. The
+// responses are done with afterwards: their pooled buffers go back.
 func (c *Conn) send(resps []*Response, enc *Session) error {
 	if len(resps) == 0 {
 		return nil
 	}
+	defer func() {
+		for _, w := range resps {
+			w.release()
+		}
+	}()
 	total := 0
 	for i, w := range resps {
 		if i < len(resps)-1 {

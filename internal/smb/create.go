@@ -121,7 +121,7 @@ func serveCreate(w *Response, r *Request) {
 	if q.ctx.maxAccess {
 		var d [8]byte
 		dir, _, _ := o.location()
-		binary.LittleEndian.PutUint32(d[4:], s.maximalAccess(r.Context(), r, o.h, &a, dir))
+		binary.LittleEndian.PutUint32(d[4:], s.maximalAccess(r.Context(), r, o.h, &a, dir, true))
 		cw.add(ctxMaxAccess, d[:])
 	}
 	if q.ctx.queryID {
@@ -213,7 +213,13 @@ func (s *Server) openExisting(ctx context.Context, r *Request, q *createRequest,
 		return nil, 0, a, StatusAccessDenied // the share's root
 	}
 	overwrite := q.disp == dispOverwrite || q.disp == dispOverwriteIf || q.disp == dispSupersede
-	maximal := s.maximalAccess(ctx, r, res.h, &a, res.dir)
+	// Opens that only look at a file (a stat is CREATE, QUERY_INFO, CLOSE)
+	// need no look at its permissions.
+	want := mapGeneric(q.access)
+	maximal := uint32(alwaysGranted) & r.Tree.MaximalAccess()
+	if want&^alwaysGranted != 0 || overwrite {
+		maximal = s.maximalAccess(ctx, r, res.h, &a, res.dir, want&(accessDelete|maximumAllowed) != 0)
+	}
 	access, st := grant(q.access, maximal)
 	if st != StatusSuccess {
 		return nil, 0, a, st

@@ -381,3 +381,80 @@ func TestSecurityDescriptor(t *testing.T) {
 		t.Errorf("mode from the SecD context: %o", a.Mode)
 	}
 }
+
+func TestSetInfoMisc(t *testing.T) {
+	e := newEnv(t, Options{})
+	c := e.connect("export")
+	id := c.mustCreate(createReq{name: "f", access: rw | accessDelete, share: shareAll, disp: dispCreate, options: optWriteThrough})
+	c.write(id, 0, []byte("0123456789"))
+	for _, tc := range []struct {
+		class byte
+		buf   []byte
+		want  Status
+	}{
+		{classFilePosition, binary.LittleEndian.AppendUint64(nil, 7), StatusSuccess},
+		{classFileMode, binary.LittleEndian.AppendUint32(nil, optSequentialOnly), StatusSuccess},
+		{classFileMode, binary.LittleEndian.AppendUint32(nil, optDeleteOnClose), StatusInvalidParameter},
+		{classFileValidDataLength, binary.LittleEndian.AppendUint64(nil, 5), StatusSuccess},
+		{classFileShortName, make([]byte, 8), StatusNotSupported},
+		{classFileFullEa, make([]byte, 8), StatusEASNotSupported},
+		{99, make([]byte, 8), StatusInvalidInfoClass},
+		{classFilePosition, make([]byte, 4), StatusInfoLengthMismatch},
+	} {
+		if st := c.setInfo(id, infoFile, tc.class, tc.buf, 0); st != tc.want {
+			t.Errorf("class %d: %v, want %v", tc.class, st, tc.want)
+		}
+	}
+	pos, _ := c.queryInfo(id, infoFile, classFilePosition, 8, 0)
+	mode, _ := c.queryInfo(id, infoFile, classFileMode, 4, 0)
+	if binary.LittleEndian.Uint64(pos) != 7 || binary.LittleEndian.Uint32(mode) != optSequentialOnly {
+		t.Errorf("position %x, mode %x", pos, mode)
+	}
+	if st := c.setInfo(id, infoFilesystem, classFsControl, make([]byte, 48), 0); st != StatusNotSupported {
+		t.Errorf("set file system information: %v", st)
+	}
+	// FileDispositionInformationEx with ON_CLOSE marks only this open.
+	other := c.mustCreate(createReq{name: "f", access: fileReadAttributes, share: shareAll, disp: dispOpen})
+	if st := c.setInfo(id, infoFile, classFileDispositionEx, binary.LittleEndian.AppendUint32(nil, dispositionDelete|dispositionOnClose), 0); st != StatusSuccess {
+		t.Fatal(st)
+	}
+	if cr := c.create(openReq("f")); cr.Status != StatusSuccess {
+		t.Errorf("open before the marked open closes: %v", cr.Status)
+	} else {
+		c.close(cr.ID)
+	}
+	c.close(id)
+	if cr := c.create(openReq("f")); cr.Status != StatusDeletePending {
+		t.Errorf("open after the marked open closed: %v", cr.Status)
+	}
+	c.close(other)
+	if cr := c.create(openReq("f")); cr.Status != StatusObjectNameNotFound {
+		t.Errorf("after the last close: %v", cr.Status)
+	}
+
+	// Zeroing: inside the file, and through its end (the size stays).
+	id = c.mustCreate(createReq{name: "z", access: rw, share: shareAll, disp: dispCreate})
+	c.write(id, 0, []byte("abcdefghij"))
+	zero := func(from, to uint64) Status {
+		_, st := c.ioctl(id, fsctlSetZeroData, binary.LittleEndian.AppendUint64(binary.LittleEndian.AppendUint64(nil, from), to), 0)
+		return st
+	}
+	if st := zero(2, 4); st != StatusSuccess {
+		t.Fatal(st)
+	}
+	if st := zero(8, 1000); st != StatusSuccess {
+		t.Fatal(st)
+	}
+	if b, _ := c.read(id, 0, 100); string(b) != "ab\x00\x00efgh\x00\x00" {
+		t.Errorf("after zeroing: %q", b)
+	}
+	if st := zero(5, 1); st != StatusInvalidParameter {
+		t.Errorf("backwards range: %v", st)
+	}
+	if st := zero(0, 1<<40); st != StatusSuccess {
+		t.Errorf("zeroing to far past the end: %v", st)
+	}
+	if _, a := e.lookupAttr(t, "z"); a.Size != 10 {
+		t.Errorf("size after zeroing everything: %d", a.Size)
+	}
+}

@@ -299,7 +299,7 @@ func copyRange(ctx context.Context, r *Request, src, dst *open, from, to uint64,
 		return StatusEndOfFile
 	}
 	stable := fs.Unstable
-	if dst.options&optWriteThrough != 0 {
+	if dst.writeThrough() {
 		stable = fs.FileSync
 	}
 	if _, _, _, err := s.fs.Write(ctx, r.Caller(), dst.h, to, buf, stable); err != nil {

@@ -22,7 +22,6 @@ type open struct {
 
 	access      uint32 // granted access mask
 	shareAccess uint32
-	options     uint32 // CreateOptions
 	owner       lock.Owner
 
 	mu            sync.Mutex
@@ -62,7 +61,6 @@ func (s *Server) newOpen(r *Request, h fs.Handle, isDir bool, access, share, opt
 		isDir:       isDir,
 		access:      access,
 		shareAccess: share,
-		options:     options,
 		mode:        options & optModeMask,
 	}
 	o.owner = lock.SMBOwner(r.Conn.lockClient(), n)
@@ -214,6 +212,15 @@ func (r *Request) openOf(wire []byte) (*open, Status) {
 		return nil, StatusFileClosed
 	}
 	return o, StatusSuccess
+}
+
+// writeThrough reports whether writes through o are durable before they
+// are answered: FILE_WRITE_THROUGH at CREATE, or set since with
+// FileModeInformation.
+func (o *open) writeThrough() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.mode&optWriteThrough != 0
 }
 
 // may reports whether the open was granted any of the access bits.

@@ -321,7 +321,7 @@ func TestMalformedFrames(t *testing.T) {
 		t.Errorf("unknown command: %v", r.Status)
 	}
 	// File commands without handlers answer NOT_SUPPORTED.
-	if r := c.call(CmdQueryDirectory, make([]byte, 32), nil); r.Status != StatusNotSupported && handlers[CmdQueryDirectory] == nil {
+	if r := c.call(CmdOplockBreak, make([]byte, 24), nil); r.Status != StatusNotSupported && handlers[CmdOplockBreak] == nil {
 		t.Errorf("unhandled command: %v", r.Status)
 	}
 }

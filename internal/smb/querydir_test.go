@@ -65,7 +65,7 @@ func TestQueryDirectory(t *testing.T) {
 	e := newEnv(t, Options{})
 	c := e.connect("export")
 	c.close(c.mustCreate(createReq{name: "d", access: fileGenericRead, share: shareAll, disp: dispCreate, options: optDirectory}))
-	for _, n := range []string{"a.txt", "B.TXT", "c.dat", "long-name-"} {
+	for _, n := range []string{"a.txt", "B.TXT", "c.dat", "long-name-", "smile-😀"} {
 		f := c.mustCreate(createReq{name: `d\` + n, access: rw, share: shareAll, disp: dispCreate})
 		c.write(f, 0, []byte(n))
 		c.close(f)
@@ -73,7 +73,7 @@ func TestQueryDirectory(t *testing.T) {
 	c.close(c.mustCreate(createReq{name: `d\sub`, access: fileGenericRead, share: shareAll, disp: dispCreate, options: optDirectory}))
 	dir := c.mustCreate(createReq{name: "d", access: fileGenericRead, share: shareAll, disp: dispOpen, options: optDirectory})
 
-	all := []string{".", "..", "a.txt", "B.TXT", "c.dat", "long-name-", "sub"}
+	all := []string{".", "..", "a.txt", "B.TXT", "c.dat", "long-name-", "smile-😀", "sub"}
 	es, st := c.queryDir(dir, classFileIDBothDirectory, 0, "*", 65536)
 	if st != StatusSuccess || !slices.Equal(names(es), all) {
 		t.Fatalf("listing: %v %v", names(es), st)
@@ -85,7 +85,7 @@ func TestQueryDirectory(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		wantAttrs, wantSize := uint32(attrArchive), uint64(len(x.name))
+		wantAttrs, wantSize := uint32(attrArchive), uint64(len(x.name)) // each file holds its name
 		if x.name == "sub" || x.name == "." || x.name == ".." {
 			wantAttrs, wantSize = attrDirectory, 0
 		}

@@ -143,7 +143,7 @@ func serveWrite(w *Response, r *Request) {
 		}
 	}
 	stable := fs.Unstable
-	if flags&writeFlagThrough != 0 || o.options&optWriteThrough != 0 {
+	if flags&writeFlagThrough != 0 || o.writeThrough() {
 		stable = fs.FileSync
 	}
 	n, _, _, err := s.fs.Write(ctx, r.Caller(), o.h, off, data, stable)

@@ -3,6 +3,8 @@ package smb
 import (
 	"context"
 	"encoding/binary"
+	"math/bits"
+	"sync"
 
 	"github.com/tandemfs/tandem/internal/fs"
 )
@@ -170,6 +172,50 @@ type Response struct {
 	sessionID uint64 // SESSION_SETUP: the new session
 	signer    signer // signs the response; set by finish, or by the final SESSION_SETUP of 3.x
 	sent      func(msg []byte)
+	pooled    bool // buf came from bodyPools and goes back once sent
+}
+
+// Large bodies (READ data, directory listings) take their buffers from
+// pools of power-of-two sizes and give them back once sent, so that a
+// stream of 1 MiB READs neither allocates nor makes the collector run for
+// each one.
+const (
+	poolMinShift = 16 // 64 KiB
+	poolClasses  = 9  // up to 16 MiB: a whole frame
+)
+
+var bodyPools [poolClasses]sync.Pool
+
+// poolClass is the class of the smallest pooled buffer holding n bytes,
+// or -1 if n is too small or too large for the pools.
+func poolClass(n int) int {
+	if n < 1<<poolMinShift {
+		return -1
+	}
+	c := bits.Len(uint(n-1)) - poolMinShift
+	if c >= poolClasses {
+		return -1
+	}
+	return c
+}
+
+func getPooled(class int) []byte {
+	if b, ok := bodyPools[class].Get().(*[]byte); ok {
+		return (*b)[:0]
+	}
+	return make([]byte, 0, 1<<(poolMinShift+class))
+}
+
+// release gives a pooled buffer back; the response is done with.
+func (w *Response) release() {
+	if !w.pooled {
+		return
+	}
+	if c := poolClass(cap(w.buf)); c >= 0 && cap(w.buf) == 1<<(poolMinShift+c) {
+		b := w.buf[:0]
+		bodyPools[c].Put(&b)
+	}
+	w.buf, w.pooled = nil, false
 }
 
 func newResponse() *Response {
@@ -183,12 +229,20 @@ func (w *Response) Len() int { return len(w.buf) - HeaderSize }
 func (w *Response) Bytes() []byte { return w.buf[HeaderSize:] }
 
 // Grow appends n zero bytes to the body and returns them to be filled.
+// They, like what Bytes returned, are valid until the next Grow or Write,
+// which may move the body (a large body's old buffer is reused at once).
 func (w *Response) Grow(n int) []byte {
 	l := len(w.buf)
 	if cap(w.buf)-l < n {
-		nb := make([]byte, l, 2*cap(w.buf)+n)
+		var nb []byte
+		if c := poolClass(l + n); c >= 0 {
+			nb = getPooled(c)[:l]
+		} else {
+			nb = make([]byte, l, 2*cap(w.buf)+n)
+		}
 		copy(nb, w.buf)
-		w.buf = nb
+		w.release()
+		w.buf, w.pooled = nb, cap(nb) >= 1<<poolMinShift
 	}
 	w.buf = w.buf[:l+n]
 	clear(w.buf[l:])

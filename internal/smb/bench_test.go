@@ -1,0 +1,54 @@
+package smb
+
+import (
+	"testing"
+)
+
+// BenchmarkStat is what a client's stat costs the server: CREATE,
+// QUERY_INFO and CLOSE of an existing file, one request at a time.
+func BenchmarkStat(b *testing.B) {
+	e := newEnv(b, Options{})
+	c := e.connect("export")
+	c.close(c.mustCreate(createReq{name: "f", access: rw, share: shareAll, disp: dispCreate}))
+	q := createReq{name: "f", access: fileReadAttributes, share: shareAll, disp: dispOpen}
+	b.ResetTimer()
+	for range b.N {
+		id := c.mustCreate(q)
+		if _, st := c.queryInfo(id, infoFile, classFileAll, 4096, 0); st != StatusSuccess {
+			b.Fatal(st)
+		}
+		c.close(id)
+	}
+}
+
+// BenchmarkLockUnlock is an SMB2 LOCK and its unlock.
+func BenchmarkLockUnlock(b *testing.B) {
+	e := newEnv(b, Options{})
+	c := e.connect("export")
+	id := c.mustCreate(createReq{name: "f", access: rw, share: shareAll, disp: dispCreate})
+	b.ResetTimer()
+	for range b.N {
+		if st := c.lock(id, excl(0, 1)); st != StatusSuccess {
+			b.Fatal(st)
+		}
+		if st := c.lock(id, unlock(0, 1)); st != StatusSuccess {
+			b.Fatal(st)
+		}
+	}
+}
+
+// BenchmarkRead reads 1 MiB.
+func BenchmarkRead(b *testing.B) {
+	e := newEnv(b, Options{})
+	c := e.connect("export")
+	id := c.mustCreate(createReq{name: "f", access: rw, share: shareAll, disp: dispCreate})
+	c.write(id, 1<<20-1, []byte{1})
+	body := readBody(id, 0, 1<<20)
+	b.SetBytes(1 << 20)
+	b.ResetTimer()
+	for range b.N {
+		if r := c.call(CmdRead, body, func(h *Header) { h.CreditCharge, h.Credits = 16, 16 }); r.Status != StatusSuccess {
+			b.Fatal(r.Status)
+		}
+	}
+}
