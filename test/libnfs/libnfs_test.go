@@ -23,21 +23,7 @@ import (
 
 var tandemBin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "tandem-libnfs-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	tandemBin, err = testserver.Build(dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testserver.Main(m, &tandemBin) }
 
 // tools finds the libnfs utilities or fails the test with how to get them.
 func tools(t *testing.T) {
