@@ -122,3 +122,24 @@ func (m *Manager) ShareDenies(k FileKey, a Access) (Reservation, bool) {
 	}
 	return Reservation{}, false
 }
+
+// ShareConflicts reports whether an open with access a and share access
+// s would conflict with a reservation on the file, and returns the first
+// that would, without recording anything. SMB asks it for the opens a
+// request makes for a moment inside the server, such as the open of a
+// rename's target directory.
+func (m *Manager) ShareConflicts(k FileKey, a Access, s ShareAccess) (Reservation, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f := m.files[k]
+	if f == nil {
+		return Reservation{}, false
+	}
+	for i := range f.shares {
+		r := &f.shares[i]
+		if sharingConflict(a, s, r.access, r.share) {
+			return f.reservationOf(r), true
+		}
+	}
+	return Reservation{}, false
+}

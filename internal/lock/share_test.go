@@ -152,3 +152,36 @@ func TestShareAndLocksOfOneOpen(t *testing.T) {
 	}
 	checkInvariants(t, m)
 }
+
+func TestShareConflicts(t *testing.T) {
+	m, _ := newTest(Limits{})
+	m.AddShare(fA, oX, AccessDelete, ShareRead|ShareWrite|ShareDelete) // its delete access denies a non-delete sharer
+	m.AddShare(fB, oY, AccessWrite, 0)                                 // shares nothing
+	m.AddShare(fC, oX2, 0, 0)                                          // attribute-only: conflicts with no one
+	tests := []struct {
+		k    FileKey
+		a    Access
+		s    ShareAccess
+		want string
+	}{
+		{fA, AccessWrite, ShareRead | ShareWrite, "X"},
+		{fA, AccessWrite, ShareRead | ShareWrite | ShareDelete, ""},
+		{fB, AccessWrite, ShareRead | ShareWrite, "Y"},
+		{fB, AccessRead, ShareWrite, "Y"},
+		{fC, AccessWrite, 0, ""},
+		{fA, 0, 0, ""},
+	}
+	for _, tt := range tests {
+		r, conflict := m.ShareConflicts(tt.k, tt.a, tt.s)
+		got := ""
+		if conflict {
+			got = nameOf(r.Owner)
+		}
+		if got != tt.want {
+			t.Errorf("ShareConflicts(%v, %d, %d) = %q, want %q", tt.k, tt.a, tt.s, got, tt.want)
+		}
+	}
+	if n := len(m.Records()); n != 3 {
+		t.Errorf("after ShareConflicts: %d records, want the 3 added", n)
+	}
+}

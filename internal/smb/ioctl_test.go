@@ -149,8 +149,11 @@ func TestReadWrite(t *testing.T) {
 	if b, st := c.read(id, 0, 0); st != StatusSuccess || len(b) != 0 {
 		t.Errorf("read of nothing: %v", st)
 	}
-	// Appending at offset all-ones.
-	if st := c.write(id, ^uint64(0), []byte("Z")); st != StatusSuccess {
+	// Offset all-ones is no "end of file" in SMB2: offsets are signed.
+	if st := c.write(id, ^uint64(0), []byte("Z")); st != StatusInvalidParameter {
+		t.Fatalf("write at offset all-ones: %v", st)
+	}
+	if st := c.write(id, 8, []byte("Z")); st != StatusSuccess {
 		t.Fatal(st)
 	}
 	// Write through.

@@ -23,7 +23,11 @@ func init() {
 const (
 	writeFlagThrough = 0x00000001
 	readDataOffset   = HeaderSize + 16 // where READ response data starts
-	appendOffset     = ^uint64(0)      // WRITE at the end of the file
+
+	// maxWriteEnd is the largest end of file a WRITE may reach: NTFS's
+	// limit, 16 TiB less 64 KiB. Offsets are signed 64-bit integers
+	// (MS-FSA 2.1.5.2, 2.1.5.3), so one beyond fs.MaxFileSize is invalid.
+	maxWriteEnd = 0xfffffff0000
 )
 
 func serveRead(w *Response, r *Request) {
@@ -40,7 +44,7 @@ func serveRead(w *Response, r *Request) {
 	case length > r.Conn.MaxRead() || !r.ChargeCovers(length) || channel != 0:
 		w.Error(StatusInvalidParameter)
 		return
-	case off > fs.MaxFileSize:
+	case off > fs.MaxFileSize || uint64(length) > fs.MaxFileSize-off:
 		w.Error(StatusInvalidParameter)
 		return
 	}
@@ -74,10 +78,17 @@ func serveRead(w *Response, r *Request) {
 		}
 		return
 	}
-	if length > 0 && (n == 0 || uint32(n) < minCount) {
+	// Fewer bytes than MinimumCount, or none of a non-empty read, is the
+	// end of the file (MS-SMB2 3.3.5.12).
+	if (length > 0 && n == 0) || uint32(n) < minCount {
 		w.Error(StatusEndOfFile)
 		return
 	}
+	// Like Samba, a read moves the open's position (FilePositionInformation)
+	// to the byte after the last one read.
+	o.mu.Lock()
+	o.position = off + uint64(n)
+	o.mu.Unlock()
 	w.Truncate(16 + n)
 	out = w.Bytes()
 	binary.LittleEndian.PutUint16(out, 17)
@@ -99,7 +110,7 @@ func serveWrite(w *Response, r *Request) {
 	off := binary.LittleEndian.Uint64(b[8:])
 	channel := binary.LittleEndian.Uint32(b[32:])
 	flags := binary.LittleEndian.Uint32(b[44:])
-	if length > r.Conn.MaxWrite() || !r.ChargeCovers(length) || channel != 0 {
+	if length > r.Conn.MaxWrite() || !r.ChargeCovers(length) || channel != 0 || off > fs.MaxFileSize {
 		w.Error(StatusInvalidParameter)
 		return
 	}
@@ -123,7 +134,7 @@ func serveWrite(w *Response, r *Request) {
 	}
 	s := r.Conn.srv
 	ctx := r.Context()
-	if off == appendOffset || !o.may(fileWriteData) {
+	if !o.may(fileWriteData) {
 		// Appending: at the end of the file, whatever the offset says.
 		a, err := s.fs.GetAttr(ctx, o.h)
 		if err != nil {
@@ -132,8 +143,8 @@ func serveWrite(w *Response, r *Request) {
 		}
 		off = a.Size
 	}
-	if off > fs.MaxFileSize || uint64(length) > fs.MaxFileSize-off {
-		w.Error(StatusDiskFull)
+	if length > 0 && (off > maxWriteEnd || uint64(length) > maxWriteEnd-off) {
+		w.Error(StatusInvalidParameter)
 		return
 	}
 	if length > 0 {

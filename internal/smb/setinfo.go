@@ -273,9 +273,12 @@ func rename(ctx context.Context, r *Request, o *open, in []byte, ex bool) Status
 		return st
 	}
 	s := r.Conn.srv
-	dir, name, _ := o.location()
+	dir, name, path := o.location()
 	if o.h == r.Tree.Root() || name == "" {
 		return StatusAccessDenied
+	}
+	if st := s.renameBlocked(o, path, dst.dir); st != StatusSuccess {
+		return st
 	}
 	if dst.exists && dst.h != o.h {
 		switch {
