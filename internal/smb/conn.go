@@ -264,8 +264,12 @@ func (c *Conn) serveOne(ch *chain, i int, h Header, m []byte, enc *Session) (*Re
 	w := newResponse()
 	r := &Request{Header: h, Msg: m, Body: m[HeaderSize:], Conn: c, encrypted: enc, chain: ch}
 	related := h.Flags&FlagRelated != 0
+	admitted := false
 	switch {
-	case related && i == 0:
+	case related && (i == 0 || ch.lacks(h.Command)):
+		// MS-SMB2 3.3.5.2.7.2: a related request takes its session and
+		// tree from the one before it; if that one had none (or there is
+		// none), this request and the related ones after it fail.
 		w.Error(StatusInvalidParameter)
 	default:
 		if related {
@@ -276,10 +280,12 @@ func (c *Conn) serveOne(ch *chain, i int, h Header, m []byte, enc *Session) (*Re
 		if st := c.admit(r); st != StatusSuccess {
 			w.Error(st)
 		} else {
+			admitted = true
 			c.dispatch(w, r)
 		}
 	}
 	ch.sessionID, ch.treeID = r.Header.SessionID, r.Header.TreeID
+	ch.noSession, ch.noTree = !admitted && r.Session == nil, !admitted && r.Tree == nil
 	if w.sessionID != 0 {
 		ch.sessionID = w.sessionID
 	}
@@ -445,9 +451,10 @@ func (r *Request) outputKey() *Session {
 
 var zeroPad [8]byte
 
-// send writes the responses of one chain as one frame, padding each but
-// the last to 8 bytes, signing each, or encrypting the whole. The
-// responses are done with afterwards: their pooled buffers go back.
+// send writes the responses of one chain as one frame, padding each to 8
+// bytes when there are several (the last too, as MS-SMB2 3.3.4.1.3 says it
+// should be), signing each, or encrypting the whole. The responses are
+// done with afterwards: their pooled buffers go back.
 func (c *Conn) send(resps []*Response, enc *Session) error {
 	if len(resps) == 0 {
 		return nil
@@ -459,8 +466,10 @@ func (c *Conn) send(resps []*Response, enc *Session) error {
 	}()
 	total := 0
 	for i, w := range resps {
-		if i < len(resps)-1 {
+		if len(resps) > 1 {
 			w.buf = append(w.buf, zeroPad[:(8-len(w.buf)%8)%8]...)
+		}
+		if i < len(resps)-1 {
 			binary.LittleEndian.PutUint32(w.buf[20:], uint32(len(w.buf)))
 		}
 		if w.signer != nil && enc == nil {

@@ -80,6 +80,20 @@ type chain struct {
 	fileID    FileID
 	hasFile   bool
 	status    Status // of the last request that failed, for related requests
+
+	// The last request was refused without a valid session or tree to
+	// pass on (or, first in the chain, had no request before it).
+	noSession, noTree bool
+}
+
+// lacks reports whether a related request of command cmd misses the
+// session or tree it needs from the request before it.
+func (ch *chain) lacks(cmd Command) bool {
+	if cmd >= numCommands {
+		return false
+	}
+	need := commandNeeds[cmd]
+	return ch.noSession && need&needSession != 0 || ch.noTree && need&needTree != 0
 }
 
 // Context is the request's context: cancelled when the connection goes,
