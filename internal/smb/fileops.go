@@ -1,9 +1,11 @@
 package smb
 
 import (
+	"cmp"
 	"context"
 	"encoding/hex"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -111,7 +113,10 @@ type treeOps struct {
 	closed bool // disconnected: no more opens
 }
 
-// release closes every open of the tree, as closing each would.
+// release closes every open of the tree, as closing each would, oldest
+// first: a lock an older open holds is released before a younger open's
+// request waiting for it is dropped, so that the wait is granted, as on
+// Windows.
 func (t *treeOps) release(tree *Tree) {
 	t.mu.Lock()
 	t.closed = true
@@ -121,6 +126,7 @@ func (t *treeOps) release(tree *Tree) {
 	}
 	clear(t.opens)
 	t.mu.Unlock()
+	slices.SortFunc(opens, func(a, b *open) int { return cmp.Compare(a.id.Persistent, b.id.Persistent) })
 	for _, o := range opens {
 		o.close(context.Background())
 	}

@@ -11,9 +11,10 @@ func init() { register(CmdLock, serveLock) }
 
 // SMB2 LOCK takes or releases byte-range locks of an open in the unified
 // lock manager, where they meet the locks of NFS clients (NLM) and of
-// other opens. A request is either all unlocks or all locks. Several
-// locks in one request must all fail immediately; they are taken in
-// order, and if one is refused those taken before it are released again.
+// other opens. A request is either all unlocks or all locks, as its first
+// element says. Several locks in one request must all fail immediately;
+// they are taken in order, and if one is refused (or is not a lock) those
+// taken before it are released again.
 // A single lock without FAIL_IMMEDIATELY waits: the request goes
 // asynchronous and completes when the lock manager grants it (a Notice,
 // routed back through Server.Deliver), or with STATUS_CANCELLED when the
@@ -73,7 +74,9 @@ func (s *Server) Deliver(ns []lock.Notice) {
 		switch n.Status {
 		case lock.Granted:
 		case lock.Cancelled:
-			st = StatusCancelled
+			// Dropped because its open was closed: Windows answers the
+			// waiting request STATUS_RANGE_NOT_LOCKED.
+			st = StatusRangeNotLocked
 		default:
 			st = StatusLockNotGranted
 		}
@@ -110,19 +113,6 @@ func serveLock(w *Response, r *Request) {
 		w.Error(StatusInvalidParameter)
 		return
 	}
-	var arr [4]lockElement
-	elems := arr[:0]
-	for i := range count {
-		e := b[24+24*i:]
-		elems = append(elems, lockElement{
-			r:     lock.Range{Offset: binary.LittleEndian.Uint64(e), Length: binary.LittleEndian.Uint64(e[8:])},
-			flags: binary.LittleEndian.Uint32(e[16:]),
-		})
-	}
-	if st := checkLockElements(elems); st != StatusSuccess {
-		w.Error(st)
-		return
-	}
 	o, st := r.openOf(b[8:24])
 	if st != StatusSuccess {
 		w.Error(st)
@@ -136,10 +126,26 @@ func serveLock(w *Response, r *Request) {
 		w.Error(StatusAccessDenied)
 		return
 	}
+	var arr [4]lockElement
+	elems := arr[:0]
+	for i := range count {
+		e := b[24+24*i:]
+		elems = append(elems, lockElement{
+			r:     lock.Range{Offset: binary.LittleEndian.Uint64(e), Length: binary.LittleEndian.Uint64(e[8:])},
+			flags: binary.LittleEndian.Uint32(e[16:]),
+		})
+	}
 	s := r.Conn.srv
 	key := lock.KeyOf(o.h)
+	// The elements are handled in order, and the first bad one stops the
+	// request where it is (MS-SMB2 3.3.5.14.1, 3.3.5.14.2): unlocks done
+	// before it stay done, locks taken before it are released again.
 	if elems[0].flags&lockUnlock != 0 {
 		for _, e := range elems {
+			if e.flags != lockUnlock {
+				w.Error(StatusInvalidParameter)
+				return
+			}
 			st, ns := s.locks().Unlock(key, o.owner, e.r)
 			s.route(ns)
 			if st != lock.Granted {
@@ -151,47 +157,49 @@ func serveLock(w *Response, r *Request) {
 		return
 	}
 	for i, e := range elems {
-		req := lock.Request{File: key, Owner: o.owner, Range: e.r, Mode: lock.Shared, Wait: e.flags&lockFailImmediately == 0}
-		if e.flags&lockExclusive != 0 {
-			req.Mode = lock.Exclusive
+		st := StatusSuccess
+		if !validLockFlags(e.flags, count > 1) {
+			st = StatusInvalidParameter
+		} else {
+			req := lock.Request{File: key, Owner: o.owner, Range: e.r, Mode: lock.Shared, Wait: e.flags&lockFailImmediately == 0}
+			if e.flags&lockExclusive != 0 {
+				req.Mode = lock.Exclusive
+			}
+			if req.Wait {
+				s.waitLock(w, r, req) // the only element: validLockFlags saw to it
+				return
+			}
+			d := s.locks().Lock(req)
+			s.route(d.Notices)
+			if d.Status != lock.Granted {
+				st = lockStatus(d.Status)
+			}
 		}
-		if req.Wait {
-			s.waitLock(w, r, req) // a single element: checkLockElements saw to it
-			return
-		}
-		d := s.locks().Lock(req)
-		s.route(d.Notices)
-		if d.Status != lock.Granted {
+		if st != StatusSuccess {
 			for _, prev := range elems[:i] {
 				_, ns := s.locks().Unlock(key, o.owner, prev.r)
 				s.route(ns)
 			}
-			w.Error(lockStatus(d.Status))
+			w.Error(st)
 			return
 		}
 	}
 	lockResponse(StatusSuccess)(w)
 }
 
-// checkLockElements checks the shape of a request: all unlocks (with no
-// other flag) or all locks, each shared or exclusive, and several locks
-// only if each fails immediately.
-func checkLockElements(elems []lockElement) Status {
-	unlock := elems[0].flags&lockUnlock != 0
-	for _, e := range elems {
-		switch {
-		case unlock && e.flags != lockUnlock:
-			return StatusInvalidParameter
-		case unlock:
-		case e.flags&^(lockShared|lockExclusive|lockFailImmediately) != 0:
-			return StatusInvalidParameter
-		case e.flags&(lockShared|lockExclusive) == 0 || e.flags&(lockShared|lockExclusive) == lockShared|lockExclusive:
-			return StatusInvalidParameter
-		case len(elems) > 1 && e.flags&lockFailImmediately == 0:
-			return StatusInvalidParameter
-		}
+// validLockFlags reports whether a lock element's flags ask for a lock:
+// shared or exclusive, not both, no unlock and no unknown flag; one of
+// several locks in a request must fail immediately rather than wait.
+func validLockFlags(f uint32, several bool) bool {
+	switch {
+	case f&^(lockShared|lockExclusive|lockFailImmediately) != 0:
+		return false
+	case f&(lockShared|lockExclusive) == 0 || f&(lockShared|lockExclusive) == lockShared|lockExclusive:
+		return false
+	case several && f&lockFailImmediately == 0:
+		return false
 	}
-	return StatusSuccess
+	return true
 }
 
 // waitLock asks for a lock that may wait. If it must, the request goes

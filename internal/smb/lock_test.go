@@ -34,7 +34,11 @@ func TestLock(t *testing.T) {
 		{"shared over the open's own exclusive", c.lock(a, shared(5, 2)), StatusSuccess},
 		{"unlock of a different range", c.lock(a, unlock(0, 9)), StatusRangeNotLocked},
 		{"range past 2^64", c.lock(a, excl(^uint64(0)-1, 10)), StatusInvalidLockRange},
-		{"unlock mixed with a lock", c.lock(a, unlock(0, 10), excl(50, 1)), StatusInvalidParameter},
+		{"unlock mixed with a lock", c.lock(a, unlock(5, 2), excl(50, 1)), StatusInvalidParameter},
+		{"the unlock before the bad element stays done", c.lock(a, unlock(5, 2)), StatusRangeNotLocked},
+		{"lock mixed with an unlock", c.lock(a, excl(50, 1), unlock(0, 10)), StatusInvalidParameter},
+		{"the lock before the bad element is undone", d.lock(b, excl(50, 1)), StatusSuccess},
+		{"shared over the open's own exclusive again", c.lock(a, shared(5, 2)), StatusSuccess},
 		{"several locks that may wait", c.lock(a, [3]uint64{50, 1, lockExclusive}, excl(60, 1)), StatusInvalidParameter},
 		{"shared and exclusive", c.lock(a, [3]uint64{50, 1, lockExclusive | lockShared | lockFailImmediately}), StatusInvalidParameter},
 	} {
@@ -148,5 +152,51 @@ func TestLockWait(t *testing.T) {
 	e.srv.Deliver(ns) // what the server's router does
 	if r := c.recv()[0]; r.Status != StatusSuccess {
 		t.Fatalf("after the NLM unlock: %v", r.Status)
+	}
+}
+
+// A waiting lock whose own open is closed is answered
+// STATUS_RANGE_NOT_LOCKED; a tree disconnect closes its opens oldest
+// first, so a waiter of a younger open is granted by the older holder's
+// close before its own open goes.
+func TestLockWaitEndsWithItsOpen(t *testing.T) {
+	e := newEnv(t, Options{})
+	c := e.connect("export")
+	a := c.mustCreate(createReq{name: "f", access: rw, share: shareAll, disp: dispCreate})
+	b := c.mustCreate(createReq{name: "f", access: rw, share: shareAll, disp: dispOpen})
+	c.lock(a, excl(0, 10))
+	c.send(c.msg(CmdLock, lockBody(b, [3]uint64{0, 10, lockExclusive}), nil))
+	if r := c.recv()[0]; r.Status != StatusPending {
+		t.Fatal(r.Status)
+	}
+	c.send(c.msg(CmdClose, closeBody(b), nil))
+	for _, want := range []Status{StatusRangeNotLocked, StatusSuccess} {
+		if r := c.recv()[0]; r.Status != want {
+			t.Errorf("%v: %v, want %v", r.Command, r.Status, want)
+		}
+	}
+
+	b = c.mustCreate(createReq{name: "f", access: rw, share: shareAll, disp: dispOpen})
+	c.send(c.msg(CmdLock, lockBody(b, [3]uint64{0, 10, lockExclusive}), nil))
+	if r := c.recv()[0]; r.Status != StatusPending {
+		t.Fatal(r.Status)
+	}
+	c.send(c.msg(CmdTreeDisconnect, echoBody, nil))
+	got := map[Command]Status{}
+	for range 2 {
+		r := c.recv()[0]
+		got[r.Command] = r.Status
+	}
+	if got[CmdLock] != StatusSuccess || got[CmdTreeDisconnect] != StatusSuccess {
+		t.Errorf("tree disconnect under a waiting lock: %v", got)
+	}
+}
+
+// The FileId is checked before the lock elements.
+func TestLockUnknownFileBeforeBadFlags(t *testing.T) {
+	e := newEnv(t, Options{})
+	c := e.connect("export")
+	if st := c.lock(FileID{1, 2}, [3]uint64{0, 0, 0}); st != StatusFileClosed {
+		t.Errorf("LOCK with no lock flags on an unknown FileId: %v", st)
 	}
 }
