@@ -264,7 +264,6 @@ func (c *Conn) serveOne(ch *chain, i int, h Header, m []byte, enc *Session) (*Re
 	w := newResponse()
 	r := &Request{Header: h, Msg: m, Body: m[HeaderSize:], Conn: c, encrypted: enc, chain: ch}
 	related := h.Flags&FlagRelated != 0
-	admitted := false
 	switch {
 	case related && (i == 0 || ch.lacks(h.Command)):
 		// MS-SMB2 3.3.5.2.7.2: a related request takes its session and
@@ -280,12 +279,11 @@ func (c *Conn) serveOne(ch *chain, i int, h Header, m []byte, enc *Session) (*Re
 		if st := c.admit(r); st != StatusSuccess {
 			w.Error(st)
 		} else {
-			admitted = true
 			c.dispatch(w, r)
 		}
 	}
 	ch.sessionID, ch.treeID = r.Header.SessionID, r.Header.TreeID
-	ch.noSession, ch.noTree = !admitted && r.Session == nil, !admitted && r.Tree == nil
+	ch.refused(r)
 	if w.sessionID != 0 {
 		ch.sessionID = w.sessionID
 	}

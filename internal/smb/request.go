@@ -89,11 +89,22 @@ type chain struct {
 // lacks reports whether a related request of command cmd misses the
 // session or tree it needs from the request before it.
 func (ch *chain) lacks(cmd Command) bool {
-	if cmd >= numCommands {
-		return false
-	}
-	need := commandNeeds[cmd]
+	need := needsOf(cmd)
 	return ch.noSession && need&needSession != 0 || ch.noTree && need&needTree != 0
+}
+
+// refused records whether r went without the session or tree it needed.
+func (ch *chain) refused(r *Request) {
+	need := needsOf(r.Header.Command)
+	ch.noSession = need&needSession != 0 && r.Session == nil
+	ch.noTree = need&needTree != 0 && r.Tree == nil
+}
+
+func needsOf(cmd Command) needs {
+	if cmd >= numCommands {
+		return 0
+	}
+	return commandNeeds[cmd]
 }
 
 // Context is the request's context: cancelled when the connection goes,
