@@ -7,9 +7,10 @@
 #                                build the guest image (test/vm/image)
 #   iproute2 util-linux          the VM's tap device and network namespace
 #   samba samba-common-bin       smbd for the SMB self-check of the VM harness
+#   samba-testsuite              smbtorture, Samba's SMB conformance suite (test/smbtorture)
 set -euo pipefail
 pkgs=(libnfs-utils smbclient qemu-system-x86 debootstrap busybox-static cpio e2fsprogs kmod
-      xz-utils iproute2 util-linux samba samba-common-bin)
+      xz-utils iproute2 util-linux samba samba-common-bin samba-testsuite)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -72,6 +72,15 @@ func (c *Config) LoadFile(path string) error {
 	return nil
 }
 
+// FirstShare names the first configured share, the one the startup log
+// uses in its example mount commands.
+func (c *Config) FirstShare() string {
+	if len(c.Shares) == 0 {
+		return "export"
+	}
+	return c.Shares[0].Name
+}
+
 // FSShares converts the configured shares, adding the default "export"
 // share when none is configured.
 func (c *Config) FSShares() ([]fs.ShareConfig, error) {

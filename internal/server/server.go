@@ -138,7 +138,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		s.serveUDP(s.rpc, pc)
 	}
 	log.Info("listening", "service", "nfs+mount", "addr", l.Addr().String(), "transports", "tcp,udp",
-		"mount", fmt.Sprintf("mount -t nfs -o vers=3,proto=tcp,port=%d,mountport=%d,mountproto=tcp HOST:/export /mnt", port, port))
+		"mount", fmt.Sprintf("mount -t nfs -o vers=3,proto=tcp,port=%d,mountport=%d,mountproto=tcp HOST:/%s /mnt", port, port, cfg.FirstShare()))
 
 	if cfg.PortmapPort != 0 {
 		s.startPortmap(host, port)

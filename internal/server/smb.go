@@ -51,7 +51,7 @@ func (s *Server) startSMB(ctx context.Context) error {
 		}
 	}()
 	s.log.Info("listening", "service", "smb", "addr", l.Addr().String(),
-		"mount", fmt.Sprintf("mount -t cifs //HOST/export /mnt -o port=%d,username=USER", l.Addr().(*net.TCPAddr).Port))
+		"mount", fmt.Sprintf("mount -t cifs //HOST/%s /mnt -o port=%d,username=USER", s.cfg.FirstShare(), l.Addr().(*net.TCPAddr).Port))
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -22,6 +23,8 @@ type Process struct {
 	NFSAddr string
 	// Port is NFSAddr's port.
 	Port int
+	// SMBAddr is host:port of the SMB listener.
+	SMBAddr string
 
 	mu    sync.Mutex
 	log   strings.Builder
@@ -32,6 +35,9 @@ type Process struct {
 
 // listenLine finds the NFS listener's address in the server's log.
 var listenLine = regexp.MustCompile(`msg=listening service=nfs\+mount addr=(\S+)`)
+
+// smbListenLine finds the SMB listener's address in the server's log.
+var smbListenLine = regexp.MustCompile(`msg=listening service=smb addr=(\S+)`)
 
 // StartTimeout bounds how long Start waits for the server to log "ready".
 var StartTimeout = 60 * time.Second
@@ -95,6 +101,9 @@ func (p *Process) scan(r io.Reader, scanned chan<- struct{}) {
 				p.Port, _ = strconv.Atoi(m[1][i+1:])
 			}
 		}
+		if m := smbListenLine.FindStringSubmatch(line); m != nil && p.SMBAddr == "" {
+			p.SMBAddr = m[1]
+		}
 		p.mu.Unlock()
 		if !isReady && strings.Contains(line, "msg=ready") {
 			isReady = true
@@ -154,4 +163,15 @@ func (p *Process) ExitErr() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.err
+}
+
+// FreePort returns a TCP port of 127.0.0.1 that was free a moment ago, for
+// a listener whose port 0 means "off" (SMB, metrics).
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
