@@ -1,8 +1,8 @@
 // Package localfs keeps file content on the local file system: one host
 // file per Tandem file, at DIR/content/ab/cd/<id as 16 hex digits>, where
-// ab and cd are the id's lowest two bytes in hex. Ids are handed out in
-// sequence, so their low bytes spread files evenly over 65,536 directories
-// and no directory grows past what a host file system lists quickly.
+// ab and cd are two bytes of the id in hex (layout.go says which), so that
+// files spread evenly over 65,536 directories and no directory grows past
+// what a host file system lists quickly.
 //
 // Host files are sparse: holes and unwritten ranges cost no disk and read
 // as zeros. A bounded cache of open files (least recently used goes first)
@@ -29,7 +29,6 @@ package localfs
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -52,6 +51,7 @@ var errOffset = errors.New("content: negative offset or size")
 // Store is a content.Store in a host directory.
 type Store struct {
 	root    string // DIR/content
+	layout  int    // layoutLow or layoutBlock
 	maxOpen int
 
 	mu     sync.Mutex
@@ -92,21 +92,19 @@ func Open(dir string) (*Store, error) {
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, err
 	}
+	layout, err := openLayout(root)
+	if err != nil {
+		return nil, err
+	}
 	s := &Store{
 		root:    root,
+		layout:  layout,
 		maxOpen: DefaultMaxOpen,
 		open:    make(map[uint64]*handle),
 		dirty:   make(map[string]*dirState),
 	}
 	s.lru.prev, s.lru.next = &s.lru, &s.lru
 	return s, nil
-}
-
-// path returns the host file of id and its fan-out directories.
-func (s *Store) path(id uint64) (file, leaf, mid string) {
-	mid = filepath.Join(s.root, fmt.Sprintf("%02x", byte(id)))
-	leaf = filepath.Join(mid, fmt.Sprintf("%02x", byte(id>>8)))
-	return filepath.Join(leaf, fmt.Sprintf("%016x", id)), leaf, mid
 }
 
 // acquire returns id's open file with a reference the caller releases, or
