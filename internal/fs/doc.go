@@ -14,6 +14,35 @@
 // the inode (size, times) is then updated in one; a file's content is
 // removed only after the transaction that dropped its last link committed.
 //
+// # Durability and crashes
+//
+// Each namespace change (create, mkdir, remove, rename, link, setattr) is
+// one metadata transaction, durable when the call returns: NFSv3 wants it
+// on stable storage before the reply, and that one log flush is all it
+// waits for. A regular file has no content until its first write; the
+// content store makes its host file then, and a file it has none of reads
+// as zeros, so creating a file does nothing in the content store.
+//
+// An Unstable write leaves the data in the content store and the new size
+// and times in the metadata store without waiting for either to reach the
+// disk. Commit (NFS COMMIT, SMB FLUSH) flushes the file's content (with
+// the host directories that name it) and the metadata log at the same time
+// and answers when both are done; a FileSync write flushes its data while
+// its inode update commits. A crash before that answer may keep any part:
+//
+//   - the new size without the data: the file reads zeros there;
+//   - the data without the new size: the bytes past the size are not read,
+//     and if a later write extends the file over them without truncating
+//     first, what shows is bytes a client sent to this same file at these
+//     same offsets.
+//
+// So a crash loses unacknowledged writes, and never shows a file another
+// file's bytes or uninitialized disk: file ids are never reused, so a host
+// file only ever holds the data of the one inode that owns the id. The
+// content of a removed file is unlinked after the removal commits, without
+// a flush; a crash may leave the host file behind, which wastes space and
+// is never read, since nothing can name its id again.
+//
 // # Who may do what
 //
 // A Caller is first mapped through the share's export rules: networks not

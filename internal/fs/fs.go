@@ -38,6 +38,11 @@ type FS struct {
 
 	shares  atomic.Pointer[shareTable] // replaced whole on change
 	shareMu sync.Mutex                 // serializes AddShare
+
+	// lazy counts UNSTABLE writes' metadata updates (bumped after each
+	// commits); lazySynced is the count the last finished metadata Sync
+	// covered (see syncLazy).
+	lazy, lazySynced atomic.Uint64
 }
 
 // Buckets and keys of the records the file system keeps beside inodes.

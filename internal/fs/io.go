@@ -101,11 +101,16 @@ func (f *FS) Write(ctx context.Context, c *Caller, h Handle, off uint64, data []
 	call.now, call.end = f.now(), off+uint64(len(data))
 	if stable == Unstable {
 		err = f.meta.UpdateLazy(ctx, call.extend)
+		f.lazy.Add(1)
 	} else {
-		if err := f.content.Sync(h.ID); err != nil {
-			return 0, 0, call.wcc, f.result("write", err)
-		}
+		// The data's flush and the inode's commit run at once: the
+		// reply waits for both, and a crash between them is one of
+		// the states the package documentation allows.
+		synced := f.syncContent(h.ID)
 		err, stable = f.meta.Update(ctx, call.extend), FileSync
+		if serr := <-synced; serr != nil && err == nil {
+			return 0, 0, call.wcc, f.result("write", serr)
+		}
 	}
 	if errors.Is(err, ErrStale) {
 		// Removed while the data was being written: the removal may have
@@ -133,16 +138,47 @@ func (f *FS) Commit(ctx context.Context, c *Caller, h Handle, off, count uint64)
 		return Wcc{}, f.result("commit", err)
 	}
 	wcc := wccOf(&call.ino)
-	switch call.ino.Type {
-	case meta.TypeDir:
+	if call.ino.Type == meta.TypeDir {
 		return wcc, ErrIsDir
-	case meta.TypeRegular:
-		if err := f.content.Sync(h.ID); err != nil {
-			return wcc, f.result("commit", err)
-		}
 	}
-	if err := f.meta.Sync(); err != nil {
+	var synced chan error
+	if call.ino.Type == meta.TypeRegular {
+		synced = f.syncContent(h.ID)
+	}
+	err = f.syncLazy()
+	if synced != nil {
+		err = errors.Join(err, <-synced)
+	}
+	if err != nil {
 		return wcc, f.result("commit", err)
 	}
 	return wcc, nil
+}
+
+// syncContent starts making id's content durable and returns where the
+// result will be sent.
+func (f *FS) syncContent(id uint64) chan error {
+	ch := make(chan error, 1)
+	go func() { ch <- f.content.Sync(id) }()
+	return ch
+}
+
+// syncLazy makes the metadata of every UNSTABLE write answered so far
+// durable, and does nothing when a finished Sync already covered them: a
+// COMMIT after FILE_SYNC writes, or an SMB FLUSH of a file only read,
+// waits for no log flush.
+func (f *FS) syncLazy() error {
+	n := f.lazy.Load()
+	if f.lazySynced.Load() >= n {
+		return nil
+	}
+	if err := f.meta.Sync(); err != nil {
+		return err
+	}
+	for {
+		old := f.lazySynced.Load()
+		if old >= n || f.lazySynced.CompareAndSwap(old, n) {
+			return nil
+		}
+	}
 }

@@ -1,8 +1,8 @@
 // Package localfs keeps file content on the local file system: one host
 // file per Tandem file, at DIR/content/ab/cd/<id as 16 hex digits>, where
-// ab and cd are the id's lowest two bytes in hex. Ids are handed out in
-// sequence, so their low bytes spread files evenly over 65,536 directories
-// and no directory grows past what a host file system lists quickly.
+// ab and cd are two bytes of the id in hex (layout.go says which), so that
+// files spread evenly over 65,536 directories and no directory grows past
+// what a host file system lists quickly.
 //
 // Host files are sparse: holes and unwritten ranges cost no disk and read
 // as zeros. A bounded cache of open files (least recently used goes first)
@@ -11,17 +11,30 @@
 //
 // Sync makes a file's data durable with fsync and, the first time after the
 // file or one of its fan-out directories was created, fsyncs the
-// directories too, so a synced file is still reachable after a power loss.
+// directories too (at the same time as the file: the reply waits for both,
+// and on a journaling file system they mostly share one journal commit), so
+// a synced file is still reachable after a power loss. Sync skips what
+// needs nothing: a file not written since its last completed fsync, a
+// directory with no entry added since its last completed fsync. Each is
+// tracked as a pair of counters (changes made, changes covered by a
+// finished fsync) rather than a flag, so a Sync that runs while another's
+// fsync is still in flight never mistakes "being synced" for "synced".
+//
+// A host file is created by the first write, not when the Tandem file is
+// made: a missing host file reads as empty, so creating a file costs the
+// content store nothing. Remove unlinks without syncing: a removal undone
+// by a crash leaves a host file no inode refers to (ids are never reused),
+// never wrong bytes in a live file.
 package localfs
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/tandemfs/tandem/internal/content"
@@ -38,14 +51,23 @@ var errOffset = errors.New("content: negative offset or size")
 // Store is a content.Store in a host directory.
 type Store struct {
 	root    string // DIR/content
+	layout  int    // layoutLow or layoutBlock
 	maxOpen int
 
 	mu     sync.Mutex
 	open   map[uint64]*handle
-	lru    handle          // sentinel of the ring of cached handles, most recent first
-	dirty  map[string]bool // directories with entries not yet fsynced
+	lru    handle               // sentinel of the ring of cached handles, most recent first
+	dirty  map[string]*dirState // directories with entries not yet fsynced
+	dirSeq uint64               // numbers every entry added, in order
 	closed bool
 }
+
+// dirState is the number of the last entry added to a directory and the
+// number up to which a finished fsync covers them; the directory needs an
+// fsync while synced < added. Numbers come from one sequence for all
+// directories, so an fsync that finishes after its directory was forgotten
+// and marked again cannot claim the newer entries.
+type dirState struct{ added, synced uint64 }
 
 // handle is a cached open host file.
 type handle struct {
@@ -54,6 +76,12 @@ type handle struct {
 	refs       int  // calls using f now
 	cached     bool // in open and on the ring; otherwise the last user closes f
 	prev, next *handle
+
+	// written counts changes to f (bumped after each write or truncate
+	// returns); synced is the count the last finished fsync covered. A
+	// newly opened handle starts with one change: what was written
+	// through an earlier, evicted handle may not be synced.
+	written, synced atomic.Uint64
 }
 
 var _ content.Store = (*Store)(nil)
@@ -64,21 +92,19 @@ func Open(dir string) (*Store, error) {
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, err
 	}
+	layout, err := openLayout(root)
+	if err != nil {
+		return nil, err
+	}
 	s := &Store{
 		root:    root,
+		layout:  layout,
 		maxOpen: DefaultMaxOpen,
 		open:    make(map[uint64]*handle),
-		dirty:   make(map[string]bool),
+		dirty:   make(map[string]*dirState),
 	}
 	s.lru.prev, s.lru.next = &s.lru, &s.lru
 	return s, nil
-}
-
-// path returns the host file of id and its fan-out directories.
-func (s *Store) path(id uint64) (file, leaf, mid string) {
-	mid = filepath.Join(s.root, fmt.Sprintf("%02x", byte(id)))
-	leaf = filepath.Join(mid, fmt.Sprintf("%02x", byte(id>>8)))
-	return filepath.Join(leaf, fmt.Sprintf("%016x", id)), leaf, mid
 }
 
 // acquire returns id's open file with a reference the caller releases, or
@@ -109,6 +135,7 @@ func (s *Store) acquire(id uint64, create bool) (*handle, error) {
 		return nil, err
 	}
 	h := &handle{id: id, f: f, refs: 1, cached: true}
+	h.written.Store(1)
 	s.open[id] = h
 	s.pushFront(h)
 	for len(s.open) > s.maxOpen {
@@ -125,7 +152,7 @@ func (s *Store) create(name, leaf, mid string) (*os.File, error) {
 		for _, d := range [][2]string{{mid, s.root}, {leaf, mid}} {
 			switch err := os.Mkdir(d[0], 0o700); {
 			case err == nil:
-				s.dirty[d[1]] = true
+				s.markDir(d[1])
 			case !errors.Is(err, fs.ErrExist):
 				return nil, err
 			}
@@ -133,9 +160,20 @@ func (s *Store) create(name, leaf, mid string) (*os.File, error) {
 		f, err = os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
 	}
 	if err == nil {
-		s.dirty[leaf] = true
+		s.markDir(leaf)
 	}
 	return f, err
+}
+
+// markDir notes an entry added to dir. Requires s.mu.
+func (s *Store) markDir(dir string) {
+	d := s.dirty[dir]
+	if d == nil {
+		d = new(dirState)
+		s.dirty[dir] = d
+	}
+	s.dirSeq++
+	d.added = s.dirSeq
 }
 
 func (s *Store) release(h *handle) {
@@ -201,7 +239,11 @@ func (s *Store) WriteAt(id uint64, p []byte, off int64) (int, error) {
 		return 0, err
 	}
 	defer s.release(h)
-	return h.f.WriteAt(p, off)
+	n, err := h.f.WriteAt(p, off)
+	if n > 0 || err != nil {
+		h.written.Add(1)
+	}
+	return n, err
 }
 
 // Truncate implements content.Store. A missing file truncated to zero
@@ -215,45 +257,87 @@ func (s *Store) Truncate(id uint64, size int64) error {
 		return err
 	}
 	defer s.release(h)
-	return h.f.Truncate(size)
+	err = h.f.Truncate(size)
+	h.written.Add(1)
+	return err
 }
 
 // Sync implements content.Store. Syncing a file that does not exist is a
-// no-op: it holds nothing.
+// no-op: it holds nothing. The file and the directories that gained
+// entries on its path are fsynced concurrently; Sync returns when all are
+// durable.
 func (s *Store) Sync(id uint64) error {
 	h, err := s.acquire(id, false)
 	if err != nil || h == nil {
 		return err
 	}
-	err = h.f.Sync()
-	s.release(h)
-	if err != nil {
-		return err
+	defer s.release(h)
+	dirs := s.dirsToSync(id)
+	var dirErr chan error
+	if len(dirs) > 0 {
+		dirErr = make(chan error, 1)
+		go func() { dirErr <- s.syncDirs(dirs) }()
 	}
-	return s.syncDirs(id)
+	if w := h.written.Load(); h.synced.Load() < w {
+		if err = h.f.Sync(); err == nil {
+			raise(&h.synced, w)
+		}
+	}
+	if dirErr != nil {
+		err = errors.Join(err, <-dirErr)
+	}
+	return err
 }
 
-// syncDirs fsyncs the directories on id's path that gained entries since
-// their last fsync, innermost first, so a parent never names a child
-// directory that could vanish.
-func (s *Store) syncDirs(id uint64) error {
-	_, leaf, mid := s.path(id)
-	for _, d := range []string{leaf, mid, s.root} {
-		s.mu.Lock()
-		// Cleared before the fsync: an entry added after this point
-		// marks the directory again.
-		need := s.dirty[d]
-		delete(s.dirty, d)
-		s.mu.Unlock()
-		if !need {
-			continue
+// raise sets v to n unless it is already at least n.
+func raise(v *atomic.Uint64, n uint64) {
+	for {
+		old := v.Load()
+		if old >= n || v.CompareAndSwap(old, n) {
+			return
 		}
-		if err := syncDir(d); err != nil {
-			s.mu.Lock()
-			s.dirty[d] = true
-			s.mu.Unlock()
+	}
+}
+
+// dirToSync is a directory on a file's path with entries no finished
+// fsync covers, and the count of entries the fsync about to start covers.
+type dirToSync struct {
+	name  string
+	added uint64
+}
+
+// dirsToSync returns the directories on id's path that need an fsync.
+func (s *Store) dirsToSync(id uint64) []dirToSync {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.dirty) == 0 {
+		return nil
+	}
+	_, leaf, mid := s.path(id)
+	var out []dirToSync
+	for _, name := range [...]string{leaf, mid, s.root} {
+		if d := s.dirty[name]; d != nil && d.synced < d.added {
+			out = append(out, dirToSync{name, d.added})
+		}
+	}
+	return out
+}
+
+// syncDirs fsyncs dirs, innermost first, and records what each fsync
+// covered; a directory whose every entry is covered is forgotten.
+func (s *Store) syncDirs(dirs []dirToSync) error {
+	for _, d := range dirs {
+		if err := syncDir(d.name); err != nil {
 			return err
 		}
+		s.mu.Lock()
+		if st := s.dirty[d.name]; st != nil {
+			st.synced = max(st.synced, d.added)
+			if st.synced >= st.added {
+				delete(s.dirty, d.name)
+			}
+		}
+		s.mu.Unlock()
 	}
 	return nil
 }

@@ -45,7 +45,7 @@ func TestLayout(t *testing.T) {
 	if _, err := s.WriteAt(0x1234abcd, []byte("data"), 3); err != nil {
 		t.Fatal(err)
 	}
-	name := filepath.Join(dir, "content", "cd", "ab", "000000001234abcd")
+	name := filepath.Join(dir, "content", "34", "ab", "000000001234abcd")
 	got, err := os.ReadFile(name)
 	if err != nil || !bytes.Equal(got, []byte("\x00\x00\x00data")) {
 		t.Fatalf("host file %s = %q, %v", name, got, err)
@@ -68,6 +68,44 @@ func TestLayout(t *testing.T) {
 	}
 	if _, err := os.Stat(name); !os.IsNotExist(err) {
 		t.Fatalf("host file after Remove: %v", err)
+	}
+}
+
+// TestLayoutLow checks that a store made before the layout was recorded
+// keeps finding its files where it put them, and that the recorded layout
+// survives reopening.
+func TestLayoutLow(t *testing.T) {
+	dir := t.TempDir()
+	old := filepath.Join(dir, "content", "cd", "ab", "000000001234abcd")
+	if err := os.MkdirAll(filepath.Dir(old), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(old, []byte("old"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 3)
+	if _, err := s.ReadAt(0x1234abcd, buf, 0); err != nil || string(buf) != "old" {
+		t.Fatalf("file of the old layout reads %q, %v", buf, err)
+	}
+	s.Close()
+
+	fresh := t.TempDir()
+	for range 2 {
+		s, err := Open(fresh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.layout != layoutBlock {
+			t.Fatalf("fresh store has layout %d", s.layout)
+		}
+		if _, err := s.WriteAt(1, []byte("x"), 0); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
 	}
 }
 
@@ -153,7 +191,7 @@ func TestSyncDirs(t *testing.T) {
 	}
 	_, leaf, mid := s.path(0x0101)
 	for _, d := range []string{leaf, mid, s.root} {
-		if !s.dirty[d] {
+		if st := s.dirty[d]; st == nil || st.synced >= st.added {
 			t.Fatalf("%s not marked for fsync after creation", d)
 		}
 	}
@@ -168,8 +206,73 @@ func TestSyncDirs(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, leaf2, _ := s.path(0x0201)
-	if len(s.dirty) != 2 || !s.dirty[leaf2] {
+	if len(s.dirty) != 2 || s.dirty[leaf2] == nil {
 		t.Fatalf("dirty = %v", s.dirty)
+	}
+}
+
+// TestSyncLateFinish checks that an fsync that started before a directory
+// gained an entry does not count as covering it when it finishes, even if
+// the directory was forgotten and marked again meanwhile.
+func TestSyncLateFinish(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.WriteAt(0x0101, []byte("a"), 0); err != nil {
+		t.Fatal(err)
+	}
+	early := s.dirsToSync(0x0101) // an fsync about to start
+	if err := s.Sync(0x0101); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.WriteAt(0x0102, []byte("b"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.syncDirs(early); err != nil { // the early fsync finishes now
+		t.Fatal(err)
+	}
+	if d := s.dirsToSync(0x0102); len(d) != 1 {
+		t.Fatalf("after a late fsync, directories to sync for a new file in the same leaf: %v", d)
+	}
+}
+
+// TestSyncSkipsClean checks that Sync fsyncs a file again only after it
+// changed, and always after it was reopened.
+func TestSyncSkipsClean(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.WriteAt(1, []byte("a"), 0); err != nil {
+		t.Fatal(err)
+	}
+	h := s.open[1]
+	if h.synced.Load() >= h.written.Load() {
+		t.Fatal("written file counts as synced")
+	}
+	if err := s.Sync(1); err != nil {
+		t.Fatal(err)
+	}
+	if h.synced.Load() < h.written.Load() {
+		t.Fatal("synced file counts as written")
+	}
+	if err := s.Truncate(1, 10); err != nil {
+		t.Fatal(err)
+	}
+	if h.synced.Load() >= h.written.Load() {
+		t.Fatal("truncated file counts as synced")
+	}
+	s.mu.Lock()
+	s.evict(h)
+	s.mu.Unlock()
+	if _, err := s.ReadAt(1, make([]byte, 1), 0); err != nil {
+		t.Fatal(err)
+	}
+	if h := s.open[1]; h.synced.Load() >= h.written.Load() {
+		t.Fatal("reopened file counts as synced")
 	}
 }
 
