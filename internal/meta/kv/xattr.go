@@ -123,4 +123,3 @@ func (t *Tx) deleteXattrs(id uint64) error {
 	}
 	return nil
 }
-
