@@ -93,9 +93,6 @@ func serveCreate(w *Response, r *Request) {
 	case q.ctx.timewarp:
 		w.Error(StatusObjectNameNotFound) // no previous versions
 		return
-	case q.ctx.eaBuffer:
-		w.Error(StatusEASNotSupported)
-		return
 	}
 	var st Status
 	if q.comps, st = parseName(raw); st != StatusSuccess {
@@ -263,6 +260,13 @@ func (s *Server) openExisting(ctx context.Context, r *Request, q *createRequest,
 		if q.disp == dispSupersede {
 			action = actionSuperseded
 		}
+		if q.ctx.eaBuffer != nil {
+			if st := s.setEAs(r, res.h, q.ctx.eaBuffer); st != StatusSuccess {
+				o.tree.ops.remove(o.id)
+				o.close(ctx)
+				return nil, 0, a, st
+			}
+		}
 		var err error
 		if a, err = s.fs.GetAttr(ctx, res.h); err != nil {
 			o.tree.ops.remove(o.id)
@@ -317,6 +321,12 @@ func (s *Server) createNew(ctx context.Context, r *Request, q *createRequest, re
 	}
 	if q.ctx.secDesc != nil {
 		a = s.applyNewSD(ctx, r, h, a, q.ctx.secDesc)
+	}
+	if q.ctx.eaBuffer != nil {
+		if st := s.setEAs(r, h, q.ctx.eaBuffer); st != StatusSuccess {
+			s.fs.RemoveHandle(ctx, r.Caller(), res.dir, res.name, h)
+			return nil, 0, a, st
+		}
 	}
 	// The creator gets what it asked for: a file made read-only can still
 	// be written through the handle that made it, as on Windows.

@@ -108,7 +108,7 @@ func TestCreateValidation(t *testing.T) {
 		{"delete the root", createReq{name: "", access: accessDelete, disp: dispOpen}, StatusAccessDenied},
 		{"timewarp", createReq{name: "file", access: rw, disp: dispOpen, contexts: ctxChain("TWrp", make([]byte, 8))}, StatusObjectNameNotFound},
 		{"durable reconnect", createReq{name: "file", access: rw, disp: dispOpen, contexts: ctxChain("DHnC", make([]byte, 16))}, StatusObjectNameNotFound},
-		{"extended attributes", createReq{name: "file", access: rw, disp: dispOpen, contexts: ctxChain("ExtA", make([]byte, 12))}, StatusEASNotSupported},
+		{"extended attributes", createReq{name: "file", access: rw, disp: dispOpen, contexts: ctxChain("ExtA", make([]byte, 12))}, StatusInvalidEAName},
 		{"bad MxAc", createReq{name: "file", access: rw, disp: dispOpen, contexts: ctxChain("MxAc", make([]byte, 3))}, StatusInvalidParameter},
 	} {
 		if cr := c.create(tc.q); cr.Status != tc.want {

@@ -17,7 +17,8 @@ import (
 // accept: no response context means no durability and no lease. A durable
 // reconnect (DHnC, DH2C) finds nothing to reconnect to
 // (STATUS_OBJECT_NAME_NOT_FOUND), and a previous version (TWrp) does not
-// exist. Extended attributes (ExtA) are not offered. Other contexts,
+// exist. Extended attributes (ExtA) are set on a file the CREATE makes
+// or overwrites (ea.go). Other contexts,
 // including those named by GUID (application instance, SVHDX, POSIX) and
 // Apple's AAPL, are ignored, as the protocol wants for unknown ones.
 
@@ -41,7 +42,7 @@ type createContexts struct {
 	maxAccess bool
 	queryID   bool
 	secDesc   []byte // self-relative descriptor for a new file
-	eaBuffer  bool
+	eaBuffer  []byte // FILE_FULL_EA_INFORMATION list for a new or overwritten file
 	timewarp  bool
 	reconnect bool // DHnC or DH2C
 
@@ -108,7 +109,10 @@ func (cc *createContexts) add(name string, data []byte) Status {
 	case ctxSecDesc:
 		cc.secDesc = data
 	case ctxEABuffer:
-		cc.eaBuffer = true
+		if _, st := parseEAList(data); st != StatusSuccess {
+			return st
+		}
+		cc.eaBuffer = data
 	case ctxTimewarp:
 		if len(data) != 8 {
 			return StatusInvalidParameter

@@ -134,7 +134,10 @@ func setFile(r *Request, o *open, class byte, in []byte) Status {
 		}
 		return StatusSuccess
 	case classFileFullEa:
-		return StatusEASNotSupported
+		if !o.may(fileWriteEA) {
+			return StatusAccessDenied
+		}
+		return s.setEAs(r, o.h, in)
 	case classFileShortName:
 		return StatusNotSupported
 	}
