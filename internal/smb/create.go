@@ -251,7 +251,7 @@ func (s *Server) openExisting(ctx context.Context, r *Request, q *createRequest,
 		sa, _ := attrChange(&a, q.attrs|attrArchive)
 		sa.Mask |= fs.SetSize
 		sa.Size = 0
-		if _, err := s.fs.SetAttr(ctx, r.Caller(), res.h, sa, nil); err != nil {
+		if err := s.setAttrKeepSD(ctx, r, res.h, &a, sa); err != nil {
 			o.tree.ops.remove(o.id)
 			o.close(ctx)
 			return nil, 0, a, StatusOf(err)
@@ -288,6 +288,14 @@ func (s *Server) createNew(ctx context.Context, r *Request, q *createRequest, re
 	dir := q.options&optDirectory != 0
 	if mapGeneric(q.access)&accessSystemSecurity != 0 {
 		return nil, 0, fs.Attr{}, StatusPrivilegeNotHeld
+	}
+	// MS-FSA 2.1.5.1.1: no temporary directory, and a read-only file
+	// cannot be made to be deleted on close.
+	switch {
+	case dir && q.attrs&attrTemporary != 0:
+		return nil, 0, fs.Attr{}, StatusInvalidParameter
+	case !dir && q.attrs&attrReadonly != 0 && q.options&optDeleteOnClose != 0:
+		return nil, 0, fs.Attr{}, StatusCannotDelete
 	}
 	sa := fs.SetAttr{Mask: fs.SetDOSAttrs, DOSAttrs: q.attrs & attrStored}
 	if !dir {
@@ -343,24 +351,29 @@ func (s *Server) createNew(ctx context.Context, r *Request, q *createRequest, re
 	return o, actionCreated, a, StatusSuccess
 }
 
-// applyNewSD gives a new file the owner, group and mode of the
-// descriptor its creator sent; what the file system refuses is left as
-// it was made.
+// applyNewSD gives a new file the descriptor its creator sent, the parts
+// it leaves out made from the new file's mode; what the file system
+// refuses is left as it was made.
 func (s *Server) applyNewSD(ctx context.Context, r *Request, h fs.Handle, a fs.Attr, sd []byte) fs.Attr {
-	c, ok := parseSD(sd, secOwner|secGroup|secDACL)
+	p, ok := splitSD(sd)
 	if !ok {
 		return a
 	}
-	m, err := s.sidMapper(ctx)
-	if err != nil {
+	var info uint32
+	if p.owner != nil {
+		info |= secOwner
+	}
+	if p.group != nil {
+		info |= secGroup
+	}
+	if p.control&seDACLPresent != 0 {
+		info |= secDACL
+	}
+	if info == 0 {
 		return a
 	}
-	sa := c.setAttr(&a, m)
-	if sa.Mask == 0 {
-		return a
-	}
-	if _, err := s.fs.SetAttr(ctx, r.Caller(), h, sa, nil); err != nil {
-		return a
+	if na, st := s.applySD(ctx, r, h, a, sd, info); st == StatusSuccess {
+		return na
 	}
 	if na, err := s.fs.GetAttr(ctx, h); err == nil {
 		return na

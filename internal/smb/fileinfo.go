@@ -129,9 +129,13 @@ func putNetworkOpen(b []byte, a *fs.Attr) {
 
 // attrChange is how a FileAttributes value given by a client changes a
 // file: the DOS attribute word to store and, if READONLY changes, the
-// mode. ok is false for a value naming DIRECTORY on a file.
+// mode. ok is false for a value naming DIRECTORY on a file or TEMPORARY
+// on a directory (MS-FSA 2.1.5.14.2).
 func attrChange(a *fs.Attr, v uint32) (sa fs.SetAttr, ok bool) {
 	if v&attrDirectory != 0 && a.Type != fs.TypeDir {
+		return sa, false
+	}
+	if v&attrTemporary != 0 && a.Type == fs.TypeDir {
 		return sa, false
 	}
 	if stored := v & attrStored; stored != a.DOSAttrs&attrStored || a.DOSAttrs&^attrStored != 0 {

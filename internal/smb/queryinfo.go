@@ -375,8 +375,9 @@ func statFS(ctx context.Context, s *Server, r *Request) (fs.FSStat, error) {
 	return st, err
 }
 
-// querySecurity appends the file's security descriptor: owner, group and
-// DACL as asked (a SACL is never returned).
+// querySecurity appends the file's security descriptor, the stored one or
+// the one made from its mode: owner, group and DACL as asked (a SACL is
+// never returned).
 func querySecurity(w *Response, r *Request, o *open, addl uint32) Status {
 	if addl&(secOwner|secGroup|secDACL) != 0 && !o.may(readControl) {
 		return StatusAccessDenied
@@ -385,6 +386,12 @@ func querySecurity(w *Response, r *Request, o *open, addl uint32) Status {
 	a, err := s.fs.GetAttr(r.Context(), o.h)
 	if err != nil {
 		return StatusOf(err)
+	}
+	if sd := s.loadSD(r.Context(), r, o.h, &a); sd != nil {
+		if p, ok := splitSD(sd); ok {
+			w.Write(p.bytes(addl & (secOwner | secGroup | secDACL)))
+			return StatusSuccess
+		}
 	}
 	m, err := s.sidMapper(r.Context())
 	if err != nil {

@@ -202,8 +202,7 @@ func setBasic(ctx context.Context, r *Request, o *open, in []byte) Status {
 	if sa.Mask == 0 {
 		return StatusSuccess
 	}
-	_, err = s.fs.SetAttr(ctx, r.Caller(), o.h, sa, nil)
-	return StatusOf(err)
+	return StatusOf(s.setAttrKeepSD(ctx, r, o.h, &a, sa))
 }
 
 // setDisposition marks the file for deletion when its last open closes,
@@ -338,8 +337,8 @@ func link(ctx context.Context, r *Request, o *open, in []byte) Status {
 	return StatusOf(err)
 }
 
-// setSecurity applies a security descriptor's owner, group and DACL to
-// the file's owner, group and mode.
+// setSecurity applies the owner, group and DACL of a security descriptor
+// (sdstore.go).
 func setSecurity(r *Request, o *open, addl uint32, in []byte) Status {
 	switch {
 	case addl&(secOwner|secGroup) != 0 && !o.may(writeOwner):
@@ -347,9 +346,9 @@ func setSecurity(r *Request, o *open, addl uint32, in []byte) Status {
 	case addl&secDACL != 0 && !o.may(writeDAC):
 		return StatusAccessDenied
 	}
-	c, ok := parseSD(in, addl)
-	if !ok {
-		return StatusInvalidSecurityDescr
+	info := addl & (secOwner | secGroup | secDACL)
+	if info == 0 {
+		return StatusSuccess
 	}
 	s := r.Conn.srv
 	ctx := r.Context()
@@ -357,14 +356,6 @@ func setSecurity(r *Request, o *open, addl uint32, in []byte) Status {
 	if err != nil {
 		return StatusOf(err)
 	}
-	m, err := s.sidMapper(ctx)
-	if err != nil {
-		return StatusOf(err)
-	}
-	sa := c.setAttr(&a, m)
-	if sa.Mask == 0 {
-		return StatusSuccess
-	}
-	_, err = s.fs.SetAttr(ctx, r.Caller(), o.h, sa, nil)
-	return StatusOf(err)
+	_, st := s.applySD(ctx, r, o.h, a, in, info)
+	return st
 }
