@@ -149,7 +149,9 @@ func (q *createRequest) check(impersonation uint32) Status {
 		return StatusInvalidParameter
 	case q.options&optDeleteOnClose != 0 && mapGeneric(q.access)&accessDelete == 0:
 		return StatusInvalidParameter
-	case q.options&(optReserveOpfilter|optOpenByFileID) != 0:
+	case q.options&0xff000000 != 0: // no option is defined there
+		return StatusInvalidParameter
+	case q.options&(optReserveOpfilter|optOpenByFileID|optCreateTreeConnection) != 0:
 		return StatusNotSupported
 	case q.access&accessReserved != 0 || q.access == 0:
 		return StatusAccessDenied

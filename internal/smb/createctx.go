@@ -22,6 +22,10 @@ import (
 // including those named by GUID (application instance, SVHDX, POSIX) and
 // Apple's AAPL, are ignored, as the protocol wants for unknown ones.
 
+// optCreateTreeConnection is a create option Windows does not support
+// either (MS-SMB2 2.2.13).
+const optCreateTreeConnection = 0x00000080
+
 // Context tags.
 const (
 	ctxMaxAccess        = "MxAc"

@@ -29,6 +29,7 @@ type open struct {
 	position      uint64 // FilePositionInformation
 	mode          uint32 // FileModeInformation
 	enum          *dirEnum
+	ctimeSet      bool // the change time was set through this open (setinfo.go)
 }
 
 // Create options (MS-SMB2 2.2.13).

@@ -270,10 +270,13 @@ func putStandard(b []byte, o *open, a *fs.Attr) {
 	if a.Type == fs.TypeDir {
 		nlink = 1
 	}
-	binary.LittleEndian.PutUint32(b[16:], nlink)
 	if o.deletePending() {
+		// A link marked for deletion is no longer counted (MS-FSA
+		// 2.1.5.11.27).
+		nlink = max(nlink, 1) - 1
 		b[20] = 1
 	}
+	binary.LittleEndian.PutUint32(b[16:], nlink)
 	if a.Type == fs.TypeDir {
 		b[21] = 1
 	}

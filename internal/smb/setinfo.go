@@ -162,7 +162,8 @@ func setInfoSize(class byte) int {
 }
 
 // setBasic applies FileBasicInformation: times, then attributes. A time of
-// 0, -1 or -2 leaves it alone; the change time cannot be set.
+// 0, -1 or -2 leaves it alone; the change time is kept as set, as Windows
+// does, until the next change moves it.
 func setBasic(ctx context.Context, r *Request, o *open, in []byte) Status {
 	s := r.Conn.srv
 	a, err := s.fs.GetAttr(ctx, o.h)
@@ -188,6 +189,10 @@ func setBasic(ctx context.Context, r *Request, o *open, in []byte) Status {
 		sa.Mask |= fs.SetMtime
 		sa.Mtime = t
 	}
+	if t, ok := set(binary.LittleEndian.Uint64(in[24:])); ok {
+		sa.Mask |= fs.SetCtime
+		sa.Ctime = t
+	}
 	if v := binary.LittleEndian.Uint32(in[32:]); v != 0 {
 		if v&^attrValid != 0 {
 			return StatusInvalidParameter
@@ -202,6 +207,16 @@ func setBasic(ctx context.Context, r *Request, o *open, in []byte) Status {
 	if sa.Mask == 0 {
 		return StatusSuccess
 	}
+	// Once a client set the change time through an open, changes it
+	// makes through that open leave it alone (MS-FSA 2.1.5.14.2).
+	o.mu.Lock()
+	if sa.Mask&fs.SetCtime != 0 {
+		o.ctimeSet = true
+	} else if o.ctimeSet {
+		sa.Mask |= fs.SetCtime
+		sa.Ctime = a.Ctime
+	}
+	o.mu.Unlock()
 	return StatusOf(s.setAttrKeepSD(ctx, r, o.h, &a, sa))
 }
 
