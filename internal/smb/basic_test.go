@@ -52,3 +52,34 @@ func TestChangeTimeSet(t *testing.T) {
 		}
 	}
 }
+
+// TestAllocationSize: an allocation size given at creation or set is
+// reported while the file is open, in whole clusters, and forgotten with
+// its last close.
+func TestAllocationSize(t *testing.T) {
+	e := newEnv(t, Options{})
+	c := e.connect("export")
+	alloc := binary.LittleEndian.AppendUint64(nil, 1<<20)
+	cr := c.create(createReq{name: "f", access: rw, share: shareAll, disp: dispOverwriteIf, contexts: ctxChain("AlSi", alloc)})
+	if cr.Status != StatusSuccess || cr.Alloc != 1<<20 {
+		t.Fatalf("create with AlSi: %v, alloc %d", cr.Status, cr.Alloc)
+	}
+	if st := c.setInfo(cr.ID, infoFile, classFileAllocation, binary.LittleEndian.AppendUint64(nil, 100), 0); st != StatusSuccess {
+		t.Fatal(st)
+	}
+	std, _ := c.queryInfo(cr.ID, infoFile, classFileStandard, 24, 0)
+	if n, size := binary.LittleEndian.Uint64(std), binary.LittleEndian.Uint64(std[8:]); n != fsAllocUnit || size != 0 {
+		t.Fatalf("allocation %d size %d, want %d and 0", n, size, fsAllocUnit)
+	}
+	c.close(cr.ID)
+	// An open that does not create ignores AlSi; the last close forgot it.
+	cr = c.create(createReq{name: "f", access: rw, share: shareAll, disp: dispOpen, contexts: ctxChain("AlSi", alloc)})
+	if cr.Status != StatusSuccess || cr.Alloc != 0 {
+		t.Fatalf("open with AlSi: %v, alloc %d", cr.Status, cr.Alloc)
+	}
+	c.close(cr.ID)
+	// Context tags shorter than four bytes are invalid.
+	if cr := c.create(createReq{name: "f", access: rw, share: shareAll, disp: dispOpen, contexts: ctxChain("xyz", []byte{})}); cr.Status != StatusInvalidParameter {
+		t.Fatalf("three-byte tag: %v", cr.Status)
+	}
+}

@@ -106,6 +106,10 @@ func serveCreate(w *Response, r *Request) {
 		return
 	}
 	r.FileID(o.id)
+	if q.ctx.alloc != nil && action != actionOpened {
+		o.setAlloc(binary.LittleEndian.Uint64(q.ctx.alloc))
+	}
+	o.withAlloc(&a)
 
 	out := w.Grow(88)
 	binary.LittleEndian.PutUint16(out, 89)

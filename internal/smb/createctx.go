@@ -47,6 +47,7 @@ type createContexts struct {
 	queryID   bool
 	secDesc   []byte // self-relative descriptor for a new file
 	eaBuffer  []byte // FILE_FULL_EA_INFORMATION list for a new or overwritten file
+	alloc     []byte // AlSi: allocation size of a new or overwritten file
 	timewarp  bool
 	reconnect bool // DHnC or DH2C
 
@@ -79,7 +80,8 @@ func parseCreateContexts(b []byte) (createContexts, Status) {
 			}
 			end = next
 		}
-		if nameLen == 0 || nameOff < 16 || nameOff+nameLen > end {
+		// Tags are at least four bytes, as Windows requires.
+		if nameLen < 4 || nameOff < 16 || nameOff+nameLen > end {
 			return cc, StatusInvalidParameter
 		}
 		var data []byte
@@ -143,6 +145,7 @@ func (cc *createContexts) add(name string, data []byte) Status {
 		if len(data) != 8 {
 			return StatusInvalidParameter
 		}
+		cc.alloc = data
 	}
 	return StatusSuccess
 }

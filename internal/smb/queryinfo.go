@@ -192,6 +192,7 @@ func queryFile(w *Response, r *Request, o *open, class byte) (int, Status) {
 	if err != nil {
 		return 0, StatusOf(err)
 	}
+	o.withAlloc(&a)
 	switch class {
 	case classFileBasic:
 		b := w.Grow(40)

@@ -113,12 +113,13 @@ func setFile(r *Request, o *open, class byte, in []byte) Status {
 		}
 		size := binary.LittleEndian.Uint64(in)
 		if class == classFileAllocation {
-			// Reserving space changes nothing here; less than the size
+			// The allocation is recorded (alloc.go); less than the size
 			// cuts the file, as on Windows.
 			a, err := s.fs.GetAttr(ctx, o.h)
 			if err != nil {
 				return StatusOf(err)
 			}
+			o.setAlloc(size)
 			if size >= a.Size {
 				return StatusSuccess
 			}
