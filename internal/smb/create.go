@@ -333,6 +333,7 @@ func (s *Server) createNew(ctx context.Context, r *Request, q *createRequest, re
 	case err != nil:
 		return nil, 0, a, StatusOf(err)
 	}
+	a = s.inheritSD(ctx, r, res.dir, h, a)
 	if q.ctx.secDesc != nil {
 		a = s.applyNewSD(ctx, r, h, a, q.ctx.secDesc)
 	}

@@ -248,3 +248,78 @@ func TestCreateAttributeRules(t *testing.T) {
 		t.Fatalf("TEMPORARY on a directory: %v", st)
 	}
 }
+
+func TestInheritedSecurityDescriptor(t *testing.T) {
+	e := newEnv(t, Options{})
+	c := e.connect("export")
+	m, err := e.ids.Mapper(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner, group := m.UserSID(1000), m.GroupSID(1000)
+	d := c.mustCreate(createReq{name: "d", access: readControl | writeDAC | writeOwner, share: shareAll, disp: dispCreate, options: optDirectory})
+	parent := testSD(&owner, nil, true,
+		testACE{flags: aceObjectInherit | aceContainerInherit, mask: fileAllAccess, sid: owner},
+		testACE{flags: aceObjectInherit, mask: fileGenericRead, sid: identity.SIDEveryone},
+		testACE{flags: aceObjectInherit | aceContainerInherit | aceInheritOnly, mask: fileAllAccess, sid: identity.SIDCreatorOwner},
+		testACE{mask: fileGenericRead, sid: identity.SIDAuthenticatedUsers}, // not inheritable
+	)
+	if st := c.setInfo(d, infoSecurity, 0, parent, secOwner|secDACL); st != StatusSuccess {
+		t.Fatal(st)
+	}
+	c.close(d)
+	all := uint32(secOwner | secGroup | secDACL)
+
+	f := c.mustCreate(createReq{name: `d\f`, access: rw | readControl, share: shareAll, disp: dispCreate})
+	got, _ := c.queryInfo(f, infoSecurity, 0, 4096, all)
+	want := testSD(&owner, &group, true,
+		testACE{flags: aceInherited, mask: fileAllAccess, sid: owner},
+		testACE{flags: aceInherited, mask: fileGenericRead, sid: identity.SIDEveryone},
+		testACE{flags: aceInherited, mask: fileAllAccess, sid: owner},
+	)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("file's inherited descriptor:\n got %x\nwant %x", got, want)
+	}
+	if a := rootLookup(t, e, "d", "f"); a.Mode != 0o704 {
+		t.Errorf("file's mode %o, want 0704", a.Mode)
+	}
+	c.close(f)
+
+	sub := c.mustCreate(createReq{name: `d\s`, access: fileGenericRead, share: shareAll, disp: dispCreate, options: optDirectory})
+	got, _ = c.queryInfo(sub, infoSecurity, 0, 4096, all)
+	want = testSD(&owner, &group, true,
+		testACE{flags: aceObjectInherit | aceContainerInherit | aceInherited, mask: fileAllAccess, sid: owner},
+		testACE{flags: aceObjectInherit | aceInheritOnly | aceInherited, mask: fileGenericRead, sid: identity.SIDEveryone},
+		testACE{flags: aceInherited, mask: fileAllAccess, sid: owner},
+		testACE{flags: aceObjectInherit | aceContainerInherit | aceInheritOnly | aceInherited, mask: fileAllAccess, sid: identity.SIDCreatorOwner},
+	)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("directory's inherited descriptor:\n got %x\nwant %x", got, want)
+	}
+	c.close(sub)
+
+	// Nothing inheritable: the mode's descriptor.
+	plain := c.mustCreate(createReq{name: "p", access: readControl | writeDAC, share: shareAll, disp: dispCreate, options: optDirectory})
+	if st := c.setInfo(plain, infoSecurity, 0, testSD(nil, nil, true, testACE{mask: fileAllAccess, sid: owner}), secDACL); st != StatusSuccess {
+		t.Fatal(st)
+	}
+	g := c.mustCreate(createReq{name: `p\g`, access: rw | readControl, share: shareAll, disp: dispCreate})
+	got, _ = c.queryInfo(g, infoSecurity, 0, 4096, all)
+	a := rootLookup(t, e, "p", "g")
+	if want := buildSD(&a, all, m); !bytes.Equal(got, want) {
+		t.Fatalf("descriptor with nothing to inherit:\n got %x\nwant %x", got, want)
+	}
+}
+
+// rootLookup is the attributes of a path's file, looked up as root.
+func rootLookup(t *testing.T, e *env, path ...string) fs.Attr {
+	t.Helper()
+	h, a := e.root(), fs.Attr{}
+	var err error
+	for _, p := range path {
+		if h, a, _, err = e.fs.Lookup(context.Background(), &fs.Caller{}, h, p); err != nil {
+			t.Fatalf("lookup %v: %v", path, err)
+		}
+	}
+	return a
+}
