@@ -94,13 +94,24 @@ func serveCreate(w *Response, r *Request) {
 		w.Error(StatusObjectNameNotFound) // no previous versions
 		return
 	}
-	var st Status
+	raw, stream, st := splitStream(raw)
+	if st != StatusSuccess {
+		w.Error(st)
+		return
+	}
 	if q.comps, st = parseName(raw); st != StatusSuccess {
 		w.Error(st)
 		return
 	}
 	s := r.Conn.srv
-	o, action, a, st := s.create(r.Context(), r, &q)
+	var o *open
+	var action uint32
+	var a fs.Attr
+	if stream != "" {
+		o, action, a, st = s.createStream(r.Context(), r, &q, stream)
+	} else {
+		o, action, a, st = s.create(r.Context(), r, &q)
+	}
 	if st != StatusSuccess {
 		w.Error(st)
 		return

@@ -68,8 +68,9 @@
 // close, or FileDispositionInformation) goes with its last close.
 //
 // Names are found without regard to case and created as spelled
-// (fs.LookupFold); names Windows could not have are refused, the share
-// has no named streams, and symbolic links made over NFS are followed on
+// (fs.LookupFold); names Windows could not have are refused, named
+// streams are kept as extended attributes (streams.go), and symbolic
+// links made over NFS are followed on
 // the server while they stay inside the share. An open of an existing
 // file is checked against the caller's maximal access, which is its POSIX
 // permissions expressed as an access mask (DELETE comes from the

@@ -119,7 +119,9 @@ func (s *Server) setEAs(r *Request, h fs.Handle, list []byte) Status {
 // listEAs calls fn for each EA of the open's file.
 func listEAs(r *Request, o *open, fn func(name string, value []byte)) Status {
 	err := r.Conn.srv.fs.ListXattrs(r.Context(), r.Caller(), o.h, fs.XattrUser, func(name string, v []byte) bool {
-		fn(name[len(fs.XattrUser):], v)
+		if name = name[len(fs.XattrUser):]; !strings.HasPrefix(name, streamPrefix) { // streams.go
+			fn(name, v)
+		}
 		return true
 	})
 	if errors.Is(err, fs.ErrPerm) {

@@ -29,7 +29,8 @@ type open struct {
 	position      uint64 // FilePositionInformation
 	mode          uint32 // FileModeInformation
 	enum          *dirEnum
-	ctimeSet      bool // the change time was set through this open (setinfo.go)
+	ctimeSet      bool   // the change time was set through this open (setinfo.go)
+	stream        string // the named stream opened (streams.go), "" for the data
 }
 
 // Create options (MS-SMB2 2.2.13).

@@ -181,7 +181,7 @@ func queryFile(w *Response, r *Request, o *open, class byte) (int, Status) {
 			return 0, StatusNotSupported // 3.1.1 and later only (MS-SMB2 3.3.5.20.1)
 		}
 		_, _, path := o.location()
-		putFileName(w, path)
+		putFileName(w, path+o.streamSuffix())
 		return 8, StatusSuccess
 	case classFileBasic, classFileAll, classFileNetworkOpen, classFileAttributeTag:
 		if !o.may(fileReadAttributes) {
@@ -192,7 +192,13 @@ func queryFile(w *Response, r *Request, o *open, class byte) (int, Status) {
 	if err != nil {
 		return 0, StatusOf(err)
 	}
-	o.withAlloc(&a)
+	if o.stream != "" {
+		if st := o.streamAttrs(r.Context(), r, &a); st != StatusSuccess {
+			return 0, st
+		}
+	} else {
+		o.withAlloc(&a)
+	}
 	switch class {
 	case classFileBasic:
 		b := w.Grow(40)
@@ -235,16 +241,12 @@ func queryFile(w *Response, r *Request, o *open, class byte) (int, Status) {
 		putName(w, o)
 		return 104, StatusSuccess
 	case classFileStream:
-		if a.Type == fs.TypeDir {
-			return 0, StatusSuccess // a directory has no data stream
+		if o.stream != "" { // the file's streams, not this one's size
+			if a, err = r.Conn.srv.fs.GetAttr(r.Context(), o.h); err != nil {
+				return 0, StatusOf(err)
+			}
 		}
-		const name = "::$DATA"
-		b := w.Grow(24 + 2*len(name))
-		binary.LittleEndian.PutUint32(b[4:], 2*uint32(len(name)))
-		binary.LittleEndian.PutUint64(b[8:], a.Size)
-		binary.LittleEndian.PutUint64(b[16:], a.Used)
-		putUTF16(b[24:], name)
-		return 32, StatusSuccess
+		return 32, putStreams(w, r, o, &a) // a directory has no default stream
 	case classFileCompression:
 		binary.LittleEndian.PutUint64(w.Grow(16), a.Size)
 		return 16, StatusSuccess
@@ -287,7 +289,7 @@ func putStandard(b []byte, o *open, a *fs.Attr) {
 // with a leading backslash.
 func putName(w *Response, o *open) {
 	_, _, path := o.location()
-	putFileName(w, `\`+path)
+	putFileName(w, `\`+path+o.streamSuffix())
 }
 
 // putFileName appends a FileNameLength and a name.

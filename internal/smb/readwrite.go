@@ -56,6 +56,9 @@ func serveRead(w *Response, r *Request) {
 	case !o.may(fileReadData | fileExecute):
 		w.Error(StatusAccessDenied)
 		return
+	case o.stream != "":
+		readStream(w, r, o, off, length, minCount)
+		return
 	}
 	s := r.Conn.srv
 	if length > 0 {
@@ -119,6 +122,9 @@ func serveWrite(w *Response, r *Request) {
 		return
 	case !o.may(fileWriteData | fileAppendData):
 		w.Error(StatusAccessDenied)
+		return
+	case o.stream != "":
+		writeStream(w, r, o, off, data)
 		return
 	}
 	s := r.Conn.srv

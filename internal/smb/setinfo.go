@@ -72,6 +72,11 @@ func setFile(r *Request, o *open, class byte, in []byte) Status {
 	if len(in) < need {
 		return StatusInfoLengthMismatch
 	}
+	if o.stream != "" {
+		if st, handled := setStreamInfo(r, o, class, in); handled {
+			return st
+		}
+	}
 	switch class {
 	case classFileBasic:
 		if !o.may(fileWriteAttributes) {
