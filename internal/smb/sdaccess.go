@@ -111,11 +111,7 @@ func (s *Server) sdAccess(ctx context.Context, r *Request, sd []byte, a *fs.Attr
 // whether it grants the caller FILE_DELETE_CHILD; known is false when it
 // has none.
 func (s *Server) deleteChildSD(ctx context.Context, r *Request, dir fs.Handle) (allowed, known bool) {
-	da, err := s.fs.GetAttr(ctx, dir)
-	if err != nil {
-		return false, false
-	}
-	sd := s.loadSD(ctx, r, dir, &da)
+	sd, da := s.storedSD(ctx, r, dir)
 	if sd == nil {
 		return false, false
 	}

@@ -37,15 +37,7 @@ const (
 // descriptor it inherits from its directory parent, and returns its
 // attributes after.
 func (s *Server) inheritSD(ctx context.Context, r *Request, parent, h fs.Handle, a fs.Attr) fs.Attr {
-	rec, err := s.fs.GetXattr(ctx, r.Caller(), parent, xattrNTSD)
-	if err != nil || len(rec) == 0 {
-		return a // the common case: one look, no descriptor
-	}
-	pa, err := s.fs.GetAttr(ctx, parent)
-	if err != nil {
-		return a
-	}
-	psd := s.loadSD(ctx, r, parent, &pa)
+	psd, _ := s.storedSD(ctx, r, parent)
 	if psd == nil {
 		return a
 	}

@@ -156,7 +156,16 @@ func (p *sdParts) merge(in *sdParts, info uint32) {
 // nil when it has none that applies.
 func (s *Server) loadSD(ctx context.Context, r *Request, h fs.Handle, a *fs.Attr) []byte {
 	rec, err := s.fs.GetXattr(ctx, r.Caller(), h, xattrNTSD)
-	if err != nil || len(rec) < sdRecordHead+20 || rec[0] != sdRecordV1 {
+	if err != nil {
+		return nil
+	}
+	return sdOfRecord(rec, a)
+}
+
+// sdOfRecord is the descriptor of a stored record, nil if it does not
+// apply to a file with attributes a.
+func sdOfRecord(rec []byte, a *fs.Attr) []byte {
+	if len(rec) < sdRecordHead+20 || rec[0] != sdRecordV1 {
 		return nil
 	}
 	if binary.LittleEndian.Uint32(rec[1:]) != a.UID || binary.LittleEndian.Uint32(rec[5:]) != a.GID ||
@@ -164,6 +173,21 @@ func (s *Server) loadSD(ctx context.Context, r *Request, h fs.Handle, a *fs.Attr
 		return nil // changed over NFS since
 	}
 	return rec[sdRecordHead:]
+}
+
+// storedSD is the descriptor stored for the file h, or nil, and the
+// file's attributes when it has one: for callers that have not read the
+// attributes yet, which most files (without a descriptor) then spare.
+func (s *Server) storedSD(ctx context.Context, r *Request, h fs.Handle) ([]byte, fs.Attr) {
+	rec, err := s.fs.GetXattr(ctx, r.Caller(), h, xattrNTSD)
+	if err != nil || len(rec) == 0 {
+		return nil, fs.Attr{}
+	}
+	a, err := s.fs.GetAttr(ctx, h)
+	if err != nil {
+		return nil, a
+	}
+	return sdOfRecord(rec, &a), a
 }
 
 // saveSD stores sd for the file h, whose attributes are now a.
