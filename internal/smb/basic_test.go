@@ -83,3 +83,23 @@ func TestAllocationSize(t *testing.T) {
 		t.Fatalf("three-byte tag: %v", cr.Status)
 	}
 }
+
+// TestDirectoryReadonly: a directory keeps READONLY as set, and its mode
+// does not change.
+func TestDirectoryReadonly(t *testing.T) {
+	e := newEnv(t, Options{})
+	c := e.connect("export")
+	d := c.mustCreate(createReq{name: "d", access: fileGenericRead | fileWriteAttributes, share: shareAll, disp: dispCreate, options: optDirectory})
+	basic := make([]byte, 40)
+	binary.LittleEndian.PutUint32(basic[32:], attrReadonly|attrHidden)
+	if st := c.setInfo(d, infoFile, classFileBasic, basic, 0); st != StatusSuccess {
+		t.Fatal(st)
+	}
+	tag, _ := c.queryInfo(d, infoFile, classFileAttributeTag, 8, 0)
+	if got := binary.LittleEndian.Uint32(tag); got != attrDirectory|attrReadonly|attrHidden {
+		t.Fatalf("attributes %#x", got)
+	}
+	if a := rootLookup(t, e, "d"); a.Mode != 0o755 {
+		t.Fatalf("mode %o", a.Mode)
+	}
+}

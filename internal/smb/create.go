@@ -315,7 +315,9 @@ func (s *Server) createNew(ctx context.Context, r *Request, q *createRequest, re
 		return nil, 0, fs.Attr{}, StatusCannotDelete
 	}
 	sa := fs.SetAttr{Mask: fs.SetDOSAttrs, DOSAttrs: q.attrs & attrStored}
-	if !dir {
+	if dir {
+		sa.DOSAttrs |= q.attrs & attrReadonly // fileinfo.go
+	} else {
 		sa.DOSAttrs |= attrArchive
 		if q.attrs&attrReadonly != 0 {
 			sa.Mask |= fs.SetMode

@@ -323,3 +323,24 @@ func rootLookup(t *testing.T, e *env, path ...string) fs.Attr {
 	}
 	return a
 }
+
+// TestReadonlyKeepsDACL: READONLY is an attribute; toggling it leaves the
+// descriptor made from the mode as it was.
+func TestReadonlyKeepsDACL(t *testing.T) {
+	e := newEnv(t, Options{})
+	c := e.connect("export")
+	id := c.mustCreate(createReq{name: "f", access: rw | readControl | fileWriteAttributes, share: shareAll, disp: dispCreate})
+	before, _ := c.queryInfo(id, infoSecurity, 0, 4096, secOwner|secGroup|secDACL)
+	basic := make([]byte, 40)
+	binary.LittleEndian.PutUint32(basic[32:], attrReadonly)
+	if st := c.setInfo(id, infoFile, classFileBasic, basic, 0); st != StatusSuccess {
+		t.Fatal(st)
+	}
+	if a := rootLookup(t, e, "f"); a.Mode != 0o444 {
+		t.Fatalf("mode after READONLY %o", a.Mode)
+	}
+	after, _ := c.queryInfo(id, infoSecurity, 0, 4096, secOwner|secGroup|secDACL)
+	if !bytes.Equal(before, after) {
+		t.Fatalf("READONLY changed the descriptor:\n%x\n%x", before, after)
+	}
+}

@@ -27,7 +27,11 @@ import (
 //	owner       WRITE_DAC, WRITE_OWNER, WRITE_ATTRIBUTES, WRITE_EA,
 //	            and for rwx all of FILE_ALL_ACCESS
 //
-// An entry with none of r, w and x is left out, except the owner's.
+// An entry with none of r, w and x is left out, except the owner's. The
+// owner's entry of a file other than a directory always has w: that bit
+// of the mode is the READONLY attribute (fileinfo.go), not a permission
+// (package fs lets the owner write whatever it says), so setting READONLY
+// leaves the DACL as it was, as on Windows.
 // Reading a DACL back looks at READ_DATA, WRITE_DATA and EXECUTE (after
 // mapping generic rights) of the entries for the owner, the group and
 // Everyone, ignores entries that are inherit-only or name other SIDs, and
@@ -124,6 +128,11 @@ func buildSD(a *fs.Attr, info uint32, m identity.Mapper) []byte {
 			rwx := a.Mode >> (6 - 3*i) & 7
 			if rwx == 0 && i > 0 {
 				continue
+			}
+			if i == 0 && !dir {
+				// The owner's write bit is READONLY, an attribute:
+				// the owner may write whatever it says (package fs).
+				rwx |= 2
 			}
 			b = append(b, aceAllowed, 0)
 			b = binary.LittleEndian.AppendUint16(b, uint16(8+sid.Size()))
