@@ -3,6 +3,7 @@ package smb
 import (
 	"encoding/binary"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/tandemfs/tandem/internal/fs"
@@ -130,6 +131,38 @@ func listEAs(r *Request, o *open, fn func(name string, value []byte)) Status {
 	return StatusOf(err)
 }
 
+// eaNamesAsked decodes the FILE_GET_EA_INFORMATION list of a QUERY_INFO
+// (upper case names), nil when it has none.
+func eaNamesAsked(r *Request) ([]string, Status) {
+	off, n := uint32(binary.LittleEndian.Uint16(r.Body[8:])), binary.LittleEndian.Uint32(r.Body[12:])
+	if n == 0 {
+		return nil, StatusSuccess
+	}
+	b, ok := r.Buffer(off, n)
+	if !ok {
+		return nil, StatusInvalidParameter
+	}
+	var names []string
+	for {
+		if len(b) < 5 {
+			return nil, StatusEAListInconsistent
+		}
+		next, l := binary.LittleEndian.Uint32(b), int(b[4])
+		if 6+l > len(b) || (next != 0 && (int64(next) < int64(6+l) || int64(next) > int64(len(b)))) {
+			return nil, StatusEAListInconsistent
+		}
+		name := string(b[5 : 5+l])
+		if b[5+l] != 0 || !validEAName(name) {
+			return nil, StatusInvalidEAName
+		}
+		names = append(names, strings.ToUpper(name))
+		if next == 0 {
+			return names, StatusSuccess
+		}
+		b = b[next:]
+	}
+}
+
 // eaSize is FileEaInformation's EaSize: the bytes the file's EAs take as
 // a FILE_FULL_EA_INFORMATION list, 0 without EAs.
 func eaSize(r *Request, o *open) (uint32, Status) {
@@ -139,10 +172,20 @@ func eaSize(r *Request, o *open) (uint32, Status) {
 }
 
 // queryFullEa appends the file's EAs as a FILE_FULL_EA_INFORMATION list
-// (STATUS_NO_EAS_ON_FILE without any).
+// (STATUS_NO_EAS_ON_FILE without any). A QUERY_INFO whose input buffer
+// names EAs (FILE_GET_EA_INFORMATION) gets those, in its order, an EA the
+// file lacks with an empty value (MS-FSA 2.1.5.11.12).
 func queryFullEa(w *Response, r *Request, o *open) (int, Status) {
+	names, st := eaNamesAsked(r)
+	if st != StatusSuccess {
+		return 0, st
+	}
+	var found map[string][]byte
+	if names != nil {
+		found = make(map[string][]byte, len(names))
+	}
 	last, end := -1, 0
-	st := listEAs(r, o, func(name string, v []byte) {
+	put := func(name string, v []byte) {
 		start := w.Len()
 		end = start + 9 + len(name) + len(v)
 		if last >= 0 {
@@ -154,9 +197,24 @@ func queryFullEa(w *Response, r *Request, o *open) (int, Status) {
 		binary.LittleEndian.PutUint16(b[6:], uint16(len(v)))
 		copy(b[8:], name)
 		copy(b[9+len(name):], v)
+	}
+	has := false
+	st = listEAs(r, o, func(name string, v []byte) {
+		has = true
+		if names == nil {
+			put(name, v)
+		} else if slices.Contains(names, name) {
+			found[name] = append([]byte(nil), v...)
+		}
 	})
 	if st != StatusSuccess {
 		return 0, st
+	}
+	if !has {
+		return 0, StatusNoEASOnFile
+	}
+	for _, n := range names {
+		put(n, found[n])
 	}
 	if last < 0 {
 		return 0, StatusNoEASOnFile

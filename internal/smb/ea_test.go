@@ -56,6 +56,19 @@ func TestExtendedAttributes(t *testing.T) {
 	if want := eaList("SECOND", "ValueTwo", "THIRD", "3"); !bytes.Equal(got, want) {
 		t.Fatalf("EAs after set = %x\nwant %x", got, want)
 	}
+	// Asking for EAs by name: those, in that order, a missing one empty.
+	ask := []byte{12, 0, 0, 0, 5}
+	ask = append(ask, "third\x00\x00"...)
+	ask = append(ask, 0, 0, 0, 0, 4)
+	ask = append(ask, "NONE\x00"...)
+	body := append(queryInfoBody(id, infoFile, classFileFullEa, 1024, 0)[:40], ask...)
+	binary.LittleEndian.PutUint16(body[8:], HeaderSize+40)
+	binary.LittleEndian.PutUint32(body[12:], uint32(len(ask)))
+	resp := c.call(CmdQueryInfo, body, nil)
+	off, n := binary.LittleEndian.Uint16(resp.body[2:]), binary.LittleEndian.Uint32(resp.body[4:])
+	if want := eaList("THIRD", "3", "NONE", ""); resp.Status != StatusSuccess || !bytes.Equal(resp.msg[off:uint32(off)+n], want) {
+		t.Fatalf("EAs by name = %x, %v\nwant %x", resp.msg[off:uint32(off)+n], resp.Status, want)
+	}
 	// A buffer too small for the list cuts it.
 	if _, st := c.queryInfo(id, infoFile, classFileFullEa, 10, 0); st != StatusBufferOverflow {
 		t.Fatalf("small buffer: %v", st)
