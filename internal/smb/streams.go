@@ -209,6 +209,7 @@ func readStream(w *Response, r *Request, o *open, off uint64, length, minCount u
 	var n int
 	if off < uint64(len(v)) {
 		n = min(int(length), len(v)-int(off))
+		v = v[off:]
 	}
 	if length > 0 && (n == 0 || uint32(n) < minCount) {
 		w.Error(StatusEndOfFile)
@@ -218,7 +219,7 @@ func readStream(w *Response, r *Request, o *open, off uint64, length, minCount u
 	binary.LittleEndian.PutUint16(out, 17)
 	out[2] = readDataOffset
 	binary.LittleEndian.PutUint32(out[4:], uint32(n))
-	copy(out[16:], v[off:int(off)+n])
+	copy(out[16:], v[:n])
 	if n == 0 {
 		w.Grow(1)
 	}

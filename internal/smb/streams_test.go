@@ -20,6 +20,12 @@ func TestNamedStreams(t *testing.T) {
 	if got, st := c.read(s, 0, 100); st != StatusSuccess || !bytes.Equal(got, []byte("hello\x00\x00\x00\x00\x00!")) {
 		t.Fatalf("stream read = %q, %v", got, st)
 	}
+	if got, st := c.read(s, 100, 10); st != StatusEndOfFile || len(got) != 0 {
+		t.Fatalf("read past the end = %q, %v", got, st)
+	}
+	if got, _ := c.read(s, 3, 4); string(got) != "lo\x00\x00" {
+		t.Fatalf("read inside = %q", got)
+	}
 	std, _ := c.queryInfo(s, infoFile, classFileStandard, 24, 0)
 	if binary.LittleEndian.Uint64(std[8:]) != 11 {
 		t.Fatalf("stream size %d", binary.LittleEndian.Uint64(std[8:]))
