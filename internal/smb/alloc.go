@@ -9,11 +9,11 @@ import "github.com/tandemfs/tandem/internal/fs"
 // size is only recorded, with the file's other SMB state: it is reported
 // as the allocation size while the file is open, rounded up to whole
 // clusters and never below the space the data uses, and forgotten with
-// the file's last close. A directory has none.
+// the file's last close. A directory has none, nor has a named stream.
 
 // setAlloc records the allocation size n of the open's file.
 func (o *open) setAlloc(n uint64) {
-	if o.isDir {
+	if o.isDir || o.stream != "" {
 		return
 	}
 	n = min(n, fs.MaxFileSize)
@@ -27,7 +27,7 @@ func (o *open) setAlloc(n uint64) {
 // withAlloc raises a's space used to the allocation size recorded for the
 // open's file.
 func (o *open) withAlloc(a *fs.Attr) {
-	if a.Type == fs.TypeDir {
+	if a.Type == fs.TypeDir || o.stream != "" {
 		return
 	}
 	ops := &o.srv.ops
