@@ -137,7 +137,7 @@ func serveLock(w *Response, r *Request) {
 		return
 	}
 	s := r.Conn.srv
-	key := lock.KeyOf(o.h)
+	key := o.key()
 	if elems[0].flags&lockUnlock != 0 {
 		for _, e := range elems {
 			st, ns := s.locks().Unlock(key, o.owner, e.r)

@@ -76,7 +76,7 @@ func (s *Server) newOpen(r *Request, h fs.Handle, isDir bool, access, share, opt
 // path say where the file was found.
 func (o *open) register(dir fs.Handle, name, path string) Status {
 	ops := &o.srv.ops
-	key := lock.KeyOf(o.h)
+	key := o.key()
 	ops.mu.Lock()
 	f := ops.files[key]
 	if f != nil && f.deletePending {

@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"hash/fnv"
 	"strings"
 	"unicode/utf16"
 
 	"github.com/tandemfs/tandem/internal/fs"
+	"github.com/tandemfs/tandem/internal/lock"
 )
 
 // Named streams ("file:name", "file:name:$DATA") are kept as the file
@@ -16,9 +18,10 @@ import (
 // as extended attributes (ea.go skips them). A stream holds at most
 // fs.MaxXattrSize bytes; writing past that is STATUS_DISK_FULL.
 //
-// An open of a stream is an open of its file as far as share modes,
-// byte-range locks and a pending delete go; reads, writes, sizes and
-// FileEndOfFileInformation are the stream's. A stream cannot be deleted
+// A stream has share modes, byte-range locks and open state of its own,
+// under a lock table key made from its file's and its name (open.key);
+// a delete pending on the file does not reach the opens of its streams.
+// A stream cannot be deleted
 // on close or renamed (STATUS_NOT_SUPPORTED). Creating a stream of a file
 // that does not exist creates the file, empty, as Windows does. Stream
 // names are found without regard to case and kept as first spelled.
@@ -163,6 +166,21 @@ func (s *Server) createStream(ctx context.Context, r *Request, q *createRequest,
 	return o, action, a, StatusSuccess
 }
 
+// key is the lock table key of what o opened: its file's, or for a named
+// stream one of the stream's own. Real file ids stay far below 2^63, so
+// the stream keys, which have that bit set, never meet a file's.
+func (o *open) key() lock.FileKey {
+	k := lock.KeyOf(o.h)
+	if o.stream == "" {
+		return k
+	}
+	h := fnv.New64a()
+	h.Write(binary.LittleEndian.AppendUint64(nil, k.ID))
+	h.Write([]byte(strings.ToLower(o.stream)))
+	k.ID = 1<<63 | h.Sum64()>>1
+	return k
+}
+
 // streamSuffix is what names the open's stream after its file's name.
 func (o *open) streamSuffix() string {
 	if o.stream == "" {
@@ -201,6 +219,12 @@ func (o *open) streamAttrs(ctx context.Context, r *Request, a *fs.Attr) Status {
 
 // readStream answers a READ of a stream open.
 func readStream(w *Response, r *Request, o *open, off uint64, length, minCount uint32) {
+	if length > 0 {
+		if _, held := o.srv.locks().CheckIO(o.key(), o.owner, off, uint64(length), false); held {
+			w.Error(StatusFileLockConflict)
+			return
+		}
+	}
 	v, st := o.streamData(r.Context(), r)
 	if st != StatusSuccess {
 		w.Error(st)
@@ -240,6 +264,12 @@ func writeStream(w *Response, r *Request, o *open, off uint64, data []byte) {
 	if off > fs.MaxXattrSize || uint64(len(data)) > fs.MaxXattrSize-off {
 		w.Error(StatusDiskFull)
 		return
+	}
+	if len(data) > 0 {
+		if _, held := o.srv.locks().CheckIO(o.key(), o.owner, off, uint64(len(data)), true); held {
+			w.Error(StatusFileLockConflict)
+			return
+		}
 	}
 	if end := int(off) + len(data); end > len(v) {
 		v = append(v, make([]byte, end-len(v))...)
