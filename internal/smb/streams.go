@@ -20,7 +20,10 @@ import (
 //
 // A stream has share modes, byte-range locks and open state of its own,
 // under a lock table key made from its file's and its name (open.key);
-// a delete pending on the file does not reach the opens of its streams.
+// a delete pending on the file does not reach the opens of its streams,
+// and those do not keep the file from being deleted (Windows refuses to
+// delete a file with a stream open without FILE_SHARE_DELETE; the lock
+// table has no way to say that yet).
 // A stream cannot be deleted
 // on close or renamed (STATUS_NOT_SUPPORTED). Creating a stream of a file
 // that does not exist creates the file, empty, as Windows does. Stream
