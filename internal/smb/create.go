@@ -372,8 +372,8 @@ func (s *Server) createNew(ctx context.Context, r *Request, q *createRequest, re
 }
 
 // applyNewSD gives a new file the descriptor its creator sent, the parts
-// it leaves out made from the new file's mode; what the file system
-// refuses is left as it was made.
+// it leaves out inherited (sdinherit.go) or made from the new file's
+// mode; what the file system refuses is left as it was made.
 func (s *Server) applyNewSD(ctx context.Context, r *Request, h fs.Handle, a fs.Attr, sd []byte) fs.Attr {
 	p, ok := splitSD(sd)
 	if !ok {

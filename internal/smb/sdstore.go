@@ -28,8 +28,8 @@ import (
 const (
 	xattrNTSD     = fs.XattrSystem + "ntsd"
 	sdRecordV1    = 1
-	sdRecordHead  = 13
-	sdModeStamped = 0o7777
+	sdRecordHead  = 13     // version, uid, gid, mode
+	sdModeStamped = 0o7777 // the mode bits a record remembers
 )
 
 // Control bits of each part (MS-DTYP 2.4.6).
