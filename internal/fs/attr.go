@@ -167,7 +167,7 @@ func (cr *cred) setAttr(ino *meta.Inode, sa *SetAttr, now int64, created bool) e
 	if m&SetMode != 0 && !cr.owns(ino) {
 		return ErrPerm
 	}
-	if m&(SetAtime|SetMtime|SetBtime) != 0 && !cr.owns(ino) {
+	if m&(SetAtime|SetMtime|SetBtime|SetCtime) != 0 && !cr.owns(ino) {
 		return ErrPerm
 	}
 	if m&(SetAtimeNow|SetMtimeNow|SetDOSAttrs) != 0 && !cr.owns(ino) && !cr.may(ino, mayWrite) {
@@ -215,7 +215,10 @@ func (cr *cred) setAttr(ino *meta.Inode, sa *SetAttr, now int64, created bool) e
 	if m&SetDOSAttrs != 0 {
 		ino.DOSAttrs = sa.DOSAttrs
 	}
-	if !created {
+	switch {
+	case m&SetCtime != 0:
+		ino.Ctime = sa.Ctime
+	case !created:
 		ino.Ctime = now
 	}
 	return nil

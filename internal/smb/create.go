@@ -93,22 +93,34 @@ func serveCreate(w *Response, r *Request) {
 	case q.ctx.timewarp:
 		w.Error(StatusObjectNameNotFound) // no previous versions
 		return
-	case q.ctx.eaBuffer:
-		w.Error(StatusEASNotSupported)
+	}
+	raw, stream, st := splitStream(raw)
+	if st != StatusSuccess {
+		w.Error(st)
 		return
 	}
-	var st Status
 	if q.comps, st = parseName(raw); st != StatusSuccess {
 		w.Error(st)
 		return
 	}
 	s := r.Conn.srv
-	o, action, a, st := s.create(r.Context(), r, &q)
+	var o *open
+	var action uint32
+	var a fs.Attr
+	if stream != "" {
+		o, action, a, st = s.createStream(r.Context(), r, &q, stream)
+	} else {
+		o, action, a, st = s.create(r.Context(), r, &q)
+	}
 	if st != StatusSuccess {
 		w.Error(st)
 		return
 	}
 	r.FileID(o.id)
+	if q.ctx.alloc != nil && action != actionOpened {
+		o.setAlloc(binary.LittleEndian.Uint64(q.ctx.alloc))
+	}
+	o.withAlloc(&a)
 
 	out := w.Grow(88)
 	binary.LittleEndian.PutUint16(out, 89)
@@ -152,7 +164,9 @@ func (q *createRequest) check(impersonation uint32) Status {
 		return StatusInvalidParameter
 	case q.options&optDeleteOnClose != 0 && mapGeneric(q.access)&accessDelete == 0:
 		return StatusInvalidParameter
-	case q.options&(optReserveOpfilter|optOpenByFileID) != 0:
+	case q.options&0xff000000 != 0: // no option is defined there
+		return StatusInvalidParameter
+	case q.options&(optReserveOpfilter|optOpenByFileID|optCreateTreeConnection) != 0:
 		return StatusNotSupported
 	case q.access&accessReserved != 0 || q.access == 0:
 		return StatusAccessDenied
@@ -254,7 +268,7 @@ func (s *Server) openExisting(ctx context.Context, r *Request, q *createRequest,
 		sa, _ := attrChange(&a, q.attrs|attrArchive)
 		sa.Mask |= fs.SetSize
 		sa.Size = 0
-		if _, err := s.fs.SetAttr(ctx, r.Caller(), res.h, sa, nil); err != nil {
+		if err := s.setAttrKeepSD(ctx, r, res.h, &a, sa); err != nil {
 			o.tree.ops.remove(o.id)
 			o.close(ctx)
 			return nil, 0, a, StatusOf(err)
@@ -262,6 +276,13 @@ func (s *Server) openExisting(ctx context.Context, r *Request, q *createRequest,
 		action = actionOverwritten
 		if q.disp == dispSupersede {
 			action = actionSuperseded
+		}
+		if q.ctx.eaBuffer != nil {
+			if st := s.setEAs(r, res.h, q.ctx.eaBuffer); st != StatusSuccess {
+				o.tree.ops.remove(o.id)
+				o.close(ctx)
+				return nil, 0, a, st
+			}
 		}
 		var err error
 		if a, err = s.fs.GetAttr(ctx, res.h); err != nil {
@@ -285,8 +306,18 @@ func (s *Server) createNew(ctx context.Context, r *Request, q *createRequest, re
 	if mapGeneric(q.access)&accessSystemSecurity != 0 {
 		return nil, 0, fs.Attr{}, StatusPrivilegeNotHeld
 	}
+	// MS-FSA 2.1.5.1.1: no temporary directory, and a read-only file
+	// cannot be made to be deleted on close.
+	switch {
+	case dir && q.attrs&attrTemporary != 0:
+		return nil, 0, fs.Attr{}, StatusInvalidParameter
+	case !dir && q.attrs&attrReadonly != 0 && q.options&optDeleteOnClose != 0:
+		return nil, 0, fs.Attr{}, StatusCannotDelete
+	}
 	sa := fs.SetAttr{Mask: fs.SetDOSAttrs, DOSAttrs: q.attrs & attrStored}
-	if !dir {
+	if dir {
+		sa.DOSAttrs |= q.attrs & attrReadonly // fileinfo.go
+	} else {
 		sa.DOSAttrs |= attrArchive
 		if q.attrs&attrReadonly != 0 {
 			sa.Mask |= fs.SetMode
@@ -315,8 +346,15 @@ func (s *Server) createNew(ctx context.Context, r *Request, q *createRequest, re
 	case err != nil:
 		return nil, 0, a, StatusOf(err)
 	}
+	a = s.inheritSD(ctx, r, res.dir, h, a)
 	if q.ctx.secDesc != nil {
 		a = s.applyNewSD(ctx, r, h, a, q.ctx.secDesc)
+	}
+	if q.ctx.eaBuffer != nil {
+		if st := s.setEAs(r, h, q.ctx.eaBuffer); st != StatusSuccess {
+			s.fs.RemoveHandle(ctx, r.Caller(), res.dir, res.name, h)
+			return nil, 0, a, st
+		}
 	}
 	// The creator gets what it asked for: a file made read-only can still
 	// be written through the handle that made it, as on Windows.
@@ -333,24 +371,29 @@ func (s *Server) createNew(ctx context.Context, r *Request, q *createRequest, re
 	return o, actionCreated, a, StatusSuccess
 }
 
-// applyNewSD gives a new file the owner, group and mode of the
-// descriptor its creator sent; what the file system refuses is left as
-// it was made.
+// applyNewSD gives a new file the descriptor its creator sent, the parts
+// it leaves out inherited (sdinherit.go) or made from the new file's
+// mode; what the file system refuses is left as it was made.
 func (s *Server) applyNewSD(ctx context.Context, r *Request, h fs.Handle, a fs.Attr, sd []byte) fs.Attr {
-	c, ok := parseSD(sd, secOwner|secGroup|secDACL)
+	p, ok := splitSD(sd)
 	if !ok {
 		return a
 	}
-	m, err := s.sidMapper(ctx)
-	if err != nil {
+	var info uint32
+	if p.owner != nil {
+		info |= secOwner
+	}
+	if p.group != nil {
+		info |= secGroup
+	}
+	if p.control&seDACLPresent != 0 {
+		info |= secDACL
+	}
+	if info == 0 {
 		return a
 	}
-	sa := c.setAttr(&a, m)
-	if sa.Mask == 0 {
-		return a
-	}
-	if _, err := s.fs.SetAttr(ctx, r.Caller(), h, sa, nil); err != nil {
-		return a
+	if na, st := s.applySD(ctx, r, h, a, sd, info); st == StatusSuccess {
+		return na
 	}
 	if na, err := s.fs.GetAttr(ctx, h); err == nil {
 		return na

@@ -17,9 +17,14 @@ import (
 // accept: no response context means no durability and no lease. A durable
 // reconnect (DHnC, DH2C) finds nothing to reconnect to
 // (STATUS_OBJECT_NAME_NOT_FOUND), and a previous version (TWrp) does not
-// exist. Extended attributes (ExtA) are not offered. Other contexts,
+// exist. Extended attributes (ExtA) are set on a file the CREATE makes
+// or overwrites (ea.go). Other contexts,
 // including those named by GUID (application instance, SVHDX, POSIX) and
 // Apple's AAPL, are ignored, as the protocol wants for unknown ones.
+
+// optCreateTreeConnection is a create option Windows does not support
+// either (MS-SMB2 2.2.13).
+const optCreateTreeConnection = 0x00000080
 
 // Context tags.
 const (
@@ -41,7 +46,8 @@ type createContexts struct {
 	maxAccess bool
 	queryID   bool
 	secDesc   []byte // self-relative descriptor for a new file
-	eaBuffer  bool
+	eaBuffer  []byte // FILE_FULL_EA_INFORMATION list for a new or overwritten file
+	alloc     []byte // AlSi: allocation size of a new or overwritten file
 	timewarp  bool
 	reconnect bool // DHnC or DH2C
 
@@ -74,7 +80,8 @@ func parseCreateContexts(b []byte) (createContexts, Status) {
 			}
 			end = next
 		}
-		if nameLen == 0 || nameOff < 16 || nameOff+nameLen > end {
+		// Tags are at least four bytes, as Windows requires.
+		if nameLen < 4 || nameOff < 16 || nameOff+nameLen > end {
 			return cc, StatusInvalidParameter
 		}
 		var data []byte
@@ -108,7 +115,10 @@ func (cc *createContexts) add(name string, data []byte) Status {
 	case ctxSecDesc:
 		cc.secDesc = data
 	case ctxEABuffer:
-		cc.eaBuffer = true
+		if _, st := parseEAList(data); st != StatusSuccess {
+			return st
+		}
+		cc.eaBuffer = data
 	case ctxTimewarp:
 		if len(data) != 8 {
 			return StatusInvalidParameter
@@ -135,6 +145,7 @@ func (cc *createContexts) add(name string, data []byte) Status {
 		if len(data) != 8 {
 			return StatusInvalidParameter
 		}
+		cc.alloc = data
 	}
 	return StatusSuccess
 }

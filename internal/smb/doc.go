@@ -68,14 +68,17 @@
 // close, or FileDispositionInformation) goes with its last close.
 //
 // Names are found without regard to case and created as spelled
-// (fs.LookupFold); names Windows could not have are refused, the share
-// has no named streams, and symbolic links made over NFS are followed on
+// (fs.LookupFold); names Windows could not have are refused, named
+// streams are kept as extended attributes (streams.go), and symbolic
+// links made over NFS are followed on
 // the server while they stay inside the share. An open of an existing
 // file is checked against the caller's maximal access, which is its POSIX
 // permissions expressed as an access mask (DELETE comes from the
 // directory, as unlink(2) has it); the creator of a file gets the access
-// it asked for. Security descriptors are made from the owner, group and
-// mode, and one a client sets is turned back into them (security.go).
+// it asked for. A security descriptor a client sets is kept as given and
+// checked as a DACL (sdstore.go, sdaccess.go); a file without one shows
+// one made from its owner, group and mode (security.go). Extended
+// attributes are kept with the file (ea.go).
 // What Windows keeps as DOS attributes is kept beside the POSIX
 // attributes, except READONLY, which is the owner's write bit, so both
 // protocols see one truth (fileinfo.go).

@@ -185,4 +185,5 @@ type fileState struct {
 
 	deletePending bool
 	deleter       fs.Caller // who asked for the delete
+	alloc         uint64    // allocation size a client set (alloc.go)
 }

@@ -136,7 +136,7 @@ func serveLock(w *Response, r *Request) {
 		})
 	}
 	s := r.Conn.srv
-	key := lock.KeyOf(o.h)
+	key := o.key()
 	// The elements are handled in order, and the first bad one stops the
 	// request where it is (MS-SMB2 3.3.5.14.1, 3.3.5.14.2): unlocks done
 	// before it stay done, locks taken before it are released again.

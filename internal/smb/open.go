@@ -29,6 +29,8 @@ type open struct {
 	position      uint64 // FilePositionInformation
 	mode          uint32 // FileModeInformation
 	enum          *dirEnum
+	ctimeSet      bool   // the change time was set through this open (setinfo.go)
+	stream        string // the named stream opened (streams.go), "" for the data
 }
 
 // Create options (MS-SMB2 2.2.13).
@@ -74,7 +76,7 @@ func (s *Server) newOpen(r *Request, h fs.Handle, isDir bool, access, share, opt
 // path say where the file was found.
 func (o *open) register(dir fs.Handle, name, path string) Status {
 	ops := &o.srv.ops
-	key := lock.KeyOf(o.h)
+	key := o.key()
 	ops.mu.Lock()
 	f := ops.files[key]
 	if f != nil && f.deletePending {

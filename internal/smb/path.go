@@ -22,8 +22,8 @@ const maxLinkHops = 40
 // parseName decodes and checks the name of a CREATE or rename: the
 // components, or the status that refuses it. The empty name is the
 // share's root. A trailing backslash is allowed; the default data stream
-// suffix "::$DATA" is dropped, and other streams are not found (the share
-// does not offer named streams).
+// suffix "::$DATA" is dropped, and other streams are not found (CREATE
+// takes a named stream off first, streams.go).
 func parseName(raw []byte) ([]string, Status) {
 	if len(raw)%2 != 0 {
 		return nil, StatusInvalidParameter
