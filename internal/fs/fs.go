@@ -38,6 +38,8 @@ type FS struct {
 
 	shares  atomic.Pointer[shareTable] // replaced whole on change
 	shareMu sync.Mutex                 // serializes AddShare
+
+	watch watchers // who is told of changes (watch.go)
 }
 
 // Buckets and keys of the records the file system keeps beside inodes.
