@@ -97,7 +97,8 @@ func TestCreateValidation(t *testing.T) {
 		{"colon in a directory", createReq{name: `a:b\c`, access: rw, disp: dispOpenIf}, StatusObjectNameInvalid},
 		{"named stream", createReq{name: "file:stream", access: rw, disp: dispOpenIf}, StatusObjectNameNotFound},
 		{"empty component", createReq{name: `dir\\file`, access: rw, disp: dispOpenIf}, StatusObjectNameInvalid},
-		{"dot component", createReq{name: `dir\..\file`, access: rw, disp: dispOpen}, StatusObjectNameInvalid},
+		{"dot component", createReq{name: `dir\.\file`, access: rw, disp: dispOpen}, StatusObjectNameInvalid},
+		{"above the root", createReq{name: `dir\..\..\file`, access: rw, disp: dispOpen}, StatusObjectPathSyntaxBad},
 		{"missing directory", createReq{name: `nodir\file`, access: rw, disp: dispOpenIf}, StatusObjectPathNotFound},
 		{"file as directory", createReq{name: `file\x`, access: rw, disp: dispOpenIf}, StatusObjectPathNotFound},
 		{"directory wanted", createReq{name: "file", access: fileGenericRead, disp: dispOpen, options: optDirectory}, StatusNotADirectory},
@@ -120,7 +121,7 @@ func TestCreateValidation(t *testing.T) {
 	}
 	// The default stream names the file; a trailing backslash is allowed;
 	// names are found without regard to case.
-	for _, name := range []string{"file::$DATA", `dir\`, "FILE", "Dir"} {
+	for _, name := range []string{"file::$DATA", `dir\`, "FILE", "Dir", `dir\..\file`} {
 		cr := c.create(createReq{name: name, access: fileGenericRead, share: shareAll, disp: dispOpen})
 		if cr.Status != StatusSuccess {
 			t.Errorf("%q: %v", name, cr.Status)
