@@ -161,7 +161,8 @@
 //
 // Handlers run concurrently: requests of one compound run in order on one
 // goroutine, separate frames on separate goroutines (NEGOTIATE,
-// SESSION_SETUP and CANCEL excepted, which are served in arrival order).
+// SESSION_SETUP, CANCEL and CHANGE_NOTIFY excepted, which are served in
+// arrival order: a handler that goes async must not block).
 // A panic in a handler is logged and answered STATUS_INTERNAL_ERROR.
 //
 // # Choices worth knowing
