@@ -153,6 +153,13 @@ func serveChangeNotify(w *Response, r *Request) {
 		notifyResponse(changes, overflow)(w)
 		return
 	}
+	if r.Header.NextCommand != 0 {
+		// Only the last request of a compound may go asynchronous; Windows
+		// fails one in the middle, and the rest of the compound is served.
+		hub.mu.Unlock()
+		w.Error(StatusInternalError)
+		return
+	}
 	p := r.GoAsync()
 	wt.waiting = append(wt.waiting, p)
 	wt.outLen[p] = outLen

@@ -221,3 +221,23 @@ func TestChangeNotifyLogoff(t *testing.T) {
 		t.Fatalf("logoff: %v", r.Status)
 	}
 }
+
+// Only the last request of a compound may wait: one in the middle fails
+// with STATUS_INTERNAL_ERROR and the rest is served.
+func TestChangeNotifyInCompound(t *testing.T) {
+	e := newEnv(t, Options{})
+	c := e.connect("export")
+	d := c.mustCreate(mkdirReq("d"))
+	c.send(compound(c.msg(CmdChangeNotify, notifyBody(d, 0, 1000, notifyFileName), nil), c.msg(CmdEcho, echoBody, nil)))
+	rs := c.recv()
+	if len(rs) != 2 || rs[0].Status != StatusInternalError || rs[1].Status != StatusSuccess {
+		t.Fatalf("compound: %+v", rs)
+	}
+	// Last in a related compound after CREATE, it waits on the new open.
+	c.send(compound(c.msg(CmdCreate, createReq{name: "d", access: fileListDirectory, share: 7, disp: dispOpen, options: optDirectory}.body(), nil),
+		c.msg(CmdChangeNotify, notifyBody(relatedFileID, 0, 1000, notifyFileName), related)))
+	rs = c.recv()
+	if len(rs) != 2 || rs[0].Status != StatusSuccess || rs[1].Status != StatusPending {
+		t.Fatalf("CREATE and CHANGE_NOTIFY: %+v", rs)
+	}
+}
