@@ -32,7 +32,8 @@ func init() { register(CmdChangeNotify, serveChangeNotify) }
 // A waiting request completes with STATUS_CANCELLED on CANCEL, with
 // STATUS_NOTIFY_CLEANUP when its open is closed (CLOSE, tree disconnect,
 // logoff) and with STATUS_DELETE_PENDING when its directory is marked for
-// deletion.
+// deletion or removed by another protocol. Only the last request of a
+// compound may wait; one in the middle fails with STATUS_INTERNAL_ERROR.
 
 // Change notify request flags and filter bits (MS-SMB2 2.2.35).
 const (

@@ -241,3 +241,20 @@ func TestChangeNotifyInCompound(t *testing.T) {
 		t.Fatalf("CREATE and CHANGE_NOTIFY: %+v", rs)
 	}
 }
+
+// A watched directory removed through the file system (by NFS) ends the
+// waiting request with STATUS_DELETE_PENDING.
+func TestChangeNotifyDirRemovedByNFS(t *testing.T) {
+	e := newEnv(t, Options{})
+	c := e.connect("export")
+	c.close(c.mustCreate(mkdirReq("d")))
+	d := c.mustCreate(createReq{name: "d", access: fileListDirectory, share: 7, disp: dispOpen, options: optDirectory})
+	c.pend(d, 0, notifyFileName)
+	root, _, _ := e.fs.Share("export")
+	if _, err := e.fs.Rmdir(context.Background(), &fs.Caller{UID: 1000, GID: 1000}, root, "d"); err != nil {
+		t.Fatal(err)
+	}
+	if r := c.recv()[0]; r.Status != StatusDeletePending {
+		t.Fatalf("directory removed: %v", r.Status)
+	}
+}

@@ -31,6 +31,11 @@ func (s *Server) fileChanged(ev *fs.Event) {
 	if hub.count.Load() == 0 {
 		return
 	}
+	if ev.Op == fs.OpRemove && ev.IsDir {
+		// A watched directory removed by another protocol: its waiting
+		// requests end as they do when SMB deletes it.
+		s.notifyDeletePending(lock.FileKey{Share: ev.Share, ID: ev.File})
+	}
 	var buf [3]entryChange
 	cs := s.entryChanges(ev, buf[:0])
 	if len(cs) == 0 {
