@@ -92,11 +92,13 @@ func (f *FS) SetAttr(ctx context.Context, c *Caller, h Handle, sa SetAttr, guard
 	}
 	now := f.now()
 	var wcc Wcc
+	var pre, post meta.Inode
 	err = f.meta.Update(ctx, func(tx meta.Tx) error {
 		ino, err := inodeOf(tx, h)
 		if err != nil {
 			return err
 		}
+		pre = ino
 		wcc = wccOf(&ino)
 		if guardCtime != nil && *guardCtime != ino.Ctime {
 			return ErrNotSync
@@ -119,8 +121,12 @@ func (f *FS) SetAttr(ctx context.Context, c *Caller, h Handle, sa SetAttr, guard
 			return err
 		}
 		wcc.Post = attrOf(&ino)
+		post = ino
 		return nil
 	})
+	if err == nil {
+		f.emitModify(h, &pre, &post)
+	}
 	return wcc, f.result("setattr", err)
 }
 

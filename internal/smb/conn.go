@@ -56,6 +56,7 @@ type Conn struct {
 	sessions  map[uint64]*Session
 	pending   map[uint64]*Pending // by AsyncId
 	nextAsync uint64
+	early     earlyCancels // CANCELs that came before their request went async
 	closed    bool
 
 	ops connOps // the file operations' state of this connection
@@ -144,10 +145,12 @@ func (c *Conn) handleFrame(frame []byte) bool {
 		return false
 	}
 	// The exchanges that set up the connection and sessions are served in
-	// order, as is CANCEL (it must reach what it cancels). Everything else
-	// runs concurrently, bounded by the credits the client holds.
+	// order, as is CANCEL (it must reach what it cancels) and
+	// CHANGE_NOTIFY (a CLOSE sent after it must find it waiting).
+	// Everything else runs concurrently, bounded by the credits the client
+	// holds.
 	first := Command(binary.LittleEndian.Uint16(msgs[0][12:]))
-	if c.dialect == 0 || c.dialect == dialectWildcard || first == CmdNegotiate || first == CmdSessionSetup || first == CmdCancel {
+	if c.dialect == 0 || c.dialect == dialectWildcard || first == CmdNegotiate || first == CmdSessionSetup || first == CmdCancel || first == CmdChangeNotify {
 		c.serveChain(msgs, enc)
 		return !c.isClosed()
 	}

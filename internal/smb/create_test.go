@@ -98,7 +98,8 @@ func TestCreateValidation(t *testing.T) {
 		{"missing named stream", createReq{name: "file:stream", access: rw, disp: dispOpen}, StatusObjectNameNotFound},
 		{"stream of another type", createReq{name: "file:s:$INDEX_ALLOCATION", access: rw, disp: dispOpenIf}, StatusObjectNameInvalid},
 		{"empty component", createReq{name: `dir\\file`, access: rw, disp: dispOpenIf}, StatusObjectNameInvalid},
-		{"dot component", createReq{name: `dir\..\file`, access: rw, disp: dispOpen}, StatusObjectNameInvalid},
+		{"dot component", createReq{name: `dir\.\file`, access: rw, disp: dispOpen}, StatusObjectNameInvalid},
+		{"above the root", createReq{name: `dir\..\..\file`, access: rw, disp: dispOpen}, StatusObjectPathSyntaxBad},
 		{"missing directory", createReq{name: `nodir\file`, access: rw, disp: dispOpenIf}, StatusObjectPathNotFound},
 		{"file as directory", createReq{name: `file\x`, access: rw, disp: dispOpenIf}, StatusObjectPathNotFound},
 		{"directory wanted", createReq{name: "file", access: fileGenericRead, disp: dispOpen, options: optDirectory}, StatusNotADirectory},
@@ -121,7 +122,7 @@ func TestCreateValidation(t *testing.T) {
 	}
 	// The default stream names the file; a trailing backslash is allowed;
 	// names are found without regard to case.
-	for _, name := range []string{"file::$DATA", `dir\`, "FILE", "Dir"} {
+	for _, name := range []string{"file::$DATA", `dir\`, "FILE", "Dir", `dir\..\file`} {
 		cr := c.create(createReq{name: name, access: fileGenericRead, share: shareAll, disp: dispOpen})
 		if cr.Status != StatusSuccess {
 			t.Errorf("%q: %v", name, cr.Status)

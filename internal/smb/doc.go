@@ -55,8 +55,9 @@
 // open.go (the state of opens), path.go and wildcard.go (names), access.go,
 // create.go and createctx.go (CREATE and its contexts), close.go (CLOSE,
 // FLUSH), readwrite.go, querydir.go, fileinfo.go, queryinfo.go and
-// setinfo.go (attributes), security.go (security descriptors), ioctl.go
-// and lock.go.
+// setinfo.go (attributes), security.go (security descriptors), ioctl.go,
+// lock.go, and notify.go and notifychanges.go (CHANGE_NOTIFY, fed by the
+// file system's change events).
 //
 // # File operations
 //
@@ -86,14 +87,15 @@
 // Byte-range locks are mandatory for SMB I/O; a LOCK that may wait goes
 // asynchronous until the lock manager grants it, and the grants other
 // protocols cause reach it through Options.Notices and Server.Deliver.
-// No oplock, lease or durable handle is granted, and CHANGE_NOTIFY is not
-// served: clients do without them.
+// No oplock, lease or durable handle is granted: clients do without them.
+// CHANGE_NOTIFY reports the changes the file system reports (fs.Watch),
+// whichever protocol made them.
 //
 // # Adding a command handler
 //
 // Commands are added in files of their own, without changing the
-// framework. Until a command has a handler (CHANGE_NOTIFY and
-// OPLOCK_BREAK today) it is answered STATUS_NOT_SUPPORTED. A file
+// framework. Until a command has a handler (OPLOCK_BREAK today) it is
+// answered STATUS_NOT_SUPPORTED. A file
 // registers its handlers in an init function:
 //
 //	func init() { register(CmdRead, serveRead) }
@@ -162,7 +164,8 @@
 //
 // Handlers run concurrently: requests of one compound run in order on one
 // goroutine, separate frames on separate goroutines (NEGOTIATE,
-// SESSION_SETUP and CANCEL excepted, which are served in arrival order).
+// SESSION_SETUP, CANCEL and CHANGE_NOTIFY excepted, which are served in
+// arrival order: a handler that goes async must not block).
 // A panic in a handler is logged and answered STATUS_INTERNAL_ERROR.
 //
 // # Choices worth knowing

@@ -38,6 +38,8 @@ type serverOps struct {
 
 	waits lockWaits // SMB2 LOCK requests waiting in the lock manager
 
+	notify notifyHub // CHANGE_NOTIFY watches (notify.go)
+
 	mapMu  sync.Mutex
 	mapper *identity.Mapper
 }

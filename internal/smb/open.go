@@ -115,6 +115,7 @@ func (o *open) register(dir fs.Handle, name, path string) Status {
 // file was deleted.
 func (o *open) close(ctx context.Context) bool {
 	s := o.srv
+	s.notifyClosed(o)
 	s.route(s.locks().ReleaseOwner(o.owner))
 	o.mu.Lock()
 	doc := o.deleteOnClose
@@ -127,6 +128,7 @@ func (o *open) close(ctx context.Context) bool {
 	f := o.file
 	if doc && !f.deletePending {
 		f.deletePending, f.deleter = true, o.caller
+		defer s.notifyDeletePending(f.key) // once ops.mu is released
 	}
 	f.opens--
 	if f.opens > 0 {
@@ -164,6 +166,9 @@ func (o *open) setDeletePending(pending bool) {
 		o.file.deleter = o.caller
 	}
 	ops.mu.Unlock()
+	if pending {
+		o.srv.notifyDeletePending(o.file.key)
+	}
 	if !pending {
 		o.mu.Lock()
 		o.deleteOnClose = false

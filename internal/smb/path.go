@@ -53,12 +53,26 @@ func parseName(raw []byte) ([]string, Status) {
 		return nil, StatusSuccess
 	}
 	comps := strings.Split(name, `\`)
+	out := comps[:0]
 	for _, c := range comps {
+		if c == ".." {
+			// A ".." goes back up, as Samba resolves it, but never above
+			// the share's root.
+			if len(out) == 0 {
+				return nil, StatusObjectPathSyntaxBad
+			}
+			out = out[:len(out)-1]
+			continue
+		}
 		if st := checkComponent(c); st != StatusSuccess {
 			return nil, st
 		}
+		out = append(out, c)
 	}
-	return comps, StatusSuccess
+	if len(out) == 0 {
+		return nil, StatusSuccess
+	}
+	return out, StatusSuccess
 }
 
 // checkComponent checks one path component: not empty, not "." or "..",
