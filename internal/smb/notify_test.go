@@ -67,7 +67,9 @@ func TestChangeNotify(t *testing.T) {
 	e := newEnv(t, Options{})
 	c1, c2 := e.connect("export"), e.connect("export")
 	const names = notifyFileName | notifyDirName
-	w := c1.mustCreate(mkdirReq("w"))
+	// The watcher reads the directory and shares everything, as Explorer
+	// does: an open with DELETE access would block renames inside it.
+	w := c1.mustCreate(createReq{name: "w", access: genericRead, share: 7, disp: dispCreate, options: optDirectory})
 
 	// A change made by another client completes the waiting request.
 	c1.pend(w, 0, names)
