@@ -179,21 +179,27 @@ func (m *Manager) PrepareOpen(req CacheRequest) OpenDecision {
 	if req.Overwrite {
 		drop |= CacheRead | CacheHandle
 	}
-	return m.contend(f, m.owners[req.Holder], remove, drop, nanosOf(req.Deadline))
+	return m.contend(f, m.owners[req.Holder], remove, drop, nanosOf(req.Deadline), false)
 }
 
 // contend breaks what drop names of every grant of f but except's, and
 // says whether to wait for the acknowledgment of those that hold a bit of
 // delay.
-func (m *Manager) contend(f *file, except *owner, delay, drop Caching, deadline int64) OpenDecision {
+func (m *Manager) contend(f *file, except *owner, delay, drop Caching, deadline int64, readersOnly bool) OpenDecision {
 	var d OpenDecision
 	var until int64
 	for i := range f.caching {
 		g := &f.caching[i]
-		if g.owner == except {
+		if g.owner == except && except != nil || readersOnly && g.state&CacheWrite != 0 {
 			continue
 		}
 		target := g.state &^ drop
+		if target&CacheRead == 0 {
+			target = 0 // handle caching alone is no state
+		}
+		if !g.breaking && target == g.state {
+			continue
+		}
 		if !g.lease {
 			target &^= CacheHandle | CacheWrite // oplocks break to level II or none
 		}
@@ -301,7 +307,8 @@ func (m *Manager) GrantCaching(req CacheRequest) (CacheGrant, Status) {
 		if !mine.sharedBy(req.Open) {
 			mine.opens = append(mine.opens, req.Open)
 		}
-		if !mine.breaking && want&^mine.state != 0 && mine.state&^want == 0 {
+		// A lease is upgraded only when all that is asked can be had.
+		if !mine.breaking && want == req.Want && want&^mine.state != 0 && mine.state&^want == 0 {
 			mine.state = want
 			mine.epoch++
 		}
@@ -376,6 +383,10 @@ const (
 	ContendWrite                        // a write or a change of size: all data caching goes
 	ContendRemove                       // a remove or rename: handle caching goes
 	ContendLock                         // a byte-range lock: write caching goes
+	// ContendSMBWrite is a change of data through an SMB open, which holds
+	// no write caching itself: the grants that cache reads without writes
+	// break to none, without waiting.
+	ContendSMBWrite
 )
 
 // Contend breaks the caching grants that what another protocol (or
@@ -392,6 +403,8 @@ func (m *Manager) Contend(k FileKey, except Owner, c Contention, deadline time.T
 		drop = CacheRead | CacheWrite | CacheHandle
 	case ContendRemove:
 		drop = CacheHandle
+	case ContendSMBWrite:
+		drop = cacheAll
 	default:
 		return OpenDecision{Status: Invalid}
 	}
@@ -402,10 +415,29 @@ func (m *Manager) Contend(k FileKey, except Owner, c Contention, deadline time.T
 		return OpenDecision{}
 	}
 	delay := drop
-	if c == ContendWrite {
+	switch c {
+	case ContendWrite:
 		delay = CacheWrite | CacheHandle // read caching needs no acknowledgment
+	case ContendSMBWrite:
+		delay = 0
 	}
-	return m.contend(f, m.owners[except], delay, drop, nanosOf(deadline))
+	return m.contend(f, m.owners[except], delay, drop, nanosOf(deadline), c == ContendSMBWrite)
+}
+
+// HoldsCaching reports whether holder has a caching grant on any file.
+func (m *Manager) HoldsCaching(holder Owner) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ow := m.owners[holder]
+	if ow == nil {
+		return false
+	}
+	for _, r := range ow.files {
+		if r.f.grantOf(ow) != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // Caching reports the grant of holder on file k.

@@ -292,6 +292,9 @@ func (s *Server) createNew(ctx context.Context, r *Request, q *createRequest, re
 	if st := checkComponent(res.name); st != StatusSuccess {
 		return nil, 0, fs.Attr{}, st
 	}
+	if s.leaseElsewhere(r.Conn, q) {
+		return nil, 0, fs.Attr{}, StatusInvalidParameter
+	}
 	dir := q.options&optDirectory != 0
 	if mapGeneric(q.access)&accessSystemSecurity != 0 {
 		return nil, 0, fs.Attr{}, StatusPrivilegeNotHeld
@@ -338,9 +341,6 @@ func (s *Server) createNew(ctx context.Context, r *Request, q *createRequest, re
 	access &= r.Tree.MaximalAccess()
 	o := s.newOpen(r, h, dir, access, q.share, q.options)
 	o.cacheRequest(r.Conn, q)
-	if st := s.breakForOpen(ctx, o, false); st != StatusSuccess {
-		return nil, 0, a, st
-	}
 	o.deleteOnClose = q.options&optDeleteOnClose != 0
 	if st := o.register(res.dir, res.name, res.path); st != StatusSuccess {
 		return nil, 0, a, st

@@ -62,7 +62,7 @@ func (o *open) cacheRequest(c *Conn, q *createRequest) {
 	switch q.oplock {
 	case oplockLease:
 		l := q.ctx.lease
-		if l == nil || c.dialect < Dialect210 || o.isDir {
+		if l == nil || c.dialect < Dialect210 {
 			return
 		}
 		ref := cacheRef{lease: true, want: lock.Caching(binary.LittleEndian.Uint32(l[16:])) & 7}
@@ -85,6 +85,29 @@ func (o *open) cacheRequest(c *Conn, q *createRequest) {
 	if o.isDir || lockAccess(o.access) == 0 {
 		o.cache.want = 0
 	}
+}
+
+// leaseElsewhere reports whether the lease a CREATE of a new file names
+// is already held on another file, which MS-SMB2 3.3.5.9.8 refuses.
+func (s *Server) leaseElsewhere(c *Conn, q *createRequest) bool {
+	l := q.ctx.lease
+	if q.oplock != oplockLease || l == nil || c.dialect < Dialect210 {
+		return false
+	}
+	return s.locks().HoldsCaching(lock.LeaseOwner(c.lockClient(), [16]byte(l[:16])))
+}
+
+// breakReadCaching breaks, without waiting, the caching of the file's
+// opens that cache reads but not writes (level II oplocks, the opener's
+// own included, and the R and RH leases of other keys): o is about to
+// change the file's data.
+func (s *Server) breakReadCaching(o *open) {
+	var except lock.Owner
+	if o.cache.lease {
+		except = o.cache.holder
+	}
+	d := s.locks().Contend(lock.KeyOf(o.h), except, lock.ContendSMBWrite, s.opt.Now().Add(s.breakTimeout()))
+	s.route(d.Notices)
 }
 
 func (o *open) lockCacheRequest() lock.CacheRequest {
@@ -152,7 +175,7 @@ func (s *Server) breakForOpen(ctx context.Context, o *open, overwrite bool) Stat
 // of its response context.
 func (s *Server) grantCaching(o *open) (byte, []byte) {
 	ref := &o.cache
-	if !ref.lease && ref.want == 0 {
+	if !ref.lease && ref.want == 0 || o.isDir {
 		return oplockNone, nil
 	}
 	g, st := s.locks().GrantCaching(o.lockCacheRequest())
