@@ -37,6 +37,7 @@ type createRequest struct {
 	access, attrs, share, disp, options uint32
 	comps                               []string
 	ctx                                 createContexts
+	oplock                              byte // RequestedOplockLevel
 }
 
 // serveCreate opens or creates a file or directory (MS-SMB2 3.3.5.9,
@@ -46,7 +47,8 @@ type createRequest struct {
 // against the caller's maximal access (STATUS_ACCESS_DENIED), a pending
 // delete and the share modes of the file's other opens
 // (STATUS_SHARING_VIOLATION); then the file is created or overwritten.
-// No oplock or lease is granted.
+// Then the open gets the oplock or lease it asked for (lease.go), after
+// the conflicting grants of others were broken.
 func serveCreate(w *Response, r *Request) {
 	b := r.Body
 	if len(b) < 56 || binary.LittleEndian.Uint16(b) != 57 {
@@ -59,6 +61,7 @@ func serveCreate(w *Response, r *Request) {
 		share:   binary.LittleEndian.Uint32(b[32:]),
 		disp:    binary.LittleEndian.Uint32(b[36:]),
 		options: binary.LittleEndian.Uint32(b[40:]),
+		oplock:  b[3],
 	}
 	if st := q.check(binary.LittleEndian.Uint32(b[4:])); st != StatusSuccess {
 		w.Error(st)
@@ -109,10 +112,11 @@ func serveCreate(w *Response, r *Request) {
 		return
 	}
 	r.FileID(o.id)
+	level, lease := s.grantCaching(o)
 
 	out := w.Grow(88)
 	binary.LittleEndian.PutUint16(out, 89)
-	out[2] = 0 // no oplock
+	out[2] = level
 	binary.LittleEndian.PutUint32(out[4:], action)
 	putNetworkOpen(out[8:], &a)
 	binary.LittleEndian.PutUint64(out[64:], o.id.Persistent)
@@ -129,6 +133,9 @@ func serveCreate(w *Response, r *Request) {
 		binary.LittleEndian.PutUint64(d[:], a.FileID)
 		binary.LittleEndian.PutUint64(d[8:], a.FSID)
 		cw.add(ctxQueryOnDiskID, d[:])
+	}
+	if lease != nil {
+		cw.add(ctxLeaseRequest, lease)
 	}
 	off, n := cw.bounds()
 	out = w.Bytes()
@@ -240,6 +247,10 @@ func (s *Server) openExisting(ctx context.Context, r *Request, q *createRequest,
 		access |= fileWriteData
 	}
 	o := s.newOpen(r, res.h, isDir, access, q.share, q.options)
+	o.cacheRequest(r.Conn, q)
+	if st := s.breakForOpen(ctx, o, overwrite); st != StatusSuccess {
+		return nil, 0, a, st
+	}
 	if q.options&optDeleteOnClose != 0 {
 		if st := o.checkDelete(ctx, &a); st != StatusSuccess {
 			return nil, 0, a, st
@@ -280,6 +291,9 @@ func (s *Server) createNew(ctx context.Context, r *Request, q *createRequest, re
 	}
 	if st := checkComponent(res.name); st != StatusSuccess {
 		return nil, 0, fs.Attr{}, st
+	}
+	if s.leaseElsewhere(r.Conn, q) {
+		return nil, 0, fs.Attr{}, StatusInvalidParameter
 	}
 	dir := q.options&optDirectory != 0
 	if mapGeneric(q.access)&accessSystemSecurity != 0 {
@@ -326,6 +340,7 @@ func (s *Server) createNew(ctx context.Context, r *Request, q *createRequest, re
 	}
 	access &= r.Tree.MaximalAccess()
 	o := s.newOpen(r, h, dir, access, q.share, q.options)
+	o.cacheRequest(r.Conn, q)
 	o.deleteOnClose = q.options&optDeleteOnClose != 0
 	if st := o.register(res.dir, res.name, res.path); st != StatusSuccess {
 		return nil, 0, a, st

@@ -61,6 +61,10 @@ func (s *Server) Deliver(ns []lock.Notice) {
 		if n.Lock.Owner.Proto != lock.SMB {
 			continue
 		}
+		if n.Status == lock.Breaking || n.Status == lock.BreakDone {
+			s.deliverCaching(n)
+			continue
+		}
 		waits := &s.ops.waits
 		waits.mu.Lock()
 		w := waits.m[n.Waiter]

@@ -23,6 +23,7 @@ type open struct {
 	access      uint32 // granted access mask
 	shareAccess uint32
 	owner       lock.Owner
+	cache       cacheRef // the oplock or lease asked for (lease.go)
 
 	mu            sync.Mutex
 	deleteOnClose bool

@@ -126,6 +126,7 @@ func setFile(r *Request, o *open, class byte, in []byte) Status {
 		if size > fs.MaxFileSize {
 			return StatusDiskFull
 		}
+		s.breakReadCaching(o)
 		_, err := s.fs.SetAttr(ctx, r.Caller(), o.h, fs.SetAttr{Mask: fs.SetSize, Size: size}, nil)
 		return StatusOf(err)
 	case classFileValidDataLength:
