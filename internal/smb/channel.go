@@ -108,6 +108,7 @@ func serveBind(w *Response, r *Request, token []byte) {
 		return
 	}
 	if ch == nil {
+		s.pruneChannels()
 		ch = &channel{auth: c.newExchange(), preauth: c.preauth}
 		s.channels[c] = ch
 	}
@@ -138,16 +139,21 @@ func serveBind(w *Response, r *Request, token []byte) {
 		}
 		return
 	}
-	s.mu.Lock()
-	ch.signer = c.channelSigner(who.key[:], ch.preauth)
-	ch.bound, ch.auth = true, nil
-	live := s.state == sessionValid
-	s.mu.Unlock()
+	// The channel joins the connection's table first, so that a teardown
+	// of the connection racing with this finds and drops it.
 	c.mu.Lock()
-	if live && !c.closed {
+	closed := c.closed
+	if !closed {
 		c.sessions[s.id] = s
 	}
 	c.mu.Unlock()
+	s.mu.Lock()
+	ch.signer = c.channelSigner(who.key[:], ch.preauth)
+	ch.bound, ch.auth = true, nil
+	if closed && s.channels[c] == ch {
+		delete(s.channels, c)
+	}
+	s.mu.Unlock()
 	w.Status = StatusSuccess
 	writeSetupResponse(w, 0, out)
 	w.signer = ch.signer // proves the channel's key to the client
@@ -177,6 +183,34 @@ func (s *Session) unbind(c *Conn, ch *channel) {
 	if s.channels[c] == ch && !ch.bound {
 		delete(s.channels, c)
 	}
+}
+
+// pruneChannels forgets bindings left in progress by connections that
+// closed. The caller holds s.mu.
+func (s *Session) pruneChannels() {
+	for c, ch := range s.channels {
+		if !ch.bound && c.isClosed() {
+			delete(s.channels, c)
+		}
+	}
+}
+
+// liveConn is a connection of the session that is still open, the one
+// that created it first: where notifications to the session go (MS-SMB2
+// 3.3.4.6 and 3.3.4.7 let the server pick any channel). It is nil when
+// every connection is gone.
+func (s *Session) liveConn() *Conn {
+	if !s.conn.isClosed() {
+		return s.conn
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c, ch := range s.channels {
+		if ch.bound && !c.isClosed() {
+			return c
+		}
+	}
+	return nil
 }
 
 // dropChannel detaches the session from a connection that closed. It

@@ -117,6 +117,16 @@ func TestBinding(t *testing.T) {
 
 	// The session outlives its first connection, and ends with its last.
 	c1.nc.Close()
+	s := e.srv.session(id)
+	for deadline := time.Now().Add(5 * time.Second); !s.conn.isClosed(); {
+		if time.Now().After(deadline) {
+			t.Fatal("the first connection did not close")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if lc := s.liveConn(); lc == nil || lc == s.conn {
+		t.Fatalf("notifications would go to %p, the closed connection is %p", lc, s.conn)
+	}
 	if r := c2.call(CmdTreeConnect, treeConnectBody(`\\h\export`), signedReq); r.Status != StatusSuccess {
 		t.Fatalf("TREE_CONNECT after the first connection closed: %v", r.Status)
 	}

@@ -35,8 +35,9 @@ type lockWaits struct {
 }
 
 type lockWait struct {
-	p    *Pending
-	done chan struct{} // closed when the request is completed
+	p       *Pending
+	done    chan struct{} // closed when the request is completed
+	granted func()        // called when the lock is granted
 }
 
 func (lw *lockWaits) init() { lw.m = map[lock.WaiterID]*lockWait{} }
@@ -82,6 +83,9 @@ func (s *Server) Deliver(ns []lock.Notice) {
 			st = StatusLockNotGranted
 		}
 		close(w.done)
+		if st == StatusSuccess {
+			w.granted()
+		}
 		w.p.Complete(lockResponse(st))
 	}
 }
@@ -140,6 +144,11 @@ func serveLock(w *Response, r *Request) {
 		w.Error(StatusAccessDenied)
 		return
 	}
+	seq, replay := o.lockReplay(r, binary.LittleEndian.Uint32(b[4:]))
+	if replay {
+		lockResponse(StatusSuccess)(w)
+		return
+	}
 	s := r.Conn.srv
 	key := lock.KeyOf(o.h)
 	if elems[0].flags&lockUnlock != 0 {
@@ -151,6 +160,7 @@ func serveLock(w *Response, r *Request) {
 				return
 			}
 		}
+		o.lockDone(seq)
 		lockResponse(StatusSuccess)(w)
 		return
 	}
@@ -160,7 +170,7 @@ func serveLock(w *Response, r *Request) {
 			req.Mode = lock.Exclusive
 		}
 		if req.Wait {
-			s.waitLock(w, r, req) // a single element: checkLockElements saw to it
+			s.waitLock(w, r, req, func() { o.lockDone(seq) }) // a single element: checkLockElements saw to it
 			return
 		}
 		d := s.locks().Lock(req)
@@ -174,6 +184,7 @@ func serveLock(w *Response, r *Request) {
 			return
 		}
 	}
+	o.lockDone(seq)
 	lockResponse(StatusSuccess)(w)
 }
 
@@ -200,7 +211,8 @@ func checkLockElements(elems []lockElement) Status {
 
 // waitLock asks for a lock that may wait. If it must, the request goes
 // asynchronous until the lock manager decides, or the client cancels.
-func (s *Server) waitLock(w *Response, r *Request, req lock.Request) {
+// granted runs when the lock is granted.
+func (s *Server) waitLock(w *Response, r *Request, req lock.Request, granted func()) {
 	waits := &s.ops.waits
 	// Hold the table while asking, so that a notice granting the new
 	// waiter cannot be delivered before the waiter is in it.
@@ -213,10 +225,11 @@ func (s *Server) waitLock(w *Response, r *Request, req lock.Request) {
 			w.Error(lockStatus(d.Status))
 			return
 		}
+		granted()
 		lockResponse(StatusSuccess)(w)
 		return
 	}
-	lw := &lockWait{p: r.GoAsync(), done: make(chan struct{})}
+	lw := &lockWait{p: r.GoAsync(), done: make(chan struct{}), granted: granted}
 	waits.m[d.Waiter] = lw
 	waits.mu.Unlock()
 	s.route(d.Notices)
@@ -237,6 +250,7 @@ func (s *Server) waitLock(w *Response, r *Request, req lock.Request) {
 		}
 		// Granted while being cancelled: the grant's notice found no
 		// waiter; the lock is held, so say so.
+		granted()
 		lw.p.Complete(lockResponse(StatusSuccess))
 	}()
 }

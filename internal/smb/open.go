@@ -24,6 +24,7 @@ type open struct {
 	shareAccess uint32
 	owner       lock.Owner
 	cache       cacheRef // the oplock or lease asked for (lease.go)
+	seqs        lockSequences
 
 	mu            sync.Mutex
 	deleteOnClose bool
