@@ -85,7 +85,10 @@ func (c *Conn) bindStatus(s *Session, r *Request, ch *channel) Status {
 // session as it was.
 func serveBind(w *Response, r *Request, token []byte) {
 	c := r.Conn
-	s := r.Session // found in the server's table by admit
+	s := r.Session // the session, when admit verified the request with its key
+	if s == nil && r.Header.SessionID != 0 {
+		s = c.srv.session(r.Header.SessionID)
+	}
 	if s == nil {
 		if r.Header.SessionID == 0 {
 			w.Error(StatusInvalidParameter)
@@ -159,18 +162,27 @@ func serveBind(w *Response, r *Request, token []byte) {
 	w.signer = ch.signer // proves the channel's key to the client
 }
 
-// bindable checks the signature of a SESSION_SETUP that names the session
-// on a connection the session is not bound to, with the session's key
-// (MS-SMB2 3.3.5.2.4). A binding goes on to serveBind; any other such
-// request is answered STATUS_USER_SESSION_DELETED (MS-SMB2 3.3.5.2.9),
-// signed with the session's key, as a client that signs expects signed
-// answers. A signature that does not verify is refused.
-func (s *Session) bindable(r *Request) bool {
-	if r.Header.Flags&FlagSigned == 0 {
-		return true
-	}
+// admitForeign admits a SESSION_SETUP that names the session on a
+// connection the session is not bound to. A signed one must verify with
+// the session's key (MS-SMB2 3.3.5.2.4) and is then answered under it,
+// as a client that signs expects signed answers: a binding goes on to
+// serveBind, any other such request gets STATUS_USER_SESSION_DELETED
+// (MS-SMB2 3.3.5.2.9). An unsigned one is never answered with the
+// session's key, which would sign what anyone asks.
+func (s *Session) admitForeign(r *Request) Status {
+	binding := len(r.Body) > 2 && r.Body[2]&setupBinding != 0
 	sg := s.signerFor(r.Conn)
-	return sg == nil || verify(sg, r.Msg) // without a key, the handler refuses
+	if r.Header.Flags&FlagSigned == 0 || sg == nil {
+		if binding {
+			return StatusSuccess // serveBind refuses it by the rules of binding
+		}
+		return StatusUserSessionDeleted
+	}
+	if !verify(sg, r.Msg) {
+		return StatusAccessDenied
+	}
+	r.Session = s
+	return StatusSuccess
 }
 
 // boundTo reports whether the session is in the connection's table.

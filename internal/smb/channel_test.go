@@ -69,6 +69,13 @@ func TestBinding(t *testing.T) {
 		t.Fatalf("SESSION_SETUP on an unbound connection: %v", r.Status)
 	}
 
+	// Unsigned, it is not answered under the session's key, which would
+	// sign whatever anyone asks.
+	r = c2.call(CmdSessionSetup, setupBody(ntlmNegotiateMsg()), nil)
+	if r.Status != StatusUserSessionDeleted || r.Flags&FlagSigned != 0 {
+		t.Fatalf("unsigned SESSION_SETUP on an unbound connection: %v flags %#x", r.Status, r.Flags)
+	}
+
 	binding := func(h *Header) { h.SessionID = id; h.Flags |= FlagSigned }
 	for _, tc := range []struct {
 		name       string

@@ -318,12 +318,8 @@ func (c *Conn) admit(r *Request) Status {
 		if s == nil && h.Command == CmdSessionSetup {
 			// A binding names a session of another connection; any other
 			// SESSION_SETUP naming one fails, signed if it can be (bind.go).
-			if s = c.srv.session(h.SessionID); s != nil {
-				if !s.bindable(r) {
-					return StatusAccessDenied
-				}
-				r.Session = s
-				return StatusSuccess
+			if g := c.srv.session(h.SessionID); g != nil {
+				return g.admitForeign(r)
 			}
 		}
 		if s == nil {
