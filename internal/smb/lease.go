@@ -82,8 +82,8 @@ func (o *open) cacheRequest(c *Conn, q *createRequest) {
 	case oplockBatch:
 		o.cache.want = lock.CacheRead | lock.CacheWrite | lock.CacheHandle
 	}
-	if o.isDir || lockAccess(o.access) == 0 {
-		o.cache.want = 0
+	if !o.cache.lease && lockAccess(o.access) == 0 {
+		o.cache.want = 0 // a stat open gets no oplock
 	}
 }
 
