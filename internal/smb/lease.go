@@ -118,6 +118,7 @@ func (o *open) lockCacheRequest() lock.CacheRequest {
 		Holder: o.cache.holder,
 		Lease:  o.cache.lease,
 		Want:   o.cache.want,
+		Epochs: o.cache.v2,
 		Epoch:  o.cache.epoch,
 		Access: lockAccess(o.access),
 		Share:  lock.ShareAccess(o.shareAccess & 7),
@@ -236,8 +237,10 @@ func (s *Server) grantCaching(o *open) (byte, []byte) {
 	if !ref.lease {
 		return oplockLevel(g.State), nil
 	}
+	// The lease answers in the version it was made with (MS-SMB2
+	// 3.3.5.9.11).
 	n := 32
-	if ref.v2 {
+	if g.Epochs {
 		n = 52
 	}
 	b := make([]byte, n)
@@ -247,7 +250,7 @@ func (s *Server) grantCaching(o *open) (byte, []byte) {
 	if g.Breaking {
 		flags |= leaseFlagBreakInProgress
 	}
-	if ref.v2 {
+	if g.Epochs {
 		if ref.parentSet {
 			flags |= leaseFlagParentKeySet
 			copy(b[32:], ref.parent[:])
@@ -353,9 +356,7 @@ func (s *Server) sendBreak(b *lock.Break) {
 	if b.Lease {
 		body := w.Grow(44)
 		binary.LittleEndian.PutUint16(body, 44)
-		if o.cache.v2 {
-			binary.LittleEndian.PutUint16(body[2:], b.Epoch)
-		}
+		binary.LittleEndian.PutUint16(body[2:], b.Epoch) // 0 for a v1 lease
 		if b.AckRequired {
 			binary.LittleEndian.PutUint32(body[4:], breakFlagAckRequired)
 		}
