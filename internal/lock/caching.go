@@ -52,6 +52,7 @@ const DefaultBreakTimeout = 35 * time.Second
 type grant struct {
 	owner    *owner
 	lease    bool
+	epochs   bool // the epoch counts changes (SMB2 lease v2)
 	state    Caching
 	breaking bool    // a break waits for the holder's acknowledgment
 	breakTo  Caching // what the break in progress leaves
@@ -84,9 +85,11 @@ type CacheRequest struct {
 	Open, Holder Owner
 	Lease        bool
 	Want         Caching
-	// Epoch is the lease epoch the client sent (v2); a new lease starts at
-	// the next one.
-	Epoch uint16
+	// Epochs makes a new lease count its changes in an epoch, starting
+	// at the one after Epoch, which the client sent (SMB2 lease v2). A
+	// lease made without keeps epoch 0.
+	Epochs bool
+	Epoch  uint16
 	// Access and Share are the open's data access and share access: an open
 	// that would meet a sharing violation breaks others' handle caching,
 	// since closing a cached handle may let it in.
@@ -119,10 +122,11 @@ type CacheGrant struct {
 	Epoch    uint16
 	Breaking bool // a break of the grant waits for its acknowledgment
 	BreakTo  Caching
+	Epochs   bool // the lease was made with Epochs
 }
 
 func (g *grant) cacheGrant() CacheGrant {
-	return CacheGrant{State: g.state, Epoch: g.epoch, Breaking: g.breaking, BreakTo: g.breakTo}
+	return CacheGrant{State: g.state, Epoch: g.epoch, Breaking: g.breaking, BreakTo: g.breakTo, Epochs: g.epochs}
 }
 
 // grantOf returns the grant of holder o in f, or nil.
@@ -234,7 +238,7 @@ func (m *Manager) contend(f *file, except *owner, delay, drop Caching, deadline 
 func (m *Manager) startBreak(f *file, g *grant, target Caching, deadline int64) Notice {
 	from := g.state
 	ack := from&(CacheWrite|CacheHandle) != 0
-	if g.lease {
+	if g.epochs {
 		g.epoch++
 	}
 	if ack {
@@ -310,7 +314,9 @@ func (m *Manager) GrantCaching(req CacheRequest) (CacheGrant, Status) {
 		// A lease is upgraded only when all that is asked can be had.
 		if !mine.breaking && want == req.Want && want&^mine.state != 0 && mine.state&^want == 0 {
 			mine.state = want
-			mine.epoch++
+			if mine.epochs {
+				mine.epoch++
+			}
 		}
 		return mine.cacheGrant(), Granted
 	}
@@ -325,8 +331,8 @@ func (m *Manager) GrantCaching(req CacheRequest) (CacheGrant, Status) {
 		return CacheGrant{}, LimitExceeded
 	}
 	g := grant{owner: ow, lease: req.Lease, state: want, opens: []Owner{req.Open}, since: m.clock()}
-	if req.Lease {
-		g.epoch = req.Epoch + 1
+	if req.Lease && req.Epochs {
+		g.epochs, g.epoch = true, req.Epoch+1
 	}
 	f.caching = append(f.caching, g)
 	m.ref(ow, f, 1)

@@ -37,7 +37,8 @@ type createRequest struct {
 	access, attrs, share, disp, options uint32
 	comps                               []string
 	ctx                                 createContexts
-	oplock                              byte // RequestedOplockLevel
+	oplock                              byte       // RequestedOplockLevel
+	wait                                *breakWait // set with statusBreakWait
 }
 
 // serveCreate opens or creates a file or directory (MS-SMB2 3.3.5.9,
@@ -107,25 +108,34 @@ func serveCreate(w *Response, r *Request) {
 	}
 	s := r.Conn.srv
 	o, action, a, st := s.create(r.Context(), r, &q)
+	if st == statusBreakWait {
+		s.createAfterBreaks(r, &q)
+		return
+	}
 	if st != StatusSuccess {
 		w.Error(st)
 		return
 	}
 	r.FileID(o.id)
+	s.createReply(w, r, &q, o, action, &a)
+}
+
+// createReply builds the response to a CREATE that opened o.
+func (s *Server) createReply(w *Response, r *Request, q *createRequest, o *open, action uint32, a *fs.Attr) {
 	level, lease := s.grantCaching(o)
 
 	out := w.Grow(88)
 	binary.LittleEndian.PutUint16(out, 89)
 	out[2] = level
 	binary.LittleEndian.PutUint32(out[4:], action)
-	putNetworkOpen(out[8:], &a)
+	putNetworkOpen(out[8:], a)
 	binary.LittleEndian.PutUint64(out[64:], o.id.Persistent)
 	binary.LittleEndian.PutUint64(out[72:], o.id.Volatile)
 	cw := contextWriter{w: w}
 	if q.ctx.maxAccess {
 		var d [8]byte
 		dir, _, _ := o.location()
-		binary.LittleEndian.PutUint32(d[4:], s.maximalAccess(r.Context(), r, o.h, &a, dir, true))
+		binary.LittleEndian.PutUint32(d[4:], s.maximalAccess(r.Context(), r, o.h, a, dir, true))
 		cw.add(ctxMaxAccess, d[:])
 	}
 	if q.ctx.queryID {
@@ -203,6 +213,10 @@ func (s *Server) create(ctx context.Context, r *Request, q *createRequest) (*ope
 // statusRetry is create's internal signal to start again.
 const statusRetry = Status(0xffffffff)
 
+// statusBreakWait is create's internal signal that the open waits for
+// breaks of others' oplocks or leases (q.wait says which).
+const statusBreakWait = Status(0xfffffffe)
+
 // openExisting opens a file that exists, overwriting it if asked.
 func (s *Server) openExisting(ctx context.Context, r *Request, q *createRequest, res *resolved) (*open, uint32, fs.Attr, Status) {
 	a := res.attr
@@ -248,7 +262,7 @@ func (s *Server) openExisting(ctx context.Context, r *Request, q *createRequest,
 	}
 	o := s.newOpen(r, res.h, isDir, access, q.share, q.options)
 	o.cacheRequest(r.Conn, q)
-	if st := s.breakForOpen(ctx, o, overwrite); st != StatusSuccess {
+	if st := s.breakForOpen(o, q, overwrite); st != StatusSuccess {
 		return nil, 0, a, st
 	}
 	if q.options&optDeleteOnClose != 0 {

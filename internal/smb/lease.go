@@ -1,6 +1,7 @@
 package smb
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"sync"
@@ -82,8 +83,8 @@ func (o *open) cacheRequest(c *Conn, q *createRequest) {
 	case oplockBatch:
 		o.cache.want = lock.CacheRead | lock.CacheWrite | lock.CacheHandle
 	}
-	if o.isDir || lockAccess(o.access) == 0 {
-		o.cache.want = 0
+	if !o.cache.lease && lockAccess(o.access) == 0 {
+		o.cache.want = 0 // a stat open gets no oplock
 	}
 }
 
@@ -117,6 +118,7 @@ func (o *open) lockCacheRequest() lock.CacheRequest {
 		Holder: o.cache.holder,
 		Lease:  o.cache.lease,
 		Want:   o.cache.want,
+		Epochs: o.cache.v2,
 		Epoch:  o.cache.epoch,
 		Access: lockAccess(o.access),
 		Share:  lock.ShareAccess(o.shareAccess & 7),
@@ -132,42 +134,92 @@ func (s *Server) breakTimeout() time.Duration {
 }
 
 // breakForOpen breaks the caching grants of others that the open o is
-// about to conflict with, and waits while a break that must be
-// acknowledged is in progress.
-func (s *Server) breakForOpen(ctx context.Context, o *open, overwrite bool) Status {
+// about to conflict with. While a break that must be acknowledged is in
+// progress the open waits: it returns statusBreakWait with q.wait set.
+func (s *Server) breakForOpen(o *open, q *createRequest, overwrite bool) Status {
 	req := o.lockCacheRequest()
 	req.Overwrite = overwrite
+	req.Deadline = s.opt.Now().Add(s.breakTimeout())
 	wakes := &s.ops.caching
-	for {
-		req.Deadline = s.opt.Now().Add(s.breakTimeout())
-		wk := wakes.get(req.File)
-		d := s.locks().PrepareOpen(req)
-		s.route(d.Notices)
-		if d.Status == lock.Invalid {
-			wakes.put(req.File, wk)
-			return StatusInvalidParameter
-		}
-		if !d.Wait {
-			wakes.put(req.File, wk)
-			return StatusSuccess
-		}
-		wait := time.Second
-		if !d.Deadline.IsZero() {
-			wait = max(d.Deadline.Sub(s.opt.Now()), time.Millisecond)
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-wk.ch:
-		case <-t.C:
-			s.route(s.locks().Expire())
-		case <-ctx.Done():
-			t.Stop()
-			wakes.put(req.File, wk)
-			return StatusCancelled
-		}
-		t.Stop()
+	wk := wakes.get(req.File)
+	d := s.locks().PrepareOpen(req)
+	s.route(d.Notices)
+	switch {
+	case d.Status == lock.Invalid:
 		wakes.put(req.File, wk)
+		return StatusInvalidParameter
+	case !d.Wait:
+		wakes.put(req.File, wk)
+		return StatusSuccess
 	}
+	q.wait = &breakWait{key: req.File, wake: wk, deadline: d.Deadline}
+	return statusBreakWait
+}
+
+// breakWait is what a CREATE waits for: a break on the file to end, or
+// the break deadline.
+type breakWait struct {
+	key      lock.FileKey
+	wake     *breakWake
+	deadline time.Time
+}
+
+// wait waits for bw; false means ctx ended first.
+func (s *Server) waitBreak(ctx context.Context, bw *breakWait) bool {
+	defer s.ops.caching.put(bw.key, bw.wake)
+	d := time.Second
+	if !bw.deadline.IsZero() {
+		d = max(bw.deadline.Sub(s.opt.Now()), time.Millisecond)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-bw.wake.ch:
+	case <-t.C:
+		s.route(s.locks().Expire())
+	case <-ctx.Done():
+		return false
+	}
+	return true
+}
+
+// createAfterBreaks finishes a CREATE that waits for breaks: it goes
+// asynchronous (MS-SMB2 3.3.4.2), waits, and tries again; the client may
+// cancel it meanwhile.
+func (s *Server) createAfterBreaks(r *Request, q *createRequest) {
+	q.ctx.detach()
+	bw := q.wait
+	p := r.GoAsync()
+	go func() {
+		for {
+			if !s.waitBreak(p.Context(), bw) {
+				p.Complete(func(w *Response) { w.Error(StatusCancelled) })
+				return
+			}
+			q.wait = nil
+			o, action, a, st := s.create(p.Context(), r, q)
+			if st == statusBreakWait {
+				bw = q.wait
+				continue
+			}
+			p.Complete(func(w *Response) {
+				if st != StatusSuccess {
+					w.Error(st)
+					return
+				}
+				s.createReply(w, r, q, o, action, &a)
+			})
+			return
+		}
+	}()
+}
+
+// detach copies what the contexts hold of the request's buffer, which
+// an asynchronous CREATE outlives.
+func (cc *createContexts) detach() {
+	cc.secDesc = bytes.Clone(cc.secDesc)
+	cc.durable = bytes.Clone(cc.durable)
+	cc.lease = bytes.Clone(cc.lease)
 }
 
 // grantCaching asks for the open's oplock or lease once it is registered
@@ -185,8 +237,10 @@ func (s *Server) grantCaching(o *open) (byte, []byte) {
 	if !ref.lease {
 		return oplockLevel(g.State), nil
 	}
+	// The lease answers in the version it was made with (MS-SMB2
+	// 3.3.5.9.11).
 	n := 32
-	if ref.v2 {
+	if g.Epochs {
 		n = 52
 	}
 	b := make([]byte, n)
@@ -196,7 +250,7 @@ func (s *Server) grantCaching(o *open) (byte, []byte) {
 	if g.Breaking {
 		flags |= leaseFlagBreakInProgress
 	}
-	if ref.v2 {
+	if g.Epochs {
 		if ref.parentSet {
 			flags |= leaseFlagParentKeySet
 			copy(b[32:], ref.parent[:])
@@ -302,9 +356,7 @@ func (s *Server) sendBreak(b *lock.Break) {
 	if b.Lease {
 		body := w.Grow(44)
 		binary.LittleEndian.PutUint16(body, 44)
-		if o.cache.v2 {
-			binary.LittleEndian.PutUint16(body[2:], b.Epoch)
-		}
+		binary.LittleEndian.PutUint16(body[2:], b.Epoch) // 0 for a v1 lease
 		if b.AckRequired {
 			binary.LittleEndian.PutUint32(body[4:], breakFlagAckRequired)
 		}

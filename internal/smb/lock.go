@@ -164,6 +164,7 @@ func serveLock(w *Response, r *Request) {
 		lockResponse(StatusSuccess)(w)
 		return
 	}
+	s.breakReadCaching(o)
 	for i, e := range elems {
 		req := lock.Request{File: key, Owner: o.owner, Range: e.r, Mode: lock.Shared, Wait: e.flags&lockFailImmediately == 0}
 		if e.flags&lockExclusive != 0 {
