@@ -340,7 +340,7 @@ func (s *Server) sendBreak(b *lock.Break) {
 	var o *open
 	if b.Lease {
 		for _, x := range ops.opens {
-			if x.cache.lease && x.cache.holder == b.Holder && !x.tree.session.conn.isClosed() {
+			if x.cache.lease && x.cache.holder == b.Holder && x.tree.session.liveConn() != nil {
 				o = x
 				break
 			}
@@ -379,7 +379,10 @@ func (s *Server) sendBreak(b *lock.Break) {
 func (s *Server) sendUnsolicited(o *open, w *Response) {
 	t := o.tree
 	sess := t.session
-	c := sess.conn
+	c := sess.liveConn() // any channel of the session will do
+	if c == nil {
+		return
+	}
 	h := Header{Command: CmdOplockBreak, Flags: FlagResponse, MessageID: ^uint64(0)}
 	h.encode(w.buf)
 	var enc *Session
