@@ -97,6 +97,10 @@ type CacheRequest struct {
 	Share  ShareAccess
 	// Overwrite says the open truncates the file: others' read caching goes.
 	Overwrite bool
+	// StatLeases and StatOplocks say the open is a stat open, which
+	// breaks no lease or no oplock: it only looks at or sets attributes
+	// (for leases, also reads the security descriptor).
+	StatLeases, StatOplocks bool
 	// Deadline is when breaks sent for this request are revoked if not
 	// acknowledged.
 	Deadline time.Time
@@ -150,7 +154,7 @@ func (g *grant) sharedBy(o Owner) bool { return slices.Contains(g.opens, o) }
 // caching goes, or with a sharing violation handle caching; an overwrite
 // also takes read and handle caching. An oplock breaks to level II or none.
 // The open waits while a grant holding what it needs gone has not
-// acknowledged its break. Opens without data access (a stat) break nothing.
+// acknowledged its break. A stat open breaks nothing.
 func (m *Manager) PrepareOpen(req CacheRequest) OpenDecision {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -164,7 +168,7 @@ func (m *Manager) PrepareOpen(req CacheRequest) OpenDecision {
 		}
 	}
 	f := m.files[req.File]
-	if f == nil || len(f.caching) == 0 || req.Access == 0 && !req.Overwrite {
+	if f == nil || len(f.caching) == 0 || req.StatLeases && req.StatOplocks && !req.Overwrite {
 		return OpenDecision{}
 	}
 	violation := false
@@ -183,18 +187,22 @@ func (m *Manager) PrepareOpen(req CacheRequest) OpenDecision {
 	if req.Overwrite {
 		drop |= CacheRead | CacheHandle
 	}
-	return m.contend(f, m.owners[req.Holder], remove, drop, nanosOf(req.Deadline), false)
+	var skip func(*grant) bool
+	if !req.Overwrite && (req.StatLeases || req.StatOplocks) {
+		skip = func(g *grant) bool { return g.lease && req.StatLeases || !g.lease && req.StatOplocks }
+	}
+	return m.contend(f, m.owners[req.Holder], remove, drop, nanosOf(req.Deadline), skip)
 }
 
-// contend breaks what drop names of every grant of f but except's, and
-// says whether to wait for the acknowledgment of those that hold a bit of
-// delay.
-func (m *Manager) contend(f *file, except *owner, delay, drop Caching, deadline int64, readersOnly bool) OpenDecision {
+// contend breaks what drop names of every grant of f but except's and
+// those skip selects, and says whether to wait for the acknowledgment of
+// those that hold a bit of delay.
+func (m *Manager) contend(f *file, except *owner, delay, drop Caching, deadline int64, skip func(*grant) bool) OpenDecision {
 	var d OpenDecision
 	var until int64
 	for i := range f.caching {
 		g := &f.caching[i]
-		if g.owner == except && except != nil || readersOnly && g.state&CacheWrite != 0 {
+		if g.owner == except && except != nil || skip != nil && skip(g) {
 			continue
 		}
 		target := g.state &^ drop
@@ -427,7 +435,11 @@ func (m *Manager) Contend(k FileKey, except Owner, c Contention, deadline time.T
 	case ContendSMBWrite:
 		delay = 0
 	}
-	return m.contend(f, m.owners[except], delay, drop, nanosOf(deadline), c == ContendSMBWrite)
+	var skip func(*grant) bool
+	if c == ContendSMBWrite {
+		skip = func(g *grant) bool { return g.state&CacheWrite != 0 }
+	}
+	return m.contend(f, m.owners[except], delay, drop, nanosOf(deadline), skip)
 }
 
 // HoldsCaching reports whether holder has a caching grant on any file.

@@ -84,14 +84,16 @@
 // Byte-range locks are mandatory for SMB I/O; a LOCK that may wait goes
 // asynchronous until the lock manager grants it, and the grants other
 // protocols cause reach it through Options.Notices and Server.Deliver.
-// No oplock, lease or durable handle is granted, and CHANGE_NOTIFY is not
-// served: clients do without them.
+// Oplocks and leases are caching grants of the lock manager (lease.go): a
+// conflicting CREATE goes asynchronous until the breaks it causes are
+// acknowledged or time out. No durable handle is granted, and
+// CHANGE_NOTIFY is not served: clients do without them.
 //
 // # Adding a command handler
 //
 // Commands are added in files of their own, without changing the
-// framework. Until a command has a handler (CHANGE_NOTIFY and
-// OPLOCK_BREAK today) it is answered STATUS_NOT_SUPPORTED. A file
+// framework. Until a command has a handler (CHANGE_NOTIFY today) it is
+// answered STATUS_NOT_SUPPORTED. A file
 // registers its handlers in an init function:
 //
 //	func init() { register(CmdRead, serveRead) }

@@ -38,6 +38,11 @@ const (
 	breakFlagAckRequired     = 0x01
 )
 
+// statAccess is the access of an open that breaks no oplock: it only
+// looks at or sets attributes. Reading the security descriptor too breaks
+// no lease.
+const statAccess = fileReadAttributes | fileWriteAttributes | synchronize
+
 // StatusInvalidOplockProtocol refuses an oplock acknowledgment that
 // matches no break.
 const StatusInvalidOplockProtocol Status = 0xc00000e3
@@ -57,7 +62,7 @@ type cacheRef struct {
 
 // cacheRequest decodes what the CREATE asks of caching into o.cache.
 // Leases need SMB 2.1 (a 2.0.2 client's lease context is ignored) and are
-// not granted on directories; stat opens get no oplock.
+// not granted on directories.
 func (o *open) cacheRequest(c *Conn, q *createRequest) {
 	o.cache = cacheRef{holder: o.owner}
 	switch q.oplock {
@@ -82,9 +87,6 @@ func (o *open) cacheRequest(c *Conn, q *createRequest) {
 		o.cache.want = lock.CacheRead | lock.CacheWrite
 	case oplockBatch:
 		o.cache.want = lock.CacheRead | lock.CacheWrite | lock.CacheHandle
-	}
-	if !o.cache.lease && lockAccess(o.access) == 0 {
-		o.cache.want = 0 // a stat open gets no oplock
 	}
 }
 
@@ -113,15 +115,17 @@ func (s *Server) breakReadCaching(o *open) {
 
 func (o *open) lockCacheRequest() lock.CacheRequest {
 	return lock.CacheRequest{
-		File:   lock.KeyOf(o.h),
-		Open:   o.owner,
-		Holder: o.cache.holder,
-		Lease:  o.cache.lease,
-		Want:   o.cache.want,
-		Epochs: o.cache.v2,
-		Epoch:  o.cache.epoch,
-		Access: lockAccess(o.access),
-		Share:  lock.ShareAccess(o.shareAccess & 7),
+		File:        lock.KeyOf(o.h),
+		Open:        o.owner,
+		Holder:      o.cache.holder,
+		Lease:       o.cache.lease,
+		Want:        o.cache.want,
+		Epochs:      o.cache.v2,
+		Epoch:       o.cache.epoch,
+		Access:      lockAccess(o.access),
+		Share:       lock.ShareAccess(o.shareAccess & 7),
+		StatLeases:  o.access&^(statAccess|readControl) == 0,
+		StatOplocks: o.access&^statAccess == 0,
 	}
 }
 

@@ -111,6 +111,7 @@ func setFile(r *Request, o *open, class byte, in []byte) Status {
 		if o.isDir {
 			return StatusInvalidParameter
 		}
+		s.breakReadCaching(o)
 		size := binary.LittleEndian.Uint64(in)
 		if class == classFileAllocation {
 			// Reserving space changes nothing here; less than the size
@@ -126,7 +127,6 @@ func setFile(r *Request, o *open, class byte, in []byte) Status {
 		if size > fs.MaxFileSize {
 			return StatusDiskFull
 		}
-		s.breakReadCaching(o)
 		_, err := s.fs.SetAttr(ctx, r.Caller(), o.h, fs.SetAttr{Mask: fs.SetSize, Size: size}, nil)
 		return StatusOf(err)
 	case classFileValidDataLength:
