@@ -103,9 +103,11 @@ func (s *Session) checkIntegrity(r *Request) Status {
 	if s.encryptData && r.Header.Command != CmdSessionSetup {
 		return StatusAccessDenied
 	}
+	// A refusal is signed, as a client that signs checks what it gets.
+	sg := s.signerFor(r.Conn)
 	if r.Header.Flags&FlagSigned != 0 {
-		sg := s.signerFor(r.Conn)
 		if sg == nil || !verify(sg, r.Msg) {
+			r.errSigner = sg
 			// A SESSION_SETUP signed with the session's own key on a
 			// channel that has a key of its own is refused under the
 			// key the client used, so that it can read the refusal.
@@ -117,6 +119,7 @@ func (s *Session) checkIntegrity(r *Request) Status {
 		return StatusSuccess
 	}
 	if s.signingRequired {
+		r.errSigner = sg
 		return StatusAccessDenied
 	}
 	return StatusSuccess
