@@ -208,3 +208,32 @@ func TestMalformedAVPairs(t *testing.T) {
 		t.Fatalf("AUTHENTICATE leg: %v", r.Status)
 	}
 }
+
+// A session re-authenticates on any of its channels, and a failed
+// re-authentication there ends it on all of them.
+func TestReauthOnChannel(t *testing.T) {
+	e := newEnv(t, Options{})
+	c1 := e.raw()
+	c1.negotiate30()
+	main := logon30(t, c1, "alice", alicePass)
+	c2 := e.raw()
+	c2.negotiate30()
+	c2.signer = main
+	r, key := c2.ntlmExchange("alice", alicePass, setupBinding, func(h *Header) { h.SessionID = c1.session; h.Flags |= FlagSigned })
+	if r.Status != StatusSuccess {
+		t.Fatalf("binding: %v", r.Status)
+	}
+	ch := cmacSignerOf(key)
+	c2.signer = ch
+	if r, _ := c2.ntlmExchange("alice", alicePass, 0, signedReq); r.Status != StatusSuccess || !verify(ch, r.msg) {
+		t.Fatalf("reauth on the channel: %v", r.Status)
+	}
+	if r, _ := c2.ntlmExchange("alice", "nope", 0, signedReq); r.Status != StatusLogonFailure {
+		t.Fatalf("failed reauth on the channel: %v", r.Status)
+	}
+	for i, c := range []*raw{c1, c2} {
+		if r := c.call(CmdTreeConnect, treeConnectBody(`\\h\export`), signedReq); r.Status != StatusUserSessionDeleted {
+			t.Errorf("connection %d after the failed reauth: %v", i+1, r.Status)
+		}
+	}
+}
