@@ -293,6 +293,9 @@ func (m *Manager) GrantCaching(req CacheRequest) (CacheGrant, Status) {
 		o := f.shares[i].owner.Owner
 		if o != req.Open && (mine == nil || !mine.sharedBy(o)) {
 			want &^= CacheWrite
+			if !req.Lease && req.StatOplocks {
+				want = 0 // a stat open beside others gets no oplock
+			}
 			break
 		}
 	}
