@@ -293,6 +293,9 @@ func (m *Manager) GrantCaching(req CacheRequest) (CacheGrant, Status) {
 		o := f.shares[i].owner.Owner
 		if o != req.Open && (mine == nil || !mine.sharedBy(o)) {
 			want &^= CacheWrite
+			if !req.Lease && req.StatOplocks {
+				want = 0 // a stat open beside others gets no oplock
+			}
 			break
 		}
 	}
@@ -505,8 +508,9 @@ func (m *Manager) dropCaching(f *file, gone func(*owner) bool, out []Notice) []N
 	return out
 }
 
-// expireBreaks revokes the breaks whose deadline passed: the grant takes
-// the state the break asked for.
+// expireBreaks revokes the breaks whose deadline passed: a holder that
+// does not answer loses all caching (MS-SMB2 3.3.2.5: the lease state, or
+// the oplock level, becomes none).
 func (m *Manager) expireBreaks(now int64, out []Notice) []Notice {
 	var files []*file
 	for _, f := range m.files {
@@ -528,7 +532,7 @@ func (m *Manager) expireBreaks(now int64, out []Notice) []Notice {
 		for i := range f.caching {
 			g := &f.caching[i]
 			if g.breaking && g.deadline != 0 && g.deadline <= now {
-				g.state, g.breaking, g.breakTo, g.deadline = g.breakTo&g.need, false, 0, 0
+				g.state, g.breaking, g.breakTo, g.deadline = 0, false, 0, 0
 				out = append(out, doneNotice(f, g.owner.Owner))
 			}
 		}

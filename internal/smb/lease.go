@@ -144,6 +144,13 @@ func (s *Server) breakForOpen(o *open, q *createRequest, overwrite bool) Status 
 	req := o.lockCacheRequest()
 	req.Overwrite = overwrite
 	req.Deadline = s.opt.Now().Add(s.breakTimeout())
+	s.ops.mu.Lock()
+	f := s.ops.files[req.File]
+	pending := f != nil && f.deletePending
+	s.ops.mu.Unlock()
+	if pending {
+		return StatusDeletePending // breaking would not let the open in
+	}
 	wakes := &s.ops.caching
 	wk := wakes.get(req.File)
 	d := s.locks().PrepareOpen(req)
