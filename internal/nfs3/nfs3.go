@@ -31,8 +31,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/tandemfs/tandem/internal/fs"
+	"github.com/tandemfs/tandem/internal/lock"
 	"github.com/tandemfs/tandem/internal/rpc"
 	"github.com/tandemfs/tandem/internal/rpc/xdr"
 )
@@ -97,6 +99,15 @@ type Options struct {
 	// DirPref is FSINFO's dtpref, the preferred READDIR size. Zero means
 	// 64 KiB (or MaxRead if that is smaller).
 	DirPref uint32
+	// Locks is the unified lock manager, whose SMB caching grants READ
+	// and WRITE break first (caching.go); nil means none. Notices
+	// receives the breaks to send. BreakWait bounds how long a request
+	// waits for them inline (zero: 1 s) before NFS3ERR_JUKEBOX;
+	// BreakTimeout is when an unacknowledged break is revoked (zero:
+	// lock.DefaultBreakTimeout).
+	Locks                   *lock.Manager
+	Notices                 func([]lock.Notice)
+	BreakWait, BreakTimeout time.Duration
 }
 
 // Handler serves NFSv3 calls. It implements rpc.Handler and is safe for
@@ -107,6 +118,10 @@ type Handler struct {
 	maxRead  uint32
 	maxWrite uint32
 	dirPref  uint32
+
+	locks                   *lock.Manager
+	notices                 func([]lock.Notice)
+	breakWait, breakTimeout time.Duration
 }
 
 // New returns a Handler serving fsys.
@@ -117,6 +132,17 @@ func New(fsys *fs.FS, opt Options) *Handler {
 		maxRead:  opt.MaxRead,
 		maxWrite: opt.MaxWrite,
 		dirPref:  opt.DirPref,
+
+		locks:        opt.Locks,
+		notices:      opt.Notices,
+		breakWait:    opt.BreakWait,
+		breakTimeout: opt.BreakTimeout,
+	}
+	if h.breakWait == 0 {
+		h.breakWait = defaultBreakWait
+	}
+	if h.breakTimeout == 0 {
+		h.breakTimeout = lock.DefaultBreakTimeout
 	}
 	if h.log == nil {
 		h.log = slog.Default()

@@ -122,7 +122,7 @@ func (p *Pending) complete(fill func(w *Response)) {
 	}
 	s := p.session
 	if p.encrypt == nil && s != nil && s.signer != nil && (p.hdr.Flags&FlagSigned != 0 || s.signingRequired) {
-		w.signer = s.signer
+		w.signer = s.signerFor(c)
 		h.Flags |= FlagSigned
 	}
 	h.encode(w.buf)

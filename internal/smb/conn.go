@@ -281,6 +281,7 @@ func (c *Conn) serveOne(ch *chain, i int, h Header, m []byte, enc *Session) (*Re
 		}
 		if st := c.admit(r); st != StatusSuccess {
 			w.Error(st)
+			w.signer = r.errSigner
 		} else {
 			c.dispatch(w, r)
 		}
@@ -321,6 +322,13 @@ func (c *Conn) admit(r *Request) Status {
 	var s *Session
 	if h.SessionID != 0 {
 		s = c.session(h.SessionID)
+		if s == nil && h.Command == CmdSessionSetup {
+			// A binding names a session of another connection; any other
+			// SESSION_SETUP naming one fails, signed if it can be (bind.go).
+			if g := c.srv.session(h.SessionID); g != nil {
+				return g.admitForeign(r)
+			}
+		}
 		if s == nil {
 			return StatusUserSessionDeleted
 		}
@@ -428,8 +436,15 @@ func (c *Conn) finish(w *Response, r *Request) (*Response, *Session) {
 	case w.signer != nil:
 		rh.Flags |= FlagSigned
 	case r.Session != nil && r.Session.signer != nil && (h.Flags&FlagSigned != 0 || r.Session.signingRequired):
-		w.signer = r.Session.signer
+		w.signer = r.Session.signerFor(c)
 		rh.Flags |= FlagSigned
+	case h.Flags&FlagSigned != 0:
+		// A signed request refused before its session was known (or
+		// whose signature failed) is answered with the flag and its own
+		// signature, as Windows does: the client takes the status
+		// without a key to check it with.
+		rh.Flags |= FlagSigned
+		rh.Signature = h.Signature
 	}
 	rh.encode(w.buf)
 	return w, enc
@@ -564,7 +579,9 @@ func (c *Conn) teardown() {
 	c.stop()
 	c.nc.Close()
 	for _, s := range sessions {
-		s.logoff()
+		if s.dropChannel(c) {
+			s.logoff()
+		}
 	}
 	c.ops.release(c)
 	c.srv.mu.Lock()

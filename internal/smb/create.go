@@ -37,6 +37,8 @@ type createRequest struct {
 	access, attrs, share, disp, options uint32
 	comps                               []string
 	ctx                                 createContexts
+	oplock                              byte       // RequestedOplockLevel
+	wait                                *breakWait // set with statusBreakWait
 }
 
 // serveCreate opens or creates a file or directory (MS-SMB2 3.3.5.9,
@@ -46,7 +48,8 @@ type createRequest struct {
 // against the caller's maximal access (STATUS_ACCESS_DENIED), a pending
 // delete and the share modes of the file's other opens
 // (STATUS_SHARING_VIOLATION); then the file is created or overwritten.
-// No oplock or lease is granted.
+// Then the open gets the oplock or lease it asked for (lease.go), after
+// the conflicting grants of others were broken.
 func serveCreate(w *Response, r *Request) {
 	b := r.Body
 	if len(b) < 56 || binary.LittleEndian.Uint16(b) != 57 {
@@ -59,6 +62,7 @@ func serveCreate(w *Response, r *Request) {
 		share:   binary.LittleEndian.Uint32(b[32:]),
 		disp:    binary.LittleEndian.Uint32(b[36:]),
 		options: binary.LittleEndian.Uint32(b[40:]),
+		oplock:  b[3],
 	}
 	if st := q.check(binary.LittleEndian.Uint32(b[4:])); st != StatusSuccess {
 		w.Error(st)
@@ -112,28 +116,38 @@ func serveCreate(w *Response, r *Request) {
 	} else {
 		o, action, a, st = s.create(r.Context(), r, &q)
 	}
+	if st == statusBreakWait {
+		s.createAfterBreaks(r, &q)
+		return
+	}
 	if st != StatusSuccess {
 		w.Error(st)
 		return
 	}
 	r.FileID(o.id)
+	s.createReply(w, r, &q, o, action, &a)
+}
+
+// createReply builds the response to a CREATE that opened o.
+func (s *Server) createReply(w *Response, r *Request, q *createRequest, o *open, action uint32, a *fs.Attr) {
 	if q.ctx.alloc != nil && action != actionOpened {
 		o.setAlloc(binary.LittleEndian.Uint64(q.ctx.alloc))
 	}
-	o.withAlloc(&a)
+	o.withAlloc(a)
+	level, lease := s.grantCaching(o)
 
 	out := w.Grow(88)
 	binary.LittleEndian.PutUint16(out, 89)
-	out[2] = 0 // no oplock
+	out[2] = level
 	binary.LittleEndian.PutUint32(out[4:], action)
-	putNetworkOpen(out[8:], &a)
+	putNetworkOpen(out[8:], a)
 	binary.LittleEndian.PutUint64(out[64:], o.id.Persistent)
 	binary.LittleEndian.PutUint64(out[72:], o.id.Volatile)
 	cw := contextWriter{w: w}
 	if q.ctx.maxAccess {
 		var d [8]byte
 		dir, _, _ := o.location()
-		binary.LittleEndian.PutUint32(d[4:], s.maximalAccess(r.Context(), r, o.h, &a, dir, true))
+		binary.LittleEndian.PutUint32(d[4:], s.maximalAccess(r.Context(), r, o.h, a, dir, true))
 		cw.add(ctxMaxAccess, d[:])
 	}
 	if q.ctx.queryID {
@@ -141,6 +155,9 @@ func serveCreate(w *Response, r *Request) {
 		binary.LittleEndian.PutUint64(d[:], a.FileID)
 		binary.LittleEndian.PutUint64(d[8:], a.FSID)
 		cw.add(ctxQueryOnDiskID, d[:])
+	}
+	if lease != nil {
+		cw.add(ctxLeaseRequest, lease)
 	}
 	off, n := cw.bounds()
 	out = w.Bytes()
@@ -210,6 +227,10 @@ func (s *Server) create(ctx context.Context, r *Request, q *createRequest) (*ope
 // statusRetry is create's internal signal to start again.
 const statusRetry = Status(0xffffffff)
 
+// statusBreakWait is create's internal signal that the open waits for
+// breaks of others' oplocks or leases (q.wait says which).
+const statusBreakWait = Status(0xfffffffe)
+
 // openExisting opens a file that exists, overwriting it if asked.
 func (s *Server) openExisting(ctx context.Context, r *Request, q *createRequest, res *resolved) (*open, uint32, fs.Attr, Status) {
 	a := res.attr
@@ -254,6 +275,10 @@ func (s *Server) openExisting(ctx context.Context, r *Request, q *createRequest,
 		access |= fileWriteData
 	}
 	o := s.newOpen(r, res.h, isDir, access, q.share, q.options)
+	o.cacheRequest(r.Conn, q)
+	if st := s.breakForOpen(o, q, overwrite); st != StatusSuccess {
+		return nil, 0, a, st
+	}
 	if q.options&optDeleteOnClose != 0 {
 		if st := o.checkDelete(ctx, &a); st != StatusSuccess {
 			return nil, 0, a, st
@@ -301,6 +326,9 @@ func (s *Server) createNew(ctx context.Context, r *Request, q *createRequest, re
 	}
 	if st := checkComponent(res.name); st != StatusSuccess {
 		return nil, 0, fs.Attr{}, st
+	}
+	if s.leaseElsewhere(r.Conn, q) {
+		return nil, 0, fs.Attr{}, StatusInvalidParameter
 	}
 	dir := q.options&optDirectory != 0
 	if mapGeneric(q.access)&accessSystemSecurity != 0 {
@@ -364,6 +392,7 @@ func (s *Server) createNew(ctx context.Context, r *Request, q *createRequest, re
 	}
 	access &= r.Tree.MaximalAccess()
 	o := s.newOpen(r, h, dir, access, q.share, q.options)
+	o.cacheRequest(r.Conn, q)
 	o.deleteOnClose = q.options&optDeleteOnClose != 0
 	if st := o.register(res.dir, res.name, res.path); st != StatusSuccess {
 		return nil, 0, a, st

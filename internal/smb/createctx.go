@@ -12,9 +12,10 @@ import (
 //
 // Served: MxAc (the caller's maximal access to the file) and QFid (the
 // on-disk file id). SecD (a security descriptor for a new file) sets the
-// new file's owner, group and mode. The durable handle requests (DHnQ,
-// DH2Q) and leases (RqLs) are decoded and not granted, which clients
-// accept: no response context means no durability and no lease. A durable
+// new file's owner, group and mode. A lease request (RqLs, v1 or v2) is
+// granted as the lock manager allows (lease.go). The durable handle
+// requests (DHnQ, DH2Q) are decoded and not granted, which clients
+// accept: no response context means no durability. A durable
 // reconnect (DHnC, DH2C) finds nothing to reconnect to
 // (STATUS_OBJECT_NAME_NOT_FOUND), and a previous version (TWrp) does not
 // exist. Extended attributes (ExtA) are set on a file the CREATE makes
@@ -51,11 +52,11 @@ type createContexts struct {
 	timewarp  bool
 	reconnect bool // DHnC or DH2C
 
-	// Decoded for the durable handle and lease support to come; today
-	// they only say what the client asked for.
+	// Decoded for the durable handle support to come; today they only
+	// say what the client asked for.
 	durable   []byte // DHnQ or DH2Q data
 	durableV2 bool
-	lease     []byte // RqLs data
+	lease     []byte // RqLs data (lease.go)
 }
 
 // parseCreateContexts decodes the chain in b (the bytes at

@@ -46,7 +46,8 @@
 //
 // One file per layer: header.go (headers), conn.go (frames, compounds,
 // admission, response assembly), credits.go, negotiate.go, spnego.go and
-// ntlm.go (authentication), session.go (SESSION_SETUP, LOGOFF),
+// ntlm.go (authentication), auth.go (one authentication exchange),
+// session.go (SESSION_SETUP, LOGOFF), channel.go (multichannel binding),
 // crypto.go, cmac.go and ccm.go (keys, signing, ciphers), tree.go
 // (TREE_CONNECT, TREE_DISCONNECT, ECHO), async.go (pending requests and
 // CANCEL), pipe.go and srvsvc.go (IPC$ named pipes and the share
@@ -87,14 +88,16 @@
 // Byte-range locks are mandatory for SMB I/O; a LOCK that may wait goes
 // asynchronous until the lock manager grants it, and the grants other
 // protocols cause reach it through Options.Notices and Server.Deliver.
-// No oplock, lease or durable handle is granted: clients do without them.
-// CHANGE_NOTIFY reports the changes the file system reports (fs.Watch),
-// whichever protocol made them.
+// Oplocks and leases are caching grants of the lock manager (lease.go): a
+// conflicting CREATE goes asynchronous until the breaks it causes are
+// acknowledged or time out. No durable handle is granted. CHANGE_NOTIFY
+// reports the changes the file system reports (fs.Watch), whichever
+// protocol made them.
 //
 // # Adding a command handler
 //
 // Commands are added in files of their own, without changing the
-// framework. Until a command has a handler (OPLOCK_BREAK today) it is
+// framework. Until a command has a handler it is
 // answered STATUS_NOT_SUPPORTED. A file
 // registers its handlers in an init function:
 //
@@ -176,10 +179,14 @@
 //     responses is an anonymous (null) session; anonymous and guest
 //     sessions have no key, so they cannot sign or encrypt, and they
 //     reach IPC$ and shares whose ShareOptions allow guests only.
-//   - Multichannel (session binding) is not offered; a binding
-//     SESSION_SETUP gets STATUS_REQUEST_NOT_ACCEPTED. A reconnecting client
-//     naming its PreviousSessionId has that session of the same user
-//     logged off.
+//   - Multichannel is offered to 3.x clients that ask for it: a SESSION_SETUP
+//     with the binding flag, signed with the session's key, binds another
+//     connection of the same dialect, signing algorithm and cipher to a
+//     session after authenticating the same user again; the channel then
+//     signs with a key of its own (channel.go). A session ends with its
+//     last connection. A failed re-authentication ends the session; a
+//     reconnecting client naming its PreviousSessionId has that session of
+//     the same user logged off.
 //   - Capabilities: LEASING and LARGE_MTU (reads and writes up to 8 MiB)
 //     from 2.1, ENCRYPTION for 3.0 and 3.0.2 clients that offer it. For
 //     3.1.1 the server prefers AES-128-GCM, AES-128-CCM, AES-256-GCM,

@@ -36,7 +36,8 @@ type serverOps struct {
 	files map[lock.FileKey]*fileState
 	opens map[uint64]*open // by persistent FileId
 
-	waits lockWaits // SMB2 LOCK requests waiting in the lock manager
+	waits   lockWaits  // SMB2 LOCK requests waiting in the lock manager
+	caching breakWakes // CREATEs waiting for breaks (lease.go)
 
 	notify notifyHub // CHANGE_NOTIFY watches (notify.go)
 

@@ -23,6 +23,8 @@ type open struct {
 	access      uint32 // granted access mask
 	shareAccess uint32
 	owner       lock.Owner
+	cache       cacheRef // the oplock or lease asked for (lease.go)
+	seqs        lockSequences
 
 	mu            sync.Mutex
 	deleteOnClose bool

@@ -158,6 +158,7 @@ func serveWrite(w *Response, r *Request) {
 			return
 		}
 	}
+	s.breakReadCaching(o)
 	stable := fs.Unstable
 	if flags&writeFlagThrough != 0 || o.writeThrough() {
 		stable = fs.FileSync

@@ -116,6 +116,7 @@ func setFile(r *Request, o *open, class byte, in []byte) Status {
 		if o.isDir {
 			return StatusInvalidParameter
 		}
+		s.breakReadCaching(o)
 		size := binary.LittleEndian.Uint64(in)
 		if class == classFileAllocation {
 			// The allocation is recorded (alloc.go); less than the size
