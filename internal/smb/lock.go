@@ -11,9 +11,10 @@ func init() { register(CmdLock, serveLock) }
 
 // SMB2 LOCK takes or releases byte-range locks of an open in the unified
 // lock manager, where they meet the locks of NFS clients (NLM) and of
-// other opens. A request is either all unlocks or all locks. Several
-// locks in one request must all fail immediately; they are taken in
-// order, and if one is refused those taken before it are released again.
+// other opens. A request is either all unlocks or all locks, as its first
+// element says. Several locks in one request must all fail immediately;
+// they are taken in order, and if one is refused (or is not a lock) those
+// taken before it are released again.
 // A single lock without FAIL_IMMEDIATELY waits: the request goes
 // asynchronous and completes when the lock manager grants it (a Notice,
 // routed back through Server.Deliver), or with STATUS_CANCELLED when the
@@ -78,7 +79,9 @@ func (s *Server) Deliver(ns []lock.Notice) {
 		switch n.Status {
 		case lock.Granted:
 		case lock.Cancelled:
-			st = StatusCancelled
+			// Dropped because its open was closed: Windows answers the
+			// waiting request STATUS_RANGE_NOT_LOCKED.
+			st = StatusRangeNotLocked
 		default:
 			st = StatusLockNotGranted
 		}
