@@ -58,6 +58,9 @@ func (h *Handler) setattr(ctx context.Context, r *xdr.Reader, cl *fs.Caller, w *
 	var wcc fs.Wcc
 	fh, err := parseFH(a.fh)
 	if err == nil {
+		err = h.guard.setattr(ctx, fh, &a.attr)
+	}
+	if err == nil {
 		var guard *int64
 		if a.guard {
 			guard = &a.guardCtime

@@ -22,13 +22,16 @@ func (h *Handler) read(ctx context.Context, r *xdr.Reader, cl *fs.Caller, w *xdr
 	if r.Err() != nil {
 		return rpc.ErrGarbageArgs
 	}
+	count := int(min(a.count, h.maxRead))
 	fh, err := parseFH(a.fh)
+	if err == nil {
+		err = h.guard.read(ctx, fh, a.offset, count)
+	}
 	if err != nil {
 		writeStatus(w, statusOf(err))
 		w.Bool(false)
 		return h.fail(ctx, ProcRead, err)
 	}
-	count := int(min(a.count, h.maxRead))
 	start := reserveDeferred(w)
 	dataOff := w.Reserve(readTail+count+3) + readTail
 	n, eof, attr, err := h.fs.Read(ctx, cl, fh, a.offset, w.Bytes()[dataOff:dataOff+count])
@@ -79,7 +82,9 @@ func (h *Handler) write(ctx context.Context, r *xdr.Reader, cl *fs.Caller, w *xd
 		if len(data) > int(h.maxWrite) {
 			data = data[:h.maxWrite]
 		}
-		n, stable, wcc, err = h.fs.Write(ctx, cl, fh, a.offset, data, a.stable)
+		if err = h.guard.write(ctx, fh, a.offset, len(data)); err == nil {
+			n, stable, wcc, err = h.fs.Write(ctx, cl, fh, a.offset, data, a.stable)
+		}
 	}
 	writeStatus(w, statusOf(err))
 	writeWcc(w, &wcc)

@@ -124,6 +124,9 @@ func (h *Handler) unlink(ctx context.Context, r *xdr.Reader, cl *fs.Caller, w *x
 	var wcc fs.Wcc
 	dir, err := parseFH(a.dir)
 	if err == nil {
+		err = h.guard.remove(ctx, cl, dir, a.name)
+	}
+	if err == nil {
 		if proc == ProcRmdir {
 			wcc, err = h.fs.Rmdir(ctx, cl, dir, a.name)
 		} else {
@@ -149,6 +152,9 @@ func (h *Handler) rename(ctx context.Context, r *xdr.Reader, cl *fs.Caller, w *x
 	var to fs.Handle
 	if err == nil {
 		to, err = parseFH(a.to.dir)
+	}
+	if err == nil {
+		err = h.guard.rename(ctx, cl, from, a.from.name, to, a.to.name)
 	}
 	if err == nil {
 		fromWcc, toWcc, err = h.fs.Rename(ctx, cl, from, a.from.name, to, a.to.name)

@@ -33,6 +33,7 @@ import (
 	"log/slog"
 
 	"github.com/tandemfs/tandem/internal/fs"
+	"github.com/tandemfs/tandem/internal/lock"
 	"github.com/tandemfs/tandem/internal/rpc"
 	"github.com/tandemfs/tandem/internal/rpc/xdr"
 )
@@ -97,6 +98,10 @@ type Options struct {
 	// DirPref is FSINFO's dtpref, the preferred READDIR size. Zero means
 	// 64 KiB (or MaxRead if that is smaller).
 	DirPref uint32
+	// Locks is the lock manager the SMB server uses, so that NFS requests
+	// honour SMB's byte-range locks and share modes (see guard). Nil
+	// means NFS is served alone and nothing is checked.
+	Locks *lock.Manager
 }
 
 // Handler serves NFSv3 calls. It implements rpc.Handler and is safe for
@@ -107,6 +112,7 @@ type Handler struct {
 	maxRead  uint32
 	maxWrite uint32
 	dirPref  uint32
+	guard    guard
 }
 
 // New returns a Handler serving fsys.
@@ -117,6 +123,7 @@ func New(fsys *fs.FS, opt Options) *Handler {
 		maxRead:  opt.MaxRead,
 		maxWrite: opt.MaxWrite,
 		dirPref:  opt.DirPref,
+		guard:    guard{locks: opt.Locks, fs: fsys},
 	}
 	if h.log == nil {
 		h.log = slog.Default()
