@@ -16,15 +16,18 @@ import (
 //     lock). NLM locks stay advisory to NFS I/O, as POSIX says.
 //   - SMB share modes bind NFS as they would another open (MS-FSA
 //     2.1.5.1.2.2): while an SMB open with data access denies read or
-//     write, NFS READ or WRITE and SETATTR of the size are refused; while
-//     one does not share delete, so are REMOVE, RMDIR and RENAME of its
-//     file and a RENAME over it.
+//     write, NFS READ or WRITE and a change of size (SETATTR, CREATE of an
+//     existing file with a size) are refused; while one does not share
+//     delete, so are REMOVE, RMDIR and RENAME of its file and a RENAME
+//     over it.
 //
 // Each method is asked by one procedure before it touches the file and
 // returns nil to go on, or the error to answer: fs.ErrLocked, which is
 // NFS3ERR_ACCES. A guard without a lock manager (NFS served alone) allows
 // everything. On a file with no lock state at all, which is nearly every
-// file, a method costs an atomic load and allocates nothing.
+// file, READ, WRITE and SETATTR cost an atomic load and allocate nothing;
+// REMOVE, RENAME and CREATE, which name the file by a directory entry,
+// look the name up only while some file has lock state.
 //
 // The check and the operation are two steps: an SMB open or lock that
 // arrives between them is not seen by the NFS request, which then ran, as
@@ -72,6 +75,20 @@ func (g *guard) setattr(ctx context.Context, fh fs.Handle, sa *fs.SetAttr) error
 		return fs.ErrLocked
 	}
 	return nil
+}
+
+// create guards CREATE: UNCHECKED with a size reuses an existing file and
+// sets its size (Linux sends it for open with O_CREAT|O_TRUNC), which
+// writes the file as SETATTR would.
+func (g *guard) create(ctx context.Context, cl *fs.Caller, dir fs.Handle, name string, how *fs.CreateHow) error {
+	if g.locks == nil || how.Mode != fs.Unchecked || how.Attr.Mask&fs.SetSize == 0 || g.locks.Empty() {
+		return nil
+	}
+	h, _, _, err := g.fs.Lookup(ctx, cl, dir, name)
+	if err != nil {
+		return nil // no file to reuse, or CREATE fails the same way
+	}
+	return g.setattr(ctx, h, &how.Attr)
 }
 
 // remove guards REMOVE and RMDIR of name in dir.

@@ -39,6 +39,12 @@ var (
 	opChmod = nfsOp{"SETATTR mode", ProcSetAttr, func(e *env, f fs.Handle) func(*xdr.Writer) {
 		return sattrArgs(f, clientSattr{mode: u32(0o644)}, nil)
 	}}
+	opCreateTrunc = nfsOp{"CREATE f size 0", ProcCreate, func(e *env, f fs.Handle) func(*xdr.Writer) {
+		return createArgsOf(e.root, "f", fs.Unchecked, clientSattr{size: u64(0)}, "")
+	}}
+	opCreateKeep = nfsOp{"CREATE f", ProcCreate, func(e *env, f fs.Handle) func(*xdr.Writer) {
+		return createArgsOf(e.root, "f", fs.Unchecked, clientSattr{mode: u32(0o644)}, "")
+	}}
 	opRemove   = nfsOp{"REMOVE", ProcRemove, func(e *env, f fs.Handle) func(*xdr.Writer) { return diropArg(e.root, "f") }}
 	opRenameTo = nfsOp{"RENAME f to g", ProcRename, func(e *env, f fs.Handle) func(*xdr.Writer) {
 		return renameCall(e.root, "f", e.root, "g")
@@ -48,7 +54,7 @@ var (
 	}}
 )
 
-var allOps = []nfsOp{opRead, opReadFar, opWrite, opWriteFar, opTrunc, opChmod, opRemove, opRenameTo, opRenameOver}
+var allOps = []nfsOp{opRead, opReadFar, opWrite, opWriteFar, opTrunc, opChmod, opCreateTrunc, opCreateKeep, opRemove, opRenameTo, opRenameOver}
 
 // TestCrossProtocolGuard: what SMB holds on a file, in the lock manager
 // NFS shares with SMB, against each NFS request: exactly the requests the
@@ -77,10 +83,10 @@ func TestCrossProtocolGuard(t *testing.T) {
 		{name: "SMB shared lock", lock: &lk{smbOpen, lock.Shared}, refused: []nfsOp{opWrite}},
 		{name: "NLM exclusive lock is advisory", lock: &lk{nlmOwner, lock.Exclusive}},
 		{name: "SMB open sharing all", share: &share{R | W | D, SR | SW | SD}},
-		{name: "SMB open denying write", share: &share{R, SR | SD}, refused: []nfsOp{opWrite, opWriteFar, opTrunc}},
+		{name: "SMB open denying write", share: &share{R, SR | SD}, refused: []nfsOp{opWrite, opWriteFar, opTrunc, opCreateTrunc}},
 		{name: "SMB open denying read", share: &share{W, SW | SD}, refused: []nfsOp{opRead, opReadFar}},
 		{name: "SMB open not sharing delete", share: &share{R, SR | SW}, refused: []nfsOp{opRemove, opRenameTo, opRenameOver}},
-		{name: "SMB open denying all", share: &share{R | W, 0}, refused: []nfsOp{opRead, opReadFar, opWrite, opWriteFar, opTrunc, opRemove, opRenameTo, opRenameOver}},
+		{name: "SMB open denying all", share: &share{R | W, 0}, refused: []nfsOp{opRead, opReadFar, opWrite, opWriteFar, opTrunc, opCreateTrunc, opRemove, opRenameTo, opRenameOver}},
 		// MS-FSA 2.1.5.1.2.2: an open without data access denies nothing.
 		{name: "SMB attribute-only open", share: &share{0, 0}},
 		{name: "NLM share reservation", nlm: &share{R | W, 0}},
@@ -129,7 +135,7 @@ func TestCrossProtocolGuard(t *testing.T) {
 			switch op.proc {
 			case ProcRead:
 				decPostOpAttr(r)
-			case ProcWrite, ProcSetAttr, ProcRemove:
+			case ProcWrite, ProcSetAttr, ProcRemove, ProcCreate:
 				decWcc(r)
 			case ProcRename:
 				decWcc(r)

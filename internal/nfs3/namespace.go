@@ -42,6 +42,9 @@ func (h *Handler) create(ctx context.Context, r *xdr.Reader, cl *fs.Caller, w *x
 	)
 	dir, err := parseFH(a.where.dir)
 	if err == nil {
+		err = h.guard.create(ctx, cl, dir, a.where.name, &a.how)
+	}
+	if err == nil {
 		obj, attr, wcc, err = h.fs.Create(ctx, cl, dir, a.where.name, a.how)
 	}
 	return h.writeDirOpRes(ctx, w, ProcCreate, obj, &attr, &wcc, err)

@@ -22,6 +22,12 @@
 //     reply; the server stops listing when the next entry would overflow it
 //     and the client continues from the last cookie.
 //
+// NFS has no opens and its NLM locks are advisory, but SMB clients of the
+// same files lock and open with share modes that Windows enforces. Given
+// the lock manager SMB uses (Options.Locks), the handler honours them:
+// READ, WRITE, SETATTR of the size, REMOVE, RMDIR and RENAME that an SMB
+// lock or share mode forbids answer NFS3ERR_ACCES (crossproto.go).
+//
 // Every fs error becomes an nfsstat3 through the one table in status.go.
 // Malformed arguments answer the RPC-level GARBAGE_ARGS, unknown procedures
 // PROC_UNAVAIL; nothing a client sends can make a handler panic.
