@@ -58,14 +58,13 @@ func (h *Handler) setattr(ctx context.Context, r *xdr.Reader, cl *fs.Caller, w *
 	var wcc fs.Wcc
 	fh, err := parseFH(a.fh)
 	if err == nil {
-		err = h.guard.setattr(ctx, fh, &a.attr)
-	}
-	if err == nil {
 		var guard *int64
 		if a.guard {
 			guard = &a.guardCtime
 		}
-		wcc, err = h.fs.SetAttr(ctx, cl, fh, a.attr, guard)
+		if err = h.cross.setattr(ctx, fh, &a.attr); err == nil {
+			wcc, err = h.fs.SetAttr(ctx, cl, fh, a.attr, guard)
+		}
 	}
 	writeStatus(w, statusOf(err))
 	writeWcc(w, &wcc)

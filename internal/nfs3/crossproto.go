@@ -7,7 +7,7 @@ import (
 	"github.com/tandemfs/tandem/internal/lock"
 )
 
-// guard applies SMB's state in the lock manager to NFS requests, which
+// crossGuard applies SMB's state in the lock manager to NFS requests, which
 // have no opens and no locks of their own to be judged by:
 //
 //   - SMB byte-range locks are mandatory. A lock of an SMB open, shared or
@@ -32,22 +32,22 @@ import (
 // The check and the operation are two steps: an SMB open or lock that
 // arrives between them is not seen by the NFS request, which then ran, as
 // far as either client can tell, just before it.
-type guard struct {
+type crossGuard struct {
 	locks *lock.Manager
 	fs    *fs.FS
 }
 
 // read guards READ of n bytes at off.
-func (g *guard) read(ctx context.Context, fh fs.Handle, off uint64, n int) error {
+func (g *crossGuard) read(ctx context.Context, fh fs.Handle, off uint64, n int) error {
 	return g.io(fh, off, n, lock.AccessRead)
 }
 
 // write guards WRITE of n bytes at off.
-func (g *guard) write(ctx context.Context, fh fs.Handle, off uint64, n int) error {
+func (g *crossGuard) write(ctx context.Context, fh fs.Handle, off uint64, n int) error {
 	return g.io(fh, off, n, lock.AccessWrite)
 }
 
-func (g *guard) io(fh fs.Handle, off uint64, n int, a lock.Access) error {
+func (g *crossGuard) io(fh fs.Handle, off uint64, n int, a lock.Access) error {
 	if g.locks == nil {
 		return nil
 	}
@@ -67,7 +67,7 @@ func (g *guard) io(fh fs.Handle, off uint64, n int, a lock.Access) error {
 // setattr guards SETATTR: a change of size writes the file. Byte-range
 // locks do not bind it, as they do not bind SMB's end-of-file change
 // (MS-FSA 2.1.5.14.4 checks none).
-func (g *guard) setattr(ctx context.Context, fh fs.Handle, sa *fs.SetAttr) error {
+func (g *crossGuard) setattr(ctx context.Context, fh fs.Handle, sa *fs.SetAttr) error {
 	if g.locks == nil || sa.Mask&fs.SetSize == 0 {
 		return nil
 	}
@@ -80,7 +80,7 @@ func (g *guard) setattr(ctx context.Context, fh fs.Handle, sa *fs.SetAttr) error
 // create guards CREATE: UNCHECKED with a size reuses an existing file and
 // sets its size (Linux sends it for open with O_CREAT|O_TRUNC), which
 // writes the file as SETATTR would.
-func (g *guard) create(ctx context.Context, cl *fs.Caller, dir fs.Handle, name string, how *fs.CreateHow) error {
+func (g *crossGuard) create(ctx context.Context, cl *fs.Caller, dir fs.Handle, name string, how *fs.CreateHow) error {
 	if g.locks == nil || how.Mode != fs.Unchecked || how.Attr.Mask&fs.SetSize == 0 || g.locks.Empty() {
 		return nil
 	}
@@ -92,7 +92,7 @@ func (g *guard) create(ctx context.Context, cl *fs.Caller, dir fs.Handle, name s
 }
 
 // remove guards REMOVE and RMDIR of name in dir.
-func (g *guard) remove(ctx context.Context, cl *fs.Caller, dir fs.Handle, name string) error {
+func (g *crossGuard) remove(ctx context.Context, cl *fs.Caller, dir fs.Handle, name string) error {
 	if g.locks == nil || g.locks.Empty() {
 		return nil
 	}
@@ -101,7 +101,7 @@ func (g *guard) remove(ctx context.Context, cl *fs.Caller, dir fs.Handle, name s
 
 // rename guards RENAME: it deletes the source's name and, if the target
 // name exists, the file it names.
-func (g *guard) rename(ctx context.Context, cl *fs.Caller, fromDir fs.Handle, fromName string, toDir fs.Handle, toName string) error {
+func (g *crossGuard) rename(ctx context.Context, cl *fs.Caller, fromDir fs.Handle, fromName string, toDir fs.Handle, toName string) error {
 	if g.locks == nil || g.locks.Empty() {
 		return nil
 	}
@@ -114,7 +114,7 @@ func (g *guard) rename(ctx context.Context, cl *fs.Caller, fromDir fs.Handle, fr
 // deletes refuses the deletion of name in dir while an SMB open of the
 // file it names does not share delete. A name that cannot be looked up is
 // left for the operation itself to fail on.
-func (g *guard) deletes(ctx context.Context, cl *fs.Caller, dir fs.Handle, name string) error {
+func (g *crossGuard) deletes(ctx context.Context, cl *fs.Caller, dir fs.Handle, name string) error {
 	if name == "." || name == ".." {
 		return nil // never removable; the operation says why
 	}

@@ -183,7 +183,7 @@ func TestCrossProtocolGuardAllocs(t *testing.T) {
 	f := e.create(credUser, e.root, "f", 0o644)
 	busy := e.create(credUser, e.root, "busy", 0o644)
 	m.AddShare(lock.KeyOf(busy), smbOpen, lock.AccessRead, 0)
-	g := &e.h.guard
+	g := &e.h.cross
 	sa := fs.SetAttr{Mask: fs.SetSize}
 	n := testing.AllocsPerRun(100, func() {
 		if g.read(t.Context(), f, 0, 4096) != nil || g.write(t.Context(), f, 0, 4096) != nil || g.setattr(t.Context(), f, &sa) != nil {

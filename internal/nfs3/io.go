@@ -22,12 +22,14 @@ func (h *Handler) read(ctx context.Context, r *xdr.Reader, cl *fs.Caller, w *xdr
 	if r.Err() != nil {
 		return rpc.ErrGarbageArgs
 	}
-	count := int(min(a.count, h.maxRead))
 	fh, err := parseFH(a.fh)
-	if err == nil {
-		err = h.guard.read(ctx, fh, a.offset, count)
-	}
 	if err != nil {
+		writeStatus(w, statusOf(err))
+		w.Bool(false)
+		return h.fail(ctx, ProcRead, err)
+	}
+	count := int(min(a.count, h.maxRead))
+	if err := h.cross.read(ctx, fh, a.offset, count); err != nil {
 		writeStatus(w, statusOf(err))
 		w.Bool(false)
 		return h.fail(ctx, ProcRead, err)
@@ -82,7 +84,7 @@ func (h *Handler) write(ctx context.Context, r *xdr.Reader, cl *fs.Caller, w *xd
 		if len(data) > int(h.maxWrite) {
 			data = data[:h.maxWrite]
 		}
-		if err = h.guard.write(ctx, fh, a.offset, len(data)); err == nil {
+		if err = h.cross.write(ctx, fh, a.offset, len(data)); err == nil {
 			n, stable, wcc, err = h.fs.Write(ctx, cl, fh, a.offset, data, a.stable)
 		}
 	}

@@ -42,7 +42,7 @@ func (h *Handler) create(ctx context.Context, r *xdr.Reader, cl *fs.Caller, w *x
 	)
 	dir, err := parseFH(a.where.dir)
 	if err == nil {
-		err = h.guard.create(ctx, cl, dir, a.where.name, &a.how)
+		err = h.cross.create(ctx, cl, dir, a.where.name, &a.how)
 	}
 	if err == nil {
 		obj, attr, wcc, err = h.fs.Create(ctx, cl, dir, a.where.name, a.how)
@@ -127,7 +127,7 @@ func (h *Handler) unlink(ctx context.Context, r *xdr.Reader, cl *fs.Caller, w *x
 	var wcc fs.Wcc
 	dir, err := parseFH(a.dir)
 	if err == nil {
-		err = h.guard.remove(ctx, cl, dir, a.name)
+		err = h.cross.remove(ctx, cl, dir, a.name)
 	}
 	if err == nil {
 		if proc == ProcRmdir {
@@ -157,7 +157,7 @@ func (h *Handler) rename(ctx context.Context, r *xdr.Reader, cl *fs.Caller, w *x
 		to, err = parseFH(a.to.dir)
 	}
 	if err == nil {
-		err = h.guard.rename(ctx, cl, from, a.from.name, to, a.to.name)
+		err = h.cross.rename(ctx, cl, from, a.from.name, to, a.to.name)
 	}
 	if err == nil {
 		fromWcc, toWcc, err = h.fs.Rename(ctx, cl, from, a.from.name, to, a.to.name)

@@ -105,7 +105,7 @@ type Options struct {
 	// 64 KiB (or MaxRead if that is smaller).
 	DirPref uint32
 	// Locks is the lock manager the SMB server uses, so that NFS requests
-	// honour SMB's byte-range locks and share modes (see guard). Nil
+	// honour SMB's byte-range locks and share modes (crossGuard). Nil
 	// means NFS is served alone and nothing is checked.
 	Locks *lock.Manager
 }
@@ -115,10 +115,10 @@ type Options struct {
 type Handler struct {
 	fs       *fs.FS
 	log      *slog.Logger
+	cross    crossGuard
 	maxRead  uint32
 	maxWrite uint32
 	dirPref  uint32
-	guard    guard
 }
 
 // New returns a Handler serving fsys.
@@ -129,7 +129,6 @@ func New(fsys *fs.FS, opt Options) *Handler {
 		maxRead:  opt.MaxRead,
 		maxWrite: opt.MaxWrite,
 		dirPref:  opt.DirPref,
-		guard:    guard{locks: opt.Locks, fs: fsys},
 	}
 	if h.log == nil {
 		h.log = slog.Default()
@@ -144,6 +143,7 @@ func New(fsys *fs.FS, opt Options) *Handler {
 		h.dirPref = DefaultDirPref
 	}
 	h.dirPref = min(h.dirPref, h.maxRead)
+	h.cross = crossGuard{locks: opt.Locks, fs: fsys}
 	return h
 }
 
