@@ -65,8 +65,8 @@ func (g *crossGuard) io(fh fs.Handle, off uint64, n int, a lock.Access) error {
 }
 
 // setattr guards SETATTR: a change of size writes the file. Byte-range
-// locks do not bind it, as they do not bind SMB's end-of-file change
-// (MS-FSA 2.1.5.14.4 checks none).
+// locks do not bind it, as they do not bind SMB's own change of the end of
+// file here (SET_INFO FileEndOfFileInformation checks none).
 func (g *crossGuard) setattr(ctx context.Context, fh fs.Handle, sa *fs.SetAttr) error {
 	if g.locks == nil || sa.Mask&fs.SetSize == 0 {
 		return nil
