@@ -92,11 +92,13 @@ func (f *FS) SetAttr(ctx context.Context, c *Caller, h Handle, sa SetAttr, guard
 	}
 	now := f.now()
 	var wcc Wcc
+	var pre, post meta.Inode
 	err = f.meta.Update(ctx, func(tx meta.Tx) error {
 		ino, err := inodeOf(tx, h)
 		if err != nil {
 			return err
 		}
+		pre = ino
 		wcc = wccOf(&ino)
 		if guardCtime != nil && *guardCtime != ino.Ctime {
 			return ErrNotSync
@@ -119,8 +121,12 @@ func (f *FS) SetAttr(ctx context.Context, c *Caller, h Handle, sa SetAttr, guard
 			return err
 		}
 		wcc.Post = attrOf(&ino)
+		post = ino
 		return nil
 	})
+	if err == nil {
+		f.emitModify(h, &pre, &post)
+	}
 	return wcc, f.result("setattr", err)
 }
 
@@ -167,7 +173,7 @@ func (cr *cred) setAttr(ino *meta.Inode, sa *SetAttr, now int64, created bool) e
 	if m&SetMode != 0 && !cr.owns(ino) {
 		return ErrPerm
 	}
-	if m&(SetAtime|SetMtime|SetBtime) != 0 && !cr.owns(ino) {
+	if m&(SetAtime|SetMtime|SetBtime|SetCtime) != 0 && !cr.owns(ino) {
 		return ErrPerm
 	}
 	if m&(SetAtimeNow|SetMtimeNow|SetDOSAttrs) != 0 && !cr.owns(ino) && !cr.may(ino, mayWrite) {
@@ -215,7 +221,10 @@ func (cr *cred) setAttr(ino *meta.Inode, sa *SetAttr, now int64, created bool) e
 	if m&SetDOSAttrs != 0 {
 		ino.DOSAttrs = sa.DOSAttrs
 	}
-	if !created {
+	switch {
+	case m&SetCtime != 0:
+		ino.Ctime = sa.Ctime
+	case !created:
 		ino.Ctime = now
 	}
 	return nil

@@ -43,6 +43,7 @@ type FS struct {
 	// commits); lazySynced is the count the last finished metadata Sync
 	// covered (see syncLazy).
 	lazy, lazySynced atomic.Uint64
+	watch            watchers // who is told of changes (watch.go)
 }
 
 // Buckets and keys of the records the file system keeps beside inodes.

@@ -184,9 +184,11 @@ func (f *FS) makeNode(ctx context.Context, c *Caller, dir Handle, name string, n
 		return Handle{}, Attr{}, Wcc{}, err
 	}
 	now := f.now()
-	var ino meta.Inode
+	var ino, pre meta.Inode
 	var wcc Wcc
+	created := false
 	err = f.meta.Update(ctx, func(tx meta.Tx) error {
+		created = false
 		d, w, err := searchDir(tx, &cr, dir)
 		wcc = w
 		if err != nil {
@@ -197,7 +199,7 @@ func (f *FS) makeNode(ctx context.Context, c *Caller, dir Handle, name string, n
 		case err == nil && how == nil:
 			return ErrExist
 		case err == nil:
-			ino = old
+			ino, pre = old, old
 			return f.createExisting(tx, &cr, &ino, how, now)
 		case !errors.Is(err, ErrNotExist):
 			return err
@@ -254,10 +256,16 @@ func (f *FS) makeNode(ctx context.Context, c *Caller, dir Handle, name string, n
 			return err
 		}
 		wcc.Post = attrOf(&d)
+		created = true
 		return addFiles(tx, 1)
 	})
 	if err != nil {
 		return Handle{}, Attr{}, wcc, f.result("create", err)
+	}
+	if created {
+		f.emitEntry(OpCreate, dir, name, &ino)
+	} else {
+		f.emitModify(Handle{Share: s.id, ID: ino.ID, Gen: ino.Gen}, &pre, &ino)
 	}
 	return Handle{Share: s.id, ID: ino.ID, Gen: ino.Gen}, attrOf(&ino), wcc, nil
 }
@@ -314,8 +322,10 @@ func (f *FS) Link(ctx context.Context, c *Caller, h Handle, dir Handle, name str
 	now := f.now()
 	var a Attr
 	var wcc Wcc
+	var linked meta.Inode
 	err = f.meta.Update(ctx, func(tx meta.Tx) error {
 		ino, err := inodeOf(tx, h)
+		linked = ino
 		if err != nil {
 			return err
 		}
@@ -353,6 +363,9 @@ func (f *FS) Link(ctx context.Context, c *Caller, h Handle, dir Handle, name str
 		a, wcc.Post = attrOf(&ino), attrOf(&d)
 		return nil
 	})
+	if err == nil {
+		f.emitEntry(OpCreate, dir, name, &linked)
+	}
 	return a, wcc, f.result("link", err)
 }
 
@@ -394,6 +407,7 @@ func (f *FS) unlink(ctx context.Context, c *Caller, dir Handle, name string, rmd
 	now := f.now()
 	var wcc Wcc
 	var drop uint64 // content to remove after the commit
+	var gone meta.Inode
 	err = f.meta.Update(ctx, func(tx meta.Tx) error {
 		drop = 0
 		d, w, err := searchDir(tx, &cr, dir)
@@ -402,6 +416,7 @@ func (f *FS) unlink(ctx context.Context, c *Caller, dir Handle, name string, rmd
 			return err
 		}
 		ino, err := lookupEntry(tx, &d, name)
+		gone = ino
 		if err != nil {
 			return err
 		}
@@ -447,6 +462,7 @@ func (f *FS) unlink(ctx context.Context, c *Caller, dir Handle, name string, rmd
 		return wcc, f.result("remove", err)
 	}
 	f.dropContent(drop)
+	f.emitEntry(OpRemove, dir, name, &gone)
 	return wcc, nil
 }
 

@@ -402,3 +402,22 @@ func TestMkdirOwnershipIgnoredForUsers(t *testing.T) {
 		t.Fatalf("root mkdir with ownership: %+v %v", a, err)
 	}
 }
+
+// TestSetCtime: an explicit change time is for the owner and root, is
+// kept as given, and the next change moves it again.
+func TestSetCtime(t *testing.T) {
+	e := newEnv(t)
+	h := e.create(carol, e.root, "f", 0o666)
+	if _, err := e.fs.SetAttr(e.ctx, bob, h, SetAttr{Mask: SetCtime, Ctime: 5}, nil); err != ErrPerm {
+		t.Fatalf("ctime by a non-owner: %v, want ErrPerm", err)
+	}
+	e.setattr(carol, h, SetAttr{Mask: SetCtime | SetMtime, Ctime: 5, Mtime: 7})
+	if a := e.attr(h); a.Ctime != 5 || a.Mtime != 7 {
+		t.Fatalf("ctime %d mtime %d, want 5 and 7", a.Ctime, a.Mtime)
+	}
+	now := e.clock.advance()
+	e.setattr(carol, h, SetAttr{Mask: SetMode, Mode: 0o600})
+	if a := e.attr(h); a.Ctime != now {
+		t.Fatalf("ctime after chmod %d, want %d", a.Ctime, now)
+	}
+}

@@ -63,9 +63,11 @@ func (f *FS) rename(ctx context.Context, c *Caller, fromDir Handle, fromName str
 	now := f.now()
 	var fromWcc, toWcc Wcc
 	var drop uint64
+	var moved meta.Inode
 	err = f.meta.Update(ctx, func(tx meta.Tx) error {
 		drop = 0
 		r := renamer{tx: tx, cr: &cr, root: s.root.ID, now: now, noReplace: noReplace}
+		defer func() { moved = r.moved }()
 		err := r.load(fromDir, toDir)
 		fromWcc, toWcc = r.wccs()
 		if err != nil {
@@ -81,6 +83,7 @@ func (f *FS) rename(ctx context.Context, c *Caller, fromDir Handle, fromName str
 		return fromWcc, toWcc, f.result("rename", err)
 	}
 	f.dropContent(drop)
+	f.emitRename(fromDir, fromName, toDir, toName, &moved)
 	return fromWcc, toWcc, nil
 }
 
@@ -98,6 +101,7 @@ type renamer struct {
 	from, to  *meta.Inode
 	fromWcc   Wcc
 	toWcc     Wcc
+	moved     meta.Inode // the file renamed, once it was
 }
 
 // load reads and checks both directories.
@@ -210,6 +214,7 @@ func (r *renamer) rename(fromName, toName string) (uint64, error) {
 			return 0, err
 		}
 	}
+	r.moved = src
 	return drop, nil
 }
 

@@ -91,6 +91,7 @@ const (
 	SetMtimeNow
 	SetBtime
 	SetDOSAttrs
+	SetCtime // to SetAttr.Ctime: SMB lets a client set the change time
 )
 
 // SetAttr is a change of attributes; only the fields in Mask apply.
@@ -103,6 +104,7 @@ type SetAttr struct {
 	Mtime    int64
 	Btime    int64
 	DOSAttrs uint32
+	Ctime    int64
 }
 
 // CreateMode is how CREATE treats an existing name.

@@ -20,10 +20,26 @@
 // of a client host (caller name, svid, oh); an SMB owner is an open, named
 // by its persistent FileId so that it survives a durable reconnect. The
 // kinds are byte-range locks (KindRange), share reservations (KindShare)
-// and caching grants (KindCaching: SMB leases and oplocks). Caching grants
-// are not granted yet; when they are, they will sit in the same table, be
-// broken by conflicting requests of the other protocol, and a break will be
-// one more kind of Notice.
+// and caching grants (KindCaching: SMB leases and oplocks).
+//
+// # Caching grants
+//
+// A caching grant lets its holder cache reads, handles and writes (the R,
+// H and W of an SMB2 lease; an oplock is R, RW or RWH). A lease is held by
+// the client's lease key and shared by the opens that name it; an oplock
+// by its open; either goes with its last open. An open first asks
+// PrepareOpen which grants of other holders it conflicts with (W goes for
+// any other open, H too for one that meets a sharing violation, R with an
+// overwrite; stat opens break nothing): the answer is Breaking notices to
+// send and whether to wait. A grant that caches only reads breaks at once;
+// one that caches handles or writes keeps its state until the holder
+// acknowledges (AckBreak) or the break's deadline passes (Expire revokes
+// it); either ends with a BreakDone notice, upon which the waiting open
+// asks again. GrantCaching then gives the open what the file's other opens
+// allow: W only without other holders' opens and without NLM locks.
+// Contend is the same for the other protocol's requests: an NFS READ or an
+// NLM lock breaks W, a WRITE or a change of size all caching, a REMOVE or
+// RENAME H; an SMB write breaks the read-only caching of other opens.
 //
 // # Byte ranges: two semantics and one rule between them
 //

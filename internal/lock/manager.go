@@ -45,13 +45,14 @@ type file struct {
 	locks   []entry   // granted byte ranges, by start, then in order of grant
 	waiters []*waiter // queued requests, first come first
 	shares  []reservation
+	caching []grant // leases and oplocks
 	// width bounds end-start of every lock (it may be stale upward), so
 	// that a search for locks meeting a range can skip those that start
 	// too early to reach it.
 	width uint64
 }
 
-func (f *file) size() int { return len(f.locks) + len(f.waiters) + len(f.shares) }
+func (f *file) size() int { return len(f.locks) + len(f.waiters) + len(f.shares) + len(f.caching) }
 
 // entry is a granted byte-range lock.
 type entry struct {
@@ -236,7 +237,7 @@ func (m *Manager) gcFile(f *file) {
 	}
 	m.presence.remove(f.key)
 	delete(m.files, f.key)
-	*f = file{locks: f.locks[:0], waiters: f.waiters[:0], shares: f.shares[:0]}
+	*f = file{locks: f.locks[:0], waiters: f.waiters[:0], shares: f.shares[:0], caching: f.caching[:0]}
 	push(&m.freeFiles, f)
 }
 

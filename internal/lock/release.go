@@ -78,6 +78,8 @@ func (m *Manager) release(files []*file, gone func(*owner) bool) []Notice {
 // drop removes from f the locks, waiters and reservations of the owners
 // gone selects, reporting each waiter Cancelled.
 func (m *Manager) drop(f *file, gone func(*owner) bool, out []Notice) []Notice {
+	// Caching first: an open's owner is known while it still has entries.
+	out = m.dropCaching(f, gone, out)
 	idx := m.idx[:0]
 	for i := range f.locks {
 		if gone(f.locks[i].owner) {

@@ -19,7 +19,10 @@ type Record struct {
 	Range       Range
 	Access      Access
 	ShareAccess ShareAccess
-	Since       time.Time
+	// Caching is the state of a caching grant (KindCaching). Such
+	// records are shown, never persisted: a grant goes with its opens.
+	Caching Caching
+	Since   time.Time
 }
 
 // Entry is one line of a Snapshot: a record, or a waiter (Waiting, with its
@@ -32,9 +35,9 @@ type Entry struct {
 	Age      time.Duration
 }
 
-// Snapshot lists every share reservation, granted lock and waiter, by file
-// (in key order); within a file reservations first, then locks by offset,
-// then waiters in queue order. `tandem locks` prints it.
+// Snapshot lists every share reservation, caching grant, granted lock and
+// waiter, by file (in key order); within a file reservations first, then
+// caching grants, then locks by offset, then waiters in queue order. `tandem locks` prints it.
 func (m *Manager) Snapshot() []Entry {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -43,6 +46,9 @@ func (m *Manager) Snapshot() []Entry {
 	for _, f := range m.sortedFiles() {
 		for i := range f.shares {
 			out = append(out, entryOf(f.shareRecord(&f.shares[i]), now))
+		}
+		for i := range f.caching {
+			out = append(out, entryOf(f.cachingRecord(&f.caching[i]), now))
 		}
 		for i := range f.locks {
 			out = append(out, entryOf(f.lockRecord(&f.locks[i]), now))

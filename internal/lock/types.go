@@ -121,7 +121,11 @@ func (o Owner) String() string {
 	s := o.Proto.String() + ":" + o.Host
 	switch o.Proto {
 	case SMB:
-		s += "/open=" + strconv.FormatUint(o.Open, 16)
+		if o.OH != "" {
+			s += "/lease=" + hex.EncodeToString([]byte(o.OH))
+		} else {
+			s += "/open=" + strconv.FormatUint(o.Open, 16)
+		}
 	default:
 		s += "/svid=" + strconv.FormatUint(uint64(o.Svid), 10)
 		if o.OH != "" {
@@ -138,9 +142,8 @@ type Kind uint8
 const (
 	KindRange Kind = 1 // a byte-range lock (or a request waiting for one)
 	KindShare Kind = 2 // a share reservation: an open's access and share modes
-	// KindCaching is a breakable caching grant (an SMB lease or oplock). It is
-	// reserved: this package does not grant caching yet, and Restore refuses
-	// such records.
+	// KindCaching is a breakable caching grant (an SMB lease or oplock).
+	// Restore refuses such records: a grant does not outlive its opens.
 	KindCaching Kind = 3
 )
 
@@ -262,6 +265,13 @@ const (
 	Cancelled
 	// Invalid: a malformed request (unknown protocol or mode, strings too long).
 	Invalid
+	// Breaking: a Notice with a break to send to a caching grant's holder
+	// (Notice.Break).
+	Breaking
+	// BreakDone: a Notice that a break of a grant on Lock.File ended
+	// (acknowledged, revoked, or the grant went); requests waiting for it
+	// may go on.
+	BreakDone
 )
 
 var statusNames = [...]string{
@@ -274,6 +284,8 @@ var statusNames = [...]string{
 	NotLocked:     "not locked",
 	Cancelled:     "cancelled",
 	Invalid:       "invalid request",
+	Breaking:      "breaking",
+	BreakDone:     "break done",
 }
 
 func (s Status) String() string {
@@ -336,10 +348,15 @@ type Decision struct {
 // held: send NLM_GRANTED, complete the SMB async LOCK), Denied (its deadline
 // passed), Cancelled (its owner, host or file was released) or Deadlock (a
 // later change closed a cycle through it).
+//
+// A caching grant's notices have no waiter: Breaking carries the break to
+// send, BreakDone says a break ended; Lock names the file and the grant's
+// holder.
 type Notice struct {
 	Waiter WaiterID
 	Status Status
 	Lock   Lock
+	Break  Break
 }
 
 // Limits bound the entries (granted locks, waiters and share reservations)

@@ -301,7 +301,7 @@ func (m *Manager) Cancel(id WaiterID) (notices []Notice, ok bool) {
 }
 
 // Expire drops the waiters whose deadline has passed, reporting each as
-// Denied, and returns with them the waiters that this grants. Call it when
+// Denied, revokes the breaks not acknowledged in time (BreakDone), and returns with them the waiters that this grants. Call it when
 // NextDeadline says.
 func (m *Manager) Expire() []Notice {
 	m.mu.Lock()
@@ -313,8 +313,9 @@ func (m *Manager) Expire() []Notice {
 			gone = append(gone, w)
 		}
 	}
+	breaks := m.expireBreaks(now, nil)
 	if len(gone) == 0 {
-		return nil
+		return breaks
 	}
 	slices.SortFunc(gone, func(a, b *waiter) int { return cmpID(a.id, b.id) })
 	var out []Notice
@@ -326,7 +327,7 @@ func (m *Manager) Expire() []Notice {
 		}
 		m.unqueue(w)
 	}
-	return m.settleAll(files, now, out)
+	return append(m.settleAll(files, now, out), breaks...)
 }
 
 // settleAll settles each of files, in key order, and forgets the empty ones.
@@ -357,12 +358,12 @@ func cmpID(a, b WaiterID) int {
 	return 0
 }
 
-// NextDeadline is the earliest deadline of a waiter, when Expire next has
+// NextDeadline is the earliest deadline of a waiter or of a break, when Expire next has
 // work; ok is false when no waiter has a deadline.
 func (m *Manager) NextDeadline() (t time.Time, ok bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var next int64
+	next := m.nextBreakDeadline()
 	for _, w := range m.waiters {
 		if w.deadline != 0 && (next == 0 || w.deadline < next) {
 			next = w.deadline

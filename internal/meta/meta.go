@@ -111,6 +111,21 @@ type Tx interface {
 	// DirEmpty reports whether dir has no entries.
 	DirEmpty(dir uint64) (bool, error)
 
+	// Named blobs kept with an inode (extended attributes, security
+	// descriptors): what they mean is for the caller. DeleteInode drops
+	// an inode's blobs with it.
+	//
+	// Xattr returns the blob name of inode id (ErrNotFound).
+	Xattr(id uint64, name string) ([]byte, error)
+	// PutXattr sets the blob name of inode id, replacing any before.
+	PutXattr(id uint64, name string, value []byte) error
+	// DeleteXattr removes the blob name of inode id; removing a missing
+	// one is not an error.
+	DeleteXattr(id uint64, name string) error
+	// Xattrs calls fn for each blob of inode id in name order until fn
+	// returns false. value is valid only during the call.
+	Xattrs(id uint64, fn func(name string, value []byte) bool) error
+
 	// Records of other subsystems, in named buckets of ordered keys.
 	Get(bucket string, key []byte) ([]byte, error) // ErrNotFound
 	Put(bucket string, key, value []byte) error

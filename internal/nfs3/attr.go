@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/tandemfs/tandem/internal/fs"
+	"github.com/tandemfs/tandem/internal/lock"
 	"github.com/tandemfs/tandem/internal/rpc"
 	"github.com/tandemfs/tandem/internal/rpc/xdr"
 )
@@ -57,6 +58,9 @@ func (h *Handler) setattr(ctx context.Context, r *xdr.Reader, cl *fs.Caller, w *
 	}
 	var wcc fs.Wcc
 	fh, err := parseFH(a.fh)
+	if err == nil && a.attr.Mask&fs.SetSize != 0 {
+		err = h.contend(fh, lock.ContendWrite)
+	}
 	if err == nil {
 		var guard *int64
 		if a.guard {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 
 	"github.com/tandemfs/tandem/internal/fs"
+	"github.com/tandemfs/tandem/internal/lock"
 	"github.com/tandemfs/tandem/internal/rpc"
 	"github.com/tandemfs/tandem/internal/rpc/xdr"
 )
@@ -24,6 +25,11 @@ func (h *Handler) read(ctx context.Context, r *xdr.Reader, cl *fs.Caller, w *xdr
 	}
 	fh, err := parseFH(a.fh)
 	if err != nil {
+		writeStatus(w, statusOf(err))
+		w.Bool(false)
+		return h.fail(ctx, ProcRead, err)
+	}
+	if err := h.contend(fh, lock.ContendRead); err != nil {
 		writeStatus(w, statusOf(err))
 		w.Bool(false)
 		return h.fail(ctx, ProcRead, err)
@@ -78,6 +84,9 @@ func (h *Handler) write(ctx context.Context, r *xdr.Reader, cl *fs.Caller, w *xd
 	fh, err := parseFH(a.fh)
 	if err == nil && int64(a.count) != int64(len(a.data)) {
 		err = fs.ErrInval
+	}
+	if err == nil {
+		err = h.contend(fh, lock.ContendWrite)
 	}
 	if err == nil {
 		data := a.data

@@ -37,6 +37,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/tandemfs/tandem/internal/fs"
 	"github.com/tandemfs/tandem/internal/lock"
@@ -104,10 +105,16 @@ type Options struct {
 	// DirPref is FSINFO's dtpref, the preferred READDIR size. Zero means
 	// 64 KiB (or MaxRead if that is smaller).
 	DirPref uint32
-	// Locks is the lock manager the SMB server uses, so that NFS requests
-	// honour SMB's byte-range locks and share modes (crossGuard). Nil
-	// means NFS is served alone and nothing is checked.
-	Locks *lock.Manager
+	// Locks is the unified lock manager, whose SMB caching grants READ
+	// and WRITE break first (caching.go) and whose SMB byte-range locks
+	// and share modes then bind them (crossGuard); nil means none.
+	// Notices receives the breaks to send. BreakWait bounds how long a
+	// request waits for them inline (zero: 1 s) before NFS3ERR_JUKEBOX;
+	// BreakTimeout is when an unacknowledged break is revoked (zero:
+	// lock.DefaultBreakTimeout).
+	Locks                   *lock.Manager
+	Notices                 func([]lock.Notice)
+	BreakWait, BreakTimeout time.Duration
 }
 
 // Handler serves NFSv3 calls. It implements rpc.Handler and is safe for
@@ -119,6 +126,10 @@ type Handler struct {
 	maxRead  uint32
 	maxWrite uint32
 	dirPref  uint32
+
+	locks                   *lock.Manager
+	notices                 func([]lock.Notice)
+	breakWait, breakTimeout time.Duration
 }
 
 // New returns a Handler serving fsys.
@@ -129,6 +140,17 @@ func New(fsys *fs.FS, opt Options) *Handler {
 		maxRead:  opt.MaxRead,
 		maxWrite: opt.MaxWrite,
 		dirPref:  opt.DirPref,
+
+		locks:        opt.Locks,
+		notices:      opt.Notices,
+		breakWait:    opt.BreakWait,
+		breakTimeout: opt.BreakTimeout,
+	}
+	if h.breakWait == 0 {
+		h.breakWait = defaultBreakWait
+	}
+	if h.breakTimeout == 0 {
+		h.breakTimeout = lock.DefaultBreakTimeout
 	}
 	if h.log == nil {
 		h.log = slog.Default()

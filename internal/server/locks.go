@@ -127,16 +127,18 @@ func (m *lockMetrics) Count(e nlm.Event) {
 // request or a share reservation.
 type LockEntry struct {
 	File string `json:"file"` // share id:file id
-	Kind string `json:"kind"` // "range" or "share"
+	Kind string `json:"kind"` // "range", "share" or "caching"
 	// Mode is "shared" or "exclusive" for a range; for a share
-	// reservation, the access and what it lets others do ("rw/r--").
+	// reservation, the access and what it lets others do ("rw/r--");
+	// for a lease or oplock what it caches ("RWH"; "RW" is an exclusive
+	// oplock, "R" level II).
 	Mode   string `json:"mode"`
 	Offset uint64 `json:"offset"`
 	// Length 0 is "to the end of the file" for NLM and local owners, a
 	// zero-length range for SMB.
 	Length  uint64        `json:"length"`
 	Proto   string        `json:"proto"`
-	Owner   string        `json:"owner"`  // NLM: svid and owner handle; SMB: the open
+	Owner   string        `json:"owner"`  // NLM: svid and owner handle; SMB: the open or lease key
 	Client  string        `json:"client"` // NLM caller name, SMB client
 	Age     time.Duration `json:"age_ns"`
 	Waiting bool          `json:"waiting"`
@@ -155,9 +157,12 @@ func (l *locks) entries() []LockEntry {
 			Age:     e.Age,
 			Waiting: e.Waiting,
 		}
-		if e.Kind == lock.KindShare {
+		switch e.Kind {
+		case lock.KindShare:
 			le.Mode = accessText(byte(e.Access)) + "/" + accessText(byte(e.ShareAccess))
-		} else {
+		case lock.KindCaching:
+			le.Mode = e.Caching.String()
+		default:
 			le.Mode = e.Mode.String()
 			le.Offset, le.Length = e.Range.Offset, e.Range.Length
 		}
@@ -181,6 +186,9 @@ func accessText(b byte) string {
 func ownerText(o lock.Owner) string {
 	switch o.Proto {
 	case lock.SMB:
+		if o.OH != "" {
+			return fmt.Sprintf("lease %x", o.OH)
+		}
 		return fmt.Sprintf("open %x", o.Open)
 	}
 	s := fmt.Sprintf("svid %d", o.Svid)

@@ -90,8 +90,19 @@ func lockAccess(mask uint32) lock.Access {
 // decides each change). DELETE follows the directory the file is in, as
 // unlink(2) does; parent is the zero handle for a share's root, which no
 // one deletes; withDelete false leaves DELETE out, saving the look at
-// the directory when it is not asked for.
+// the directory when it is not asked for. A file with a stored security
+// descriptor is checked against its DACL instead (sdaccess.go).
 func (s *Server) maximalAccess(ctx context.Context, r *Request, h fs.Handle, a *fs.Attr, parent fs.Handle, withDelete bool) uint32 {
+	if sd := s.loadSD(ctx, r, h, a); sd != nil {
+		m := s.sdAccess(ctx, r, sd, a)
+		if withDelete && m&accessDelete == 0 && parent != (fs.Handle{}) && s.mayDeleteChild(ctx, r, parent) {
+			m |= accessDelete
+		}
+		if parent == (fs.Handle{}) {
+			m &^= accessDelete
+		}
+		return m & r.Tree.MaximalAccess()
+	}
 	c := r.Caller()
 	m := uint32(alwaysGranted)
 	want := fs.AccessRead | fs.AccessModify | fs.AccessExtend | fs.AccessExecute | fs.AccessLookup
@@ -114,12 +125,21 @@ func (s *Server) maximalAccess(ctx context.Context, r *Request, h fs.Handle, a *
 	if owner := !c.Anonymous && (c.UID == 0 || c.UID == a.UID); owner {
 		m |= fileWriteAttributes | fileWriteEA | writeDAC | writeOwner
 	}
-	if withDelete && parent != (fs.Handle{}) {
-		if got, _, err := s.fs.Access(ctx, c, parent, fs.AccessDelete); err == nil && got != 0 {
-			m |= accessDelete
-		}
+	if withDelete && parent != (fs.Handle{}) && s.mayDeleteChild(ctx, r, parent) {
+		m |= accessDelete
 	}
 	return m & r.Tree.MaximalAccess()
+}
+
+// mayDeleteChild reports whether the directory dir lets the caller delete
+// its entries: FILE_DELETE_CHILD in its stored descriptor (sdaccess.go),
+// else write and search permission.
+func (s *Server) mayDeleteChild(ctx context.Context, r *Request, dir fs.Handle) bool {
+	if ok, known := s.deleteChildSD(ctx, r, dir); known {
+		return ok
+	}
+	got, _, err := s.fs.Access(ctx, r.Caller(), dir, fs.AccessDelete)
+	return err == nil && got != 0
 }
 
 // alwaysGranted is what anyone who may reach a file may do with it: read

@@ -3,6 +3,7 @@ package smb
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 )
 
 // Pending is a request that went asynchronous: the client got an interim
@@ -17,6 +18,12 @@ type Pending struct {
 	cancel  context.CancelFunc
 	ready   chan struct{} // closed once the interim response is sent
 
+	// ended, when set, is called instead of cancelling the request when
+	// its session ends; it completes the request itself, with
+	// completeAfterEnd. Guarded by the connection's mu.
+	ended    func()
+	afterEnd atomic.Bool // send the final response although the session ended
+
 	once sync.Once
 }
 
@@ -28,8 +35,38 @@ func (c *Conn) newPending(r *Request) *Pending {
 	c.nextAsync++
 	p.id = c.nextAsync
 	c.pending[p.id] = p
+	early := c.early.take(r.Header.MessageID)
 	c.mu.Unlock()
+	if early {
+		p.cancel()
+	}
 	return p
+}
+
+// earlyCancels remembers the MessageIds of the last CANCELs that found
+// nothing to cancel. Requests run concurrently, so a CANCEL sent right
+// after its request can be served before the request went asynchronous;
+// it then cancels the request as soon as it does. MessageIds are never
+// reused on a connection, so a remembered one that never goes async does
+// no harm and is soon forgotten.
+type earlyCancels struct {
+	ids  [8]uint64
+	next int
+}
+
+func (e *earlyCancels) add(id uint64) {
+	e.ids[e.next] = id
+	e.next = (e.next + 1) % len(e.ids)
+}
+
+func (e *earlyCancels) take(id uint64) bool {
+	for i, x := range e.ids {
+		if x == id && id != 0 {
+			e.ids[i] = 0
+			return true
+		}
+	}
+	return false
 }
 
 // ID is the AsyncId.
@@ -66,7 +103,7 @@ func (p *Pending) complete(fill func(w *Response)) {
 	delete(c.pending, p.id)
 	c.mu.Unlock()
 	p.cancel()
-	if p.session != nil && !p.session.valid() {
+	if p.session != nil && !p.afterEnd.Load() && !p.session.valid() {
 		return
 	}
 	w := newResponse()
@@ -85,7 +122,7 @@ func (p *Pending) complete(fill func(w *Response)) {
 	}
 	s := p.session
 	if p.encrypt == nil && s != nil && s.signer != nil && (p.hdr.Flags&FlagSigned != 0 || s.signingRequired) {
-		w.signer = s.signer
+		w.signer = s.signerFor(c)
 		h.Flags |= FlagSigned
 	}
 	h.encode(w.buf)
@@ -109,6 +146,9 @@ func (c *Conn) cancelRequest(h Header) {
 				break
 			}
 		}
+		if p == nil {
+			c.early.add(h.MessageID)
+		}
 	}
 	c.mu.Unlock()
 	if p != nil && p.hdr.SessionID == h.SessionID {
@@ -116,17 +156,41 @@ func (c *Conn) cancelRequest(h Header) {
 	}
 }
 
-// cancelSession cancels the pending requests of a session that ends.
+// cancelSession cancels the pending requests of a session that ends, or
+// lets those that asked end themselves.
 func (c *Conn) cancelSession(s *Session) {
 	c.mu.Lock()
 	var ps []*Pending
+	var ends []func()
 	for _, p := range c.pending {
-		if p.session == s {
+		switch {
+		case p.session != s:
+		case p.ended != nil:
+			ends = append(ends, p.ended)
+		default:
 			ps = append(ps, p)
 		}
 	}
 	c.mu.Unlock()
+	for _, end := range ends {
+		end()
+	}
 	for _, p := range ps {
 		p.cancel()
 	}
+}
+
+// onSessionEnd makes end run, instead of a cancellation, when the
+// request's session ends.
+func (p *Pending) onSessionEnd(end func()) {
+	p.c.mu.Lock()
+	p.ended = end
+	p.c.mu.Unlock()
+}
+
+// completeAfterEnd is Complete for a request whose session is ending: the
+// final response is sent all the same, signed as the session signed.
+func (p *Pending) completeAfterEnd(fill func(w *Response)) {
+	p.afterEnd.Store(true)
+	p.Complete(fill)
 }

@@ -56,6 +56,7 @@ type Conn struct {
 	sessions  map[uint64]*Session
 	pending   map[uint64]*Pending // by AsyncId
 	nextAsync uint64
+	early     earlyCancels // CANCELs that came before their request went async
 	closed    bool
 
 	ops connOps // the file operations' state of this connection
@@ -144,10 +145,12 @@ func (c *Conn) handleFrame(frame []byte) bool {
 		return false
 	}
 	// The exchanges that set up the connection and sessions are served in
-	// order, as is CANCEL (it must reach what it cancels). Everything else
-	// runs concurrently, bounded by the credits the client holds.
+	// order, as is CANCEL (it must reach what it cancels) and
+	// CHANGE_NOTIFY (a CLOSE sent after it must find it waiting).
+	// Everything else runs concurrently, bounded by the credits the client
+	// holds.
 	first := Command(binary.LittleEndian.Uint16(msgs[0][12:]))
-	if c.dialect == 0 || c.dialect == dialectWildcard || first == CmdNegotiate || first == CmdSessionSetup || first == CmdCancel {
+	if c.dialect == 0 || c.dialect == dialectWildcard || first == CmdNegotiate || first == CmdSessionSetup || first == CmdCancel || first == CmdChangeNotify {
 		c.serveChain(msgs, enc)
 		return !c.isClosed()
 	}
@@ -278,6 +281,7 @@ func (c *Conn) serveOne(ch *chain, i int, h Header, m []byte, enc *Session) (*Re
 		}
 		if st := c.admit(r); st != StatusSuccess {
 			w.Error(st)
+			w.signer = r.errSigner
 		} else {
 			c.dispatch(w, r)
 		}
@@ -318,6 +322,13 @@ func (c *Conn) admit(r *Request) Status {
 	var s *Session
 	if h.SessionID != 0 {
 		s = c.session(h.SessionID)
+		if s == nil && h.Command == CmdSessionSetup {
+			// A binding names a session of another connection; any other
+			// SESSION_SETUP naming one fails, signed if it can be (bind.go).
+			if g := c.srv.session(h.SessionID); g != nil {
+				return g.admitForeign(r)
+			}
+		}
 		if s == nil {
 			return StatusUserSessionDeleted
 		}
@@ -425,8 +436,15 @@ func (c *Conn) finish(w *Response, r *Request) (*Response, *Session) {
 	case w.signer != nil:
 		rh.Flags |= FlagSigned
 	case r.Session != nil && r.Session.signer != nil && (h.Flags&FlagSigned != 0 || r.Session.signingRequired):
-		w.signer = r.Session.signer
+		w.signer = r.Session.signerFor(c)
 		rh.Flags |= FlagSigned
+	case h.Flags&FlagSigned != 0:
+		// A signed request refused before its session was known (or
+		// whose signature failed) is answered with the flag and its own
+		// signature, as Windows does: the client takes the status
+		// without a key to check it with.
+		rh.Flags |= FlagSigned
+		rh.Signature = h.Signature
 	}
 	rh.encode(w.buf)
 	return w, enc
@@ -561,7 +579,9 @@ func (c *Conn) teardown() {
 	c.stop()
 	c.nc.Close()
 	for _, s := range sessions {
-		s.logoff()
+		if s.dropChannel(c) {
+			s.logoff()
+		}
 	}
 	c.ops.release(c)
 	c.srv.mu.Lock()

@@ -37,6 +37,8 @@ type createRequest struct {
 	access, attrs, share, disp, options uint32
 	comps                               []string
 	ctx                                 createContexts
+	oplock                              byte       // RequestedOplockLevel
+	wait                                *breakWait // set with statusBreakWait
 }
 
 // serveCreate opens or creates a file or directory (MS-SMB2 3.3.5.9,
@@ -46,7 +48,8 @@ type createRequest struct {
 // against the caller's maximal access (STATUS_ACCESS_DENIED), a pending
 // delete and the share modes of the file's other opens
 // (STATUS_SHARING_VIOLATION); then the file is created or overwritten.
-// No oplock or lease is granted.
+// Then the open gets the oplock or lease it asked for (lease.go), after
+// the conflicting grants of others were broken.
 func serveCreate(w *Response, r *Request) {
 	b := r.Body
 	if len(b) < 56 || binary.LittleEndian.Uint16(b) != 57 {
@@ -59,6 +62,7 @@ func serveCreate(w *Response, r *Request) {
 		share:   binary.LittleEndian.Uint32(b[32:]),
 		disp:    binary.LittleEndian.Uint32(b[36:]),
 		options: binary.LittleEndian.Uint32(b[40:]),
+		oplock:  b[3],
 	}
 	if st := q.check(binary.LittleEndian.Uint32(b[4:])); st != StatusSuccess {
 		w.Error(st)
@@ -93,35 +97,57 @@ func serveCreate(w *Response, r *Request) {
 	case q.ctx.timewarp:
 		w.Error(StatusObjectNameNotFound) // no previous versions
 		return
-	case q.ctx.eaBuffer:
-		w.Error(StatusEASNotSupported)
+	}
+	raw, stream, st := splitStream(raw)
+	if st != StatusSuccess {
+		w.Error(st)
 		return
 	}
-	var st Status
 	if q.comps, st = parseName(raw); st != StatusSuccess {
 		w.Error(st)
 		return
 	}
 	s := r.Conn.srv
-	o, action, a, st := s.create(r.Context(), r, &q)
+	var o *open
+	var action uint32
+	var a fs.Attr
+	if stream != "" {
+		o, action, a, st = s.createStream(r.Context(), r, &q, stream)
+	} else {
+		o, action, a, st = s.create(r.Context(), r, &q)
+	}
+	if st == statusBreakWait {
+		s.createAfterBreaks(r, &q)
+		return
+	}
 	if st != StatusSuccess {
 		w.Error(st)
 		return
 	}
 	r.FileID(o.id)
+	s.createReply(w, r, &q, o, action, &a)
+}
+
+// createReply builds the response to a CREATE that opened o.
+func (s *Server) createReply(w *Response, r *Request, q *createRequest, o *open, action uint32, a *fs.Attr) {
+	if q.ctx.alloc != nil && action != actionOpened {
+		o.setAlloc(binary.LittleEndian.Uint64(q.ctx.alloc))
+	}
+	o.withAlloc(a)
+	level, lease := s.grantCaching(o)
 
 	out := w.Grow(88)
 	binary.LittleEndian.PutUint16(out, 89)
-	out[2] = 0 // no oplock
+	out[2] = level
 	binary.LittleEndian.PutUint32(out[4:], action)
-	putNetworkOpen(out[8:], &a)
+	putNetworkOpen(out[8:], a)
 	binary.LittleEndian.PutUint64(out[64:], o.id.Persistent)
 	binary.LittleEndian.PutUint64(out[72:], o.id.Volatile)
 	cw := contextWriter{w: w}
 	if q.ctx.maxAccess {
 		var d [8]byte
 		dir, _, _ := o.location()
-		binary.LittleEndian.PutUint32(d[4:], s.maximalAccess(r.Context(), r, o.h, &a, dir, true))
+		binary.LittleEndian.PutUint32(d[4:], s.maximalAccess(r.Context(), r, o.h, a, dir, true))
 		cw.add(ctxMaxAccess, d[:])
 	}
 	if q.ctx.queryID {
@@ -129,6 +155,9 @@ func serveCreate(w *Response, r *Request) {
 		binary.LittleEndian.PutUint64(d[:], a.FileID)
 		binary.LittleEndian.PutUint64(d[8:], a.FSID)
 		cw.add(ctxQueryOnDiskID, d[:])
+	}
+	if lease != nil {
+		cw.add(ctxLeaseRequest, lease)
 	}
 	off, n := cw.bounds()
 	out = w.Bytes()
@@ -152,7 +181,9 @@ func (q *createRequest) check(impersonation uint32) Status {
 		return StatusInvalidParameter
 	case q.options&optDeleteOnClose != 0 && mapGeneric(q.access)&accessDelete == 0:
 		return StatusInvalidParameter
-	case q.options&(optReserveOpfilter|optOpenByFileID) != 0:
+	case q.options&0xff000000 != 0: // no option is defined there
+		return StatusInvalidParameter
+	case q.options&(optReserveOpfilter|optOpenByFileID|optCreateTreeConnection) != 0:
 		return StatusNotSupported
 	case q.access&accessReserved != 0 || q.access == 0:
 		return StatusAccessDenied
@@ -195,6 +226,10 @@ func (s *Server) create(ctx context.Context, r *Request, q *createRequest) (*ope
 
 // statusRetry is create's internal signal to start again.
 const statusRetry = Status(0xffffffff)
+
+// statusBreakWait is create's internal signal that the open waits for
+// breaks of others' oplocks or leases (q.wait says which).
+const statusBreakWait = Status(0xfffffffe)
 
 // openExisting opens a file that exists, overwriting it if asked.
 func (s *Server) openExisting(ctx context.Context, r *Request, q *createRequest, res *resolved) (*open, uint32, fs.Attr, Status) {
@@ -240,6 +275,10 @@ func (s *Server) openExisting(ctx context.Context, r *Request, q *createRequest,
 		access |= fileWriteData
 	}
 	o := s.newOpen(r, res.h, isDir, access, q.share, q.options)
+	o.cacheRequest(r.Conn, q)
+	if st := s.breakForOpen(o, q, overwrite); st != StatusSuccess {
+		return nil, 0, a, st
+	}
 	if q.options&optDeleteOnClose != 0 {
 		if st := o.checkDelete(ctx, &a); st != StatusSuccess {
 			return nil, 0, a, st
@@ -254,7 +293,7 @@ func (s *Server) openExisting(ctx context.Context, r *Request, q *createRequest,
 		sa, _ := attrChange(&a, q.attrs|attrArchive)
 		sa.Mask |= fs.SetSize
 		sa.Size = 0
-		if _, err := s.fs.SetAttr(ctx, r.Caller(), res.h, sa, nil); err != nil {
+		if err := s.setAttrKeepSD(ctx, r, res.h, &a, sa); err != nil {
 			o.tree.ops.remove(o.id)
 			o.close(ctx)
 			return nil, 0, a, StatusOf(err)
@@ -262,6 +301,13 @@ func (s *Server) openExisting(ctx context.Context, r *Request, q *createRequest,
 		action = actionOverwritten
 		if q.disp == dispSupersede {
 			action = actionSuperseded
+		}
+		if q.ctx.eaBuffer != nil {
+			if st := s.setEAs(r, res.h, q.ctx.eaBuffer); st != StatusSuccess {
+				o.tree.ops.remove(o.id)
+				o.close(ctx)
+				return nil, 0, a, st
+			}
 		}
 		var err error
 		if a, err = s.fs.GetAttr(ctx, res.h); err != nil {
@@ -281,12 +327,25 @@ func (s *Server) createNew(ctx context.Context, r *Request, q *createRequest, re
 	if st := checkComponent(res.name); st != StatusSuccess {
 		return nil, 0, fs.Attr{}, st
 	}
+	if s.leaseElsewhere(r.Conn, q) {
+		return nil, 0, fs.Attr{}, StatusInvalidParameter
+	}
 	dir := q.options&optDirectory != 0
 	if mapGeneric(q.access)&accessSystemSecurity != 0 {
 		return nil, 0, fs.Attr{}, StatusPrivilegeNotHeld
 	}
+	// MS-FSA 2.1.5.1.1: no temporary directory, and a read-only file
+	// cannot be made to be deleted on close.
+	switch {
+	case dir && q.attrs&attrTemporary != 0:
+		return nil, 0, fs.Attr{}, StatusInvalidParameter
+	case !dir && q.attrs&attrReadonly != 0 && q.options&optDeleteOnClose != 0:
+		return nil, 0, fs.Attr{}, StatusCannotDelete
+	}
 	sa := fs.SetAttr{Mask: fs.SetDOSAttrs, DOSAttrs: q.attrs & attrStored}
-	if !dir {
+	if dir {
+		sa.DOSAttrs |= q.attrs & attrReadonly // fileinfo.go
+	} else {
 		sa.DOSAttrs |= attrArchive
 		if q.attrs&attrReadonly != 0 {
 			sa.Mask |= fs.SetMode
@@ -315,8 +374,15 @@ func (s *Server) createNew(ctx context.Context, r *Request, q *createRequest, re
 	case err != nil:
 		return nil, 0, a, StatusOf(err)
 	}
+	a = s.inheritSD(ctx, r, res.dir, h, a)
 	if q.ctx.secDesc != nil {
 		a = s.applyNewSD(ctx, r, h, a, q.ctx.secDesc)
+	}
+	if q.ctx.eaBuffer != nil {
+		if st := s.setEAs(r, h, q.ctx.eaBuffer); st != StatusSuccess {
+			s.fs.RemoveHandle(ctx, r.Caller(), res.dir, res.name, h)
+			return nil, 0, a, st
+		}
 	}
 	// The creator gets what it asked for: a file made read-only can still
 	// be written through the handle that made it, as on Windows.
@@ -326,6 +392,7 @@ func (s *Server) createNew(ctx context.Context, r *Request, q *createRequest, re
 	}
 	access &= r.Tree.MaximalAccess()
 	o := s.newOpen(r, h, dir, access, q.share, q.options)
+	o.cacheRequest(r.Conn, q)
 	o.deleteOnClose = q.options&optDeleteOnClose != 0
 	if st := o.register(res.dir, res.name, res.path); st != StatusSuccess {
 		return nil, 0, a, st
@@ -333,24 +400,29 @@ func (s *Server) createNew(ctx context.Context, r *Request, q *createRequest, re
 	return o, actionCreated, a, StatusSuccess
 }
 
-// applyNewSD gives a new file the owner, group and mode of the
-// descriptor its creator sent; what the file system refuses is left as
-// it was made.
+// applyNewSD gives a new file the descriptor its creator sent, the parts
+// it leaves out inherited (sdinherit.go) or made from the new file's
+// mode; what the file system refuses is left as it was made.
 func (s *Server) applyNewSD(ctx context.Context, r *Request, h fs.Handle, a fs.Attr, sd []byte) fs.Attr {
-	c, ok := parseSD(sd, secOwner|secGroup|secDACL)
+	p, ok := splitSD(sd)
 	if !ok {
 		return a
 	}
-	m, err := s.sidMapper(ctx)
-	if err != nil {
+	var info uint32
+	if p.owner != nil {
+		info |= secOwner
+	}
+	if p.group != nil {
+		info |= secGroup
+	}
+	if p.control&seDACLPresent != 0 {
+		info |= secDACL
+	}
+	if info == 0 {
 		return a
 	}
-	sa := c.setAttr(&a, m)
-	if sa.Mask == 0 {
-		return a
-	}
-	if _, err := s.fs.SetAttr(ctx, r.Caller(), h, sa, nil); err != nil {
-		return a
+	if na, st := s.applySD(ctx, r, h, a, sd, info); st == StatusSuccess {
+		return na
 	}
 	if na, err := s.fs.GetAttr(ctx, h); err == nil {
 		return na

@@ -95,9 +95,11 @@ func TestCreateValidation(t *testing.T) {
 		{"leading backslash", createReq{name: `\file`, access: rw, disp: dispOpen}, StatusInvalidParameter},
 		{"wildcard", createReq{name: "a*b", access: rw, disp: dispOpenIf}, StatusObjectNameInvalid},
 		{"colon in a directory", createReq{name: `a:b\c`, access: rw, disp: dispOpenIf}, StatusObjectNameInvalid},
-		{"named stream", createReq{name: "file:stream", access: rw, disp: dispOpenIf}, StatusObjectNameNotFound},
+		{"missing named stream", createReq{name: "file:stream", access: rw, disp: dispOpen}, StatusObjectNameNotFound},
+		{"stream of another type", createReq{name: "file:s:$INDEX_ALLOCATION", access: rw, disp: dispOpenIf}, StatusObjectNameInvalid},
 		{"empty component", createReq{name: `dir\\file`, access: rw, disp: dispOpenIf}, StatusObjectNameInvalid},
-		{"dot component", createReq{name: `dir\..\file`, access: rw, disp: dispOpen}, StatusObjectNameInvalid},
+		{"dot component", createReq{name: `dir\.\file`, access: rw, disp: dispOpen}, StatusObjectNameInvalid},
+		{"above the root", createReq{name: `dir\..\..\file`, access: rw, disp: dispOpen}, StatusObjectPathSyntaxBad},
 		{"missing directory", createReq{name: `nodir\file`, access: rw, disp: dispOpenIf}, StatusObjectPathNotFound},
 		{"file as directory", createReq{name: `file\x`, access: rw, disp: dispOpenIf}, StatusObjectPathNotFound},
 		{"directory wanted", createReq{name: "file", access: fileGenericRead, disp: dispOpen, options: optDirectory}, StatusNotADirectory},
@@ -108,7 +110,7 @@ func TestCreateValidation(t *testing.T) {
 		{"delete the root", createReq{name: "", access: accessDelete, disp: dispOpen}, StatusAccessDenied},
 		{"timewarp", createReq{name: "file", access: rw, disp: dispOpen, contexts: ctxChain("TWrp", make([]byte, 8))}, StatusObjectNameNotFound},
 		{"durable reconnect", createReq{name: "file", access: rw, disp: dispOpen, contexts: ctxChain("DHnC", make([]byte, 16))}, StatusObjectNameNotFound},
-		{"extended attributes", createReq{name: "file", access: rw, disp: dispOpen, contexts: ctxChain("ExtA", make([]byte, 12))}, StatusEASNotSupported},
+		{"extended attributes", createReq{name: "file", access: rw, disp: dispOpen, contexts: ctxChain("ExtA", make([]byte, 12))}, StatusInvalidEAName},
 		{"bad MxAc", createReq{name: "file", access: rw, disp: dispOpen, contexts: ctxChain("MxAc", make([]byte, 3))}, StatusInvalidParameter},
 	} {
 		if cr := c.create(tc.q); cr.Status != tc.want {
@@ -120,7 +122,7 @@ func TestCreateValidation(t *testing.T) {
 	}
 	// The default stream names the file; a trailing backslash is allowed;
 	// names are found without regard to case.
-	for _, name := range []string{"file::$DATA", `dir\`, "FILE", "Dir"} {
+	for _, name := range []string{"file::$DATA", `dir\`, "FILE", "Dir", `dir\..\file`} {
 		cr := c.create(createReq{name: name, access: fileGenericRead, share: shareAll, disp: dispOpen})
 		if cr.Status != StatusSuccess {
 			t.Errorf("%q: %v", name, cr.Status)

@@ -12,14 +12,20 @@ import (
 //
 // Served: MxAc (the caller's maximal access to the file) and QFid (the
 // on-disk file id). SecD (a security descriptor for a new file) sets the
-// new file's owner, group and mode. The durable handle requests (DHnQ,
-// DH2Q) and leases (RqLs) are decoded and not granted, which clients
-// accept: no response context means no durability and no lease. A durable
+// new file's owner, group and mode. A lease request (RqLs, v1 or v2) is
+// granted as the lock manager allows (lease.go). The durable handle
+// requests (DHnQ, DH2Q) are decoded and not granted, which clients
+// accept: no response context means no durability. A durable
 // reconnect (DHnC, DH2C) finds nothing to reconnect to
 // (STATUS_OBJECT_NAME_NOT_FOUND), and a previous version (TWrp) does not
-// exist. Extended attributes (ExtA) are not offered. Other contexts,
+// exist. Extended attributes (ExtA) are set on a file the CREATE makes
+// or overwrites (ea.go). Other contexts,
 // including those named by GUID (application instance, SVHDX, POSIX) and
 // Apple's AAPL, are ignored, as the protocol wants for unknown ones.
+
+// optCreateTreeConnection is a create option Windows does not support
+// either (MS-SMB2 2.2.13).
+const optCreateTreeConnection = 0x00000080
 
 // Context tags.
 const (
@@ -41,15 +47,16 @@ type createContexts struct {
 	maxAccess bool
 	queryID   bool
 	secDesc   []byte // self-relative descriptor for a new file
-	eaBuffer  bool
+	eaBuffer  []byte // FILE_FULL_EA_INFORMATION list for a new or overwritten file
+	alloc     []byte // AlSi: allocation size of a new or overwritten file
 	timewarp  bool
 	reconnect bool // DHnC or DH2C
 
-	// Decoded for the durable handle and lease support to come; today
-	// they only say what the client asked for.
+	// Decoded for the durable handle support to come; today they only
+	// say what the client asked for.
 	durable   []byte // DHnQ or DH2Q data
 	durableV2 bool
-	lease     []byte // RqLs data
+	lease     []byte // RqLs data (lease.go)
 }
 
 // parseCreateContexts decodes the chain in b (the bytes at
@@ -74,7 +81,8 @@ func parseCreateContexts(b []byte) (createContexts, Status) {
 			}
 			end = next
 		}
-		if nameLen == 0 || nameOff < 16 || nameOff+nameLen > end {
+		// Tags are at least four bytes, as Windows requires.
+		if nameLen < 4 || nameOff < 16 || nameOff+nameLen > end {
 			return cc, StatusInvalidParameter
 		}
 		var data []byte
@@ -108,7 +116,10 @@ func (cc *createContexts) add(name string, data []byte) Status {
 	case ctxSecDesc:
 		cc.secDesc = data
 	case ctxEABuffer:
-		cc.eaBuffer = true
+		if _, st := parseEAList(data); st != StatusSuccess {
+			return st
+		}
+		cc.eaBuffer = data
 	case ctxTimewarp:
 		if len(data) != 8 {
 			return StatusInvalidParameter
@@ -135,6 +146,7 @@ func (cc *createContexts) add(name string, data []byte) Status {
 		if len(data) != 8 {
 			return StatusInvalidParameter
 		}
+		cc.alloc = data
 	}
 	return StatusSuccess
 }

@@ -122,13 +122,15 @@ func newSigner(dialect, algo uint16, sessionKey, signingKey []byte) signer {
 	return cmacSigner{b: b}
 }
 
-// verify checks msg's signature with s. It zeroes the signature field in
-// msg (which the caller owns) and compares in constant time.
+// verify checks msg's signature with s, comparing in constant time. The
+// message is left as it came: a signed binding request enters the preauth
+// hash with its signature.
 func verify(s signer, msg []byte) bool {
 	var got [16]byte
 	copy(got[:], msg[48:64])
 	clear(msg[48:64])
 	want := s.sign(msg)
+	copy(msg[48:64], got[:])
 	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
 }
 

@@ -46,7 +46,8 @@
 //
 // One file per layer: header.go (headers), conn.go (frames, compounds,
 // admission, response assembly), credits.go, negotiate.go, spnego.go and
-// ntlm.go (authentication), session.go (SESSION_SETUP, LOGOFF),
+// ntlm.go (authentication), auth.go (one authentication exchange),
+// session.go (SESSION_SETUP, LOGOFF), channel.go (multichannel binding),
 // crypto.go, cmac.go and ccm.go (keys, signing, ciphers), tree.go
 // (TREE_CONNECT, TREE_DISCONNECT, ECHO), async.go (pending requests and
 // CANCEL), pipe.go and srvsvc.go (IPC$ named pipes and the share
@@ -55,8 +56,9 @@
 // open.go (the state of opens), path.go and wildcard.go (names), access.go,
 // create.go and createctx.go (CREATE and its contexts), close.go (CLOSE,
 // FLUSH), readwrite.go, querydir.go, fileinfo.go, queryinfo.go and
-// setinfo.go (attributes), security.go (security descriptors), ioctl.go
-// and lock.go.
+// setinfo.go (attributes), security.go (security descriptors), ioctl.go,
+// lock.go, and notify.go and notifychanges.go (CHANGE_NOTIFY, fed by the
+// file system's change events).
 //
 // # File operations
 //
@@ -68,14 +70,17 @@
 // close, or FileDispositionInformation) goes with its last close.
 //
 // Names are found without regard to case and created as spelled
-// (fs.LookupFold); names Windows could not have are refused, the share
-// has no named streams, and symbolic links made over NFS are followed on
+// (fs.LookupFold); names Windows could not have are refused, named
+// streams are kept as extended attributes (streams.go), and symbolic
+// links made over NFS are followed on
 // the server while they stay inside the share. An open of an existing
 // file is checked against the caller's maximal access, which is its POSIX
 // permissions expressed as an access mask (DELETE comes from the
 // directory, as unlink(2) has it); the creator of a file gets the access
-// it asked for. Security descriptors are made from the owner, group and
-// mode, and one a client sets is turned back into them (security.go).
+// it asked for. A security descriptor a client sets is kept as given and
+// checked as a DACL (sdstore.go, sdaccess.go); a file without one shows
+// one made from its owner, group and mode (security.go). Extended
+// attributes are kept with the file (ea.go).
 // What Windows keeps as DOS attributes is kept beside the POSIX
 // attributes, except READONLY, which is the owner's write bit, so both
 // protocols see one truth (fileinfo.go).
@@ -83,14 +88,17 @@
 // Byte-range locks are mandatory for SMB I/O; a LOCK that may wait goes
 // asynchronous until the lock manager grants it, and the grants other
 // protocols cause reach it through Options.Notices and Server.Deliver.
-// No oplock, lease or durable handle is granted, and CHANGE_NOTIFY is not
-// served: clients do without them.
+// Oplocks and leases are caching grants of the lock manager (lease.go): a
+// conflicting CREATE goes asynchronous until the breaks it causes are
+// acknowledged or time out. No durable handle is granted. CHANGE_NOTIFY
+// reports the changes the file system reports (fs.Watch), whichever
+// protocol made them.
 //
 // # Adding a command handler
 //
 // Commands are added in files of their own, without changing the
-// framework. Until a command has a handler (CHANGE_NOTIFY and
-// OPLOCK_BREAK today) it is answered STATUS_NOT_SUPPORTED. A file
+// framework. Until a command has a handler it is
+// answered STATUS_NOT_SUPPORTED. A file
 // registers its handlers in an init function:
 //
 //	func init() { register(CmdRead, serveRead) }
@@ -159,7 +167,8 @@
 //
 // Handlers run concurrently: requests of one compound run in order on one
 // goroutine, separate frames on separate goroutines (NEGOTIATE,
-// SESSION_SETUP and CANCEL excepted, which are served in arrival order).
+// SESSION_SETUP, CANCEL and CHANGE_NOTIFY excepted, which are served in
+// arrival order: a handler that goes async must not block).
 // A panic in a handler is logged and answered STATUS_INTERNAL_ERROR.
 //
 // # Choices worth knowing
@@ -170,10 +179,14 @@
 //     responses is an anonymous (null) session; anonymous and guest
 //     sessions have no key, so they cannot sign or encrypt, and they
 //     reach IPC$ and shares whose ShareOptions allow guests only.
-//   - Multichannel (session binding) is not offered; a binding
-//     SESSION_SETUP gets STATUS_REQUEST_NOT_ACCEPTED. A reconnecting client
-//     naming its PreviousSessionId has that session of the same user
-//     logged off.
+//   - Multichannel is offered to 3.x clients that ask for it: a SESSION_SETUP
+//     with the binding flag, signed with the session's key, binds another
+//     connection of the same dialect, signing algorithm and cipher to a
+//     session after authenticating the same user again; the channel then
+//     signs with a key of its own (channel.go). A session ends with its
+//     last connection. A failed re-authentication ends the session; a
+//     reconnecting client naming its PreviousSessionId has that session of
+//     the same user logged off.
 //   - Capabilities: LEASING and LARGE_MTU (reads and writes up to 8 MiB)
 //     from 2.1, ENCRYPTION for 3.0 and 3.0.2 clients that offer it. For
 //     3.1.1 the server prefers AES-128-GCM, AES-128-CCM, AES-256-GCM,

@@ -23,8 +23,10 @@ import (
 // alone. READONLY is not kept but read from the mode: a file without the
 // owner's write bit is read-only; setting READONLY clears every write
 // bit, clearing it gives the owner write again. So chmod a-w over NFS
-// shows as READONLY over SMB and the reverse. DIRECTORY follows the file
-// type, and a file with none of these is NORMAL.
+// shows as READONLY over SMB and the reverse. A directory's READONLY is
+// kept as set, like HIDDEN: on Windows it does not stop changes to the
+// directory either. DIRECTORY follows the file type, and a file with none
+// of these is NORMAL.
 
 // FILE_ATTRIBUTE_* (MS-FSCC 2.6).
 const (
@@ -72,7 +74,7 @@ func fsTime(ft uint64) int64 {
 
 // dosAttrs are the FILE_ATTRIBUTE_* of a file.
 func dosAttrs(a *fs.Attr) uint32 {
-	v := a.DOSAttrs & attrStored
+	v := a.DOSAttrs & storedAttrs(a)
 	switch {
 	case a.Type == fs.TypeDir:
 		v |= attrDirectory
@@ -127,16 +129,28 @@ func putNetworkOpen(b []byte, a *fs.Attr) {
 	binary.LittleEndian.PutUint32(b[48:], dosAttrs(a))
 }
 
+// storedAttrs are the attributes kept as set for the file a.
+func storedAttrs(a *fs.Attr) uint32 {
+	if a.Type == fs.TypeDir {
+		return attrStored | attrReadonly
+	}
+	return attrStored
+}
+
 // attrChange is how a FileAttributes value given by a client changes a
 // file: the DOS attribute word to store and, if READONLY changes, the
-// mode. ok is false for a value naming DIRECTORY on a file.
+// mode. ok is false for a value naming DIRECTORY on a file or TEMPORARY
+// on a directory (MS-FSA 2.1.5.14.2).
 func attrChange(a *fs.Attr, v uint32) (sa fs.SetAttr, ok bool) {
 	if v&attrDirectory != 0 && a.Type != fs.TypeDir {
 		return sa, false
 	}
-	if stored := v & attrStored; stored != a.DOSAttrs&attrStored || a.DOSAttrs&^attrStored != 0 {
+	if v&attrTemporary != 0 && a.Type == fs.TypeDir {
+		return sa, false
+	}
+	if keep := storedAttrs(a); v&keep != a.DOSAttrs&keep || a.DOSAttrs&^keep != 0 {
 		sa.Mask |= fs.SetDOSAttrs
-		sa.DOSAttrs = stored
+		sa.DOSAttrs = v & keep
 	}
 	if a.Type == fs.TypeDir {
 		return sa, true

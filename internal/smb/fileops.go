@@ -36,7 +36,10 @@ type serverOps struct {
 	files map[lock.FileKey]*fileState
 	opens map[uint64]*open // by persistent FileId
 
-	waits lockWaits // SMB2 LOCK requests waiting in the lock manager
+	waits   lockWaits  // SMB2 LOCK requests waiting in the lock manager
+	caching breakWakes // CREATEs waiting for breaks (lease.go)
+
+	notify notifyHub // CHANGE_NOTIFY watches (notify.go)
 
 	mapMu  sync.Mutex
 	mapper *identity.Mapper
@@ -185,4 +188,5 @@ type fileState struct {
 
 	deletePending bool
 	deleter       fs.Caller // who asked for the delete
+	alloc         uint64    // allocation size a client set (alloc.go)
 }

@@ -17,10 +17,12 @@ func FuzzCreateContexts(f *testing.F) {
 	f.Add(ctxChain("\x93\xad\x25\x50\x9c\xb4\x11\xe7\xb4\x23\x83\xde\x96\x8b\xcd\x7c", make([]byte, 4)))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		cc, st := parseCreateContexts(b)
-		if st != StatusSuccess && st != StatusInvalidParameter {
+		switch st {
+		case StatusSuccess, StatusInvalidParameter, StatusEAListInconsistent, StatusInvalidEAName, StatusInvalidEAFlag:
+		default:
 			t.Fatalf("status %v", st)
 		}
-		for _, part := range [][]byte{cc.secDesc, cc.durable, cc.lease} {
+		for _, part := range [][]byte{cc.secDesc, cc.durable, cc.lease, cc.eaBuffer} {
 			if len(part) > 0 && !bytes.Contains(b, part) {
 				t.Fatal("a context's data is not from the chain")
 			}

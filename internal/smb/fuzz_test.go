@@ -180,11 +180,10 @@ func FuzzSessionSetup(f *testing.F) {
 		n.challengeMessage(token, 0)
 		// Both legs of a session, whichever the token is.
 		c := fuzzConn(srv, Dialect311)
-		s := c.newSession()
-		s.step(context.Background(), ntlmNegotiateMsg())
-		s.step(context.Background(), token)
-		s2 := c.newSession()
-		s2.step(context.Background(), token)
+		x := c.newExchange()
+		c.step(context.Background(), x, ntlmNegotiateMsg())
+		c.step(context.Background(), x, token)
+		c.step(context.Background(), c.newExchange(), token)
 	})
 }
 

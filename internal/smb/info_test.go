@@ -97,8 +97,8 @@ func TestQueryInfoFile(t *testing.T) {
 	if _, st := c.queryInfo(id, infoFile, classFileFullEa, 100, 0); st != StatusNoEASOnFile {
 		t.Errorf("EAs: %v", st)
 	}
-	if _, st := c.queryInfo(id, infoFile, classFileAlternateName, 100, 0); st != StatusNotSupported {
-		t.Errorf("short name: %v", st)
+	if b, st := c.queryInfo(id, infoFile, classFileAlternateName, 100, 0); st != StatusSuccess || !bytes.Equal(b, append([]byte{16, 0, 0, 0}, utf16le("FILE.BIN")...)) {
+		t.Errorf("short name: %x, %v", b, st)
 	}
 	if _, st := c.queryInfo(id, infoFile, 99, 100, 0); st != StatusInvalidInfoClass {
 		t.Errorf("unknown class: %v", st)
@@ -397,7 +397,7 @@ func TestSetInfoMisc(t *testing.T) {
 		{classFileMode, binary.LittleEndian.AppendUint32(nil, optDeleteOnClose), StatusInvalidParameter},
 		{classFileValidDataLength, binary.LittleEndian.AppendUint64(nil, 5), StatusSuccess},
 		{classFileShortName, make([]byte, 8), StatusNotSupported},
-		{classFileFullEa, make([]byte, 8), StatusEASNotSupported},
+		{classFileFullEa, make([]byte, 8), StatusEAListInconsistent},
 		{99, make([]byte, 8), StatusInvalidInfoClass},
 		{classFilePosition, make([]byte, 4), StatusInfoLengthMismatch},
 	} {

@@ -369,7 +369,7 @@ func zeroData(r *Request, o *open, in []byte) Status {
 	if from >= to {
 		return StatusSuccess
 	}
-	if _, held := s.locks().CheckIO(lock.KeyOf(o.h), o.owner, from, to-from, true); held {
+	if _, held := s.locks().CheckIO(o.key(), o.owner, from, to-from, true); held {
 		return StatusFileLockConflict
 	}
 	if to == a.Size {

@@ -36,8 +36,9 @@ type lockWaits struct {
 }
 
 type lockWait struct {
-	p    *Pending
-	done chan struct{} // closed when the request is completed
+	p       *Pending
+	done    chan struct{} // closed when the request is completed
+	granted func()        // called when the lock is granted
 }
 
 func (lw *lockWaits) init() { lw.m = map[lock.WaiterID]*lockWait{} }
@@ -62,6 +63,10 @@ func (s *Server) Deliver(ns []lock.Notice) {
 		if n.Lock.Owner.Proto != lock.SMB {
 			continue
 		}
+		if n.Status == lock.Breaking || n.Status == lock.BreakDone {
+			s.deliverCaching(n)
+			continue
+		}
 		waits := &s.ops.waits
 		waits.mu.Lock()
 		w := waits.m[n.Waiter]
@@ -81,6 +86,9 @@ func (s *Server) Deliver(ns []lock.Notice) {
 			st = StatusLockNotGranted
 		}
 		close(w.done)
+		if st == StatusSuccess {
+			w.granted()
+		}
 		w.p.Complete(lockResponse(st))
 	}
 }
@@ -126,6 +134,11 @@ func serveLock(w *Response, r *Request) {
 		w.Error(StatusAccessDenied)
 		return
 	}
+	seq, replay := o.lockReplay(r, binary.LittleEndian.Uint32(b[4:]))
+	if replay {
+		lockResponse(StatusSuccess)(w)
+		return
+	}
 	var arr [4]lockElement
 	elems := arr[:0]
 	for i := range count {
@@ -136,7 +149,7 @@ func serveLock(w *Response, r *Request) {
 		})
 	}
 	s := r.Conn.srv
-	key := lock.KeyOf(o.h)
+	key := o.key()
 	// The elements are handled in order, and the first bad one stops the
 	// request where it is (MS-SMB2 3.3.5.14.1, 3.3.5.14.2): unlocks done
 	// before it stay done, locks taken before it are released again.
@@ -153,9 +166,11 @@ func serveLock(w *Response, r *Request) {
 				return
 			}
 		}
+		o.lockDone(seq)
 		lockResponse(StatusSuccess)(w)
 		return
 	}
+	s.breakReadCaching(o)
 	for i, e := range elems {
 		st := StatusSuccess
 		if !validLockFlags(e.flags, count > 1) {
@@ -166,7 +181,7 @@ func serveLock(w *Response, r *Request) {
 				req.Mode = lock.Exclusive
 			}
 			if req.Wait {
-				s.waitLock(w, r, req) // the only element: validLockFlags saw to it
+				s.waitLock(w, r, req, func() { o.lockDone(seq) }) // the only element: validLockFlags saw to it
 				return
 			}
 			d := s.locks().Lock(req)
@@ -184,6 +199,7 @@ func serveLock(w *Response, r *Request) {
 			return
 		}
 	}
+	o.lockDone(seq)
 	lockResponse(StatusSuccess)(w)
 }
 
@@ -204,7 +220,8 @@ func validLockFlags(f uint32, several bool) bool {
 
 // waitLock asks for a lock that may wait. If it must, the request goes
 // asynchronous until the lock manager decides, or the client cancels.
-func (s *Server) waitLock(w *Response, r *Request, req lock.Request) {
+// granted runs when the lock is granted.
+func (s *Server) waitLock(w *Response, r *Request, req lock.Request, granted func()) {
 	waits := &s.ops.waits
 	// Hold the table while asking, so that a notice granting the new
 	// waiter cannot be delivered before the waiter is in it.
@@ -217,10 +234,11 @@ func (s *Server) waitLock(w *Response, r *Request, req lock.Request) {
 			w.Error(lockStatus(d.Status))
 			return
 		}
+		granted()
 		lockResponse(StatusSuccess)(w)
 		return
 	}
-	lw := &lockWait{p: r.GoAsync(), done: make(chan struct{})}
+	lw := &lockWait{p: r.GoAsync(), done: make(chan struct{}), granted: granted}
 	waits.m[d.Waiter] = lw
 	waits.mu.Unlock()
 	s.route(d.Notices)
@@ -241,6 +259,7 @@ func (s *Server) waitLock(w *Response, r *Request, req lock.Request) {
 		}
 		// Granted while being cancelled: the grant's notice found no
 		// waiter; the lock is held, so say so.
+		granted()
 		lw.p.Complete(lockResponse(StatusSuccess))
 	}()
 }

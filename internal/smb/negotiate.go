@@ -118,6 +118,9 @@ func (c *Conn) setDialect(d uint16) {
 		c.multiCredit = true
 		c.maxTransact, c.maxRead, c.maxWrite = maxIOLarge, maxIOLarge, maxIOLarge
 	}
+	if d >= Dialect300 && d != dialectWildcard && c.clientCaps&capMultiChannel != 0 {
+		c.serverCaps |= capMultiChannel
+	}
 	if (d == Dialect300 || d == Dialect302) && c.clientCaps&capEncryption != 0 {
 		c.serverCaps |= capEncryption
 		c.cipher = cipherAES128CCM

@@ -183,6 +183,13 @@ func parseAuthenticate(msg []byte) (*ntlmAuth, error) {
 		return nil, err
 	}
 	a.anonymous = a.user == "" && len(a.nt) == 0 && (len(a.lm) == 0 || bytes.Equal(a.lm, []byte{0}))
+	// A response longer than NTLMv1's 24 bytes is NTLMv2: a proof, the
+	// 28-byte fixed part of the client challenge and an AV pair list
+	// ended by MsvAvEOL (MS-NLMP 2.2.2.7). One that does not parse is a
+	// malformed message, not a wrong password.
+	if len(a.nt) > 24 && (len(a.nt) < 16+28 || !validAVList(a.nt[16+28:])) {
+		return nil, errNTLM
+	}
 	if len(a.nt) > 16+28 {
 		// The AV pairs of the NTLMv2 client challenge start after its
 		// 28-byte fixed part; the flags say whether a MIC is present.
@@ -195,6 +202,22 @@ func parseAuthenticate(msg []byte) (*ntlmAuth, error) {
 		}
 	}
 	return a, nil
+}
+
+// validAVList reports whether b holds AV pairs that each fit, up to and
+// including an MsvAvEOL; what follows it is padding.
+func validAVList(b []byte) bool {
+	for len(b) >= 4 {
+		n := int(binary.LittleEndian.Uint16(b[2:]))
+		if len(b) < 4+n {
+			return false
+		}
+		if binary.LittleEndian.Uint16(b) == avEOL {
+			return true
+		}
+		b = b[4+n:]
+	}
+	return false
 }
 
 // findAV finds an AV pair's value in a list.

@@ -23,12 +23,16 @@ type open struct {
 	access      uint32 // granted access mask
 	shareAccess uint32
 	owner       lock.Owner
+	cache       cacheRef // the oplock or lease asked for (lease.go)
+	seqs        lockSequences
 
 	mu            sync.Mutex
 	deleteOnClose bool
 	position      uint64 // FilePositionInformation
 	mode          uint32 // FileModeInformation
 	enum          *dirEnum
+	ctimeSet      bool   // the change time was set through this open (setinfo.go)
+	stream        string // the named stream opened (streams.go), "" for the data
 }
 
 // Create options (MS-SMB2 2.2.13).
@@ -74,7 +78,7 @@ func (s *Server) newOpen(r *Request, h fs.Handle, isDir bool, access, share, opt
 // path say where the file was found.
 func (o *open) register(dir fs.Handle, name, path string) Status {
 	ops := &o.srv.ops
-	key := lock.KeyOf(o.h)
+	key := o.key()
 	ops.mu.Lock()
 	f := ops.files[key]
 	if f != nil && f.deletePending {
@@ -113,6 +117,7 @@ func (o *open) register(dir fs.Handle, name, path string) Status {
 // file was deleted.
 func (o *open) close(ctx context.Context) bool {
 	s := o.srv
+	s.notifyClosed(o)
 	s.route(s.locks().ReleaseOwner(o.owner))
 	o.mu.Lock()
 	doc := o.deleteOnClose
@@ -125,6 +130,7 @@ func (o *open) close(ctx context.Context) bool {
 	f := o.file
 	if doc && !f.deletePending {
 		f.deletePending, f.deleter = true, o.caller
+		defer s.notifyDeletePending(f.key) // once ops.mu is released
 	}
 	f.opens--
 	if f.opens > 0 {
@@ -162,6 +168,9 @@ func (o *open) setDeletePending(pending bool) {
 		o.file.deleter = o.caller
 	}
 	ops.mu.Unlock()
+	if pending {
+		o.srv.notifyDeletePending(o.file.key)
+	}
 	if !pending {
 		o.mu.Lock()
 		o.deleteOnClose = false

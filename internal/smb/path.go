@@ -22,8 +22,8 @@ const maxLinkHops = 40
 // parseName decodes and checks the name of a CREATE or rename: the
 // components, or the status that refuses it. The empty name is the
 // share's root. A trailing backslash is allowed; the default data stream
-// suffix "::$DATA" is dropped, and other streams are not found (the share
-// does not offer named streams).
+// suffix "::$DATA" is dropped, and other streams are not found (CREATE
+// takes a named stream off first, streams.go).
 func parseName(raw []byte) ([]string, Status) {
 	if len(raw)%2 != 0 {
 		return nil, StatusInvalidParameter
@@ -53,12 +53,26 @@ func parseName(raw []byte) ([]string, Status) {
 		return nil, StatusSuccess
 	}
 	comps := strings.Split(name, `\`)
+	out := comps[:0]
 	for _, c := range comps {
+		if c == ".." {
+			// A ".." goes back up, as Samba resolves it, but never above
+			// the share's root.
+			if len(out) == 0 {
+				return nil, StatusObjectPathSyntaxBad
+			}
+			out = out[:len(out)-1]
+			continue
+		}
 		if st := checkComponent(c); st != StatusSuccess {
 			return nil, st
 		}
+		out = append(out, c)
 	}
-	return comps, StatusSuccess
+	if len(out) == 0 {
+		return nil, StatusSuccess
+	}
+	return out, StatusSuccess
 }
 
 // checkComponent checks one path component: not empty, not "." or "..",

@@ -70,11 +70,18 @@ const (
 )
 
 // The QUERY_INFO answer is built whole, then fitted to the client's
-// OutputBufferLength: an answer whose fixed part does not fit is
-// STATUS_INFO_LENGTH_MISMATCH, one whose variable part (a name, a list of
-// streams) does not fit is cut and answered STATUS_BUFFER_OVERFLOW, and a
-// security descriptor that does not fit is STATUS_BUFFER_TOO_SMALL with
-// the size it needs, so that the client can ask again.
+// OutputBufferLength: a buffer smaller than the class's structure (its
+// size as a C structure, a variable name counting one character, as
+// Windows checks it) is STATUS_INFO_LENGTH_MISMATCH; an answer whose
+// variable part (a name, a list of streams) does not fit is cut and
+// answered STATUS_BUFFER_OVERFLOW (MS-SMB2 3.3.5.20.1); and a security
+// descriptor that does not fit is STATUS_BUFFER_TOO_SMALL with the size it
+// needs, so that the client can ask again.
+//
+// The access a class needs follows MS-FSA 2.1.5.11 and 2.1.5.12: the
+// times and attributes need FILE_READ_ATTRIBUTES, the extended attributes
+// FILE_READ_EA, the rest (sizes, names, ids, the open's own state, the
+// volume) nothing beyond the open itself.
 
 func serveQueryInfo(w *Response, r *Request) {
 	b := r.Body
@@ -161,16 +168,36 @@ func queryFile(w *Response, r *Request, o *open, class byte) (int, Status) {
 		if !o.may(fileReadEA) {
 			return 0, StatusAccessDenied
 		}
-		return 0, StatusNoEASOnFile
+		return queryFullEa(w, r, o)
 	case classFileAlternateName:
-		return 0, StatusNotSupported // no 8.3 names
-	}
-	if !o.may(fileReadAttributes) {
-		return 0, StatusAccessDenied
+		_, name, _ := o.location()
+		if name == "" {
+			return 0, StatusObjectNameNotFound // the share's root
+		}
+		putFileName(w, shortName(name))
+		return 8, StatusSuccess
+	case classFileNormalizedName:
+		if r.Conn.Dialect() < Dialect311 {
+			return 0, StatusNotSupported // 3.1.1 and later only (MS-SMB2 3.3.5.20.1)
+		}
+		_, _, path := o.location()
+		putFileName(w, path+o.streamSuffix())
+		return 8, StatusSuccess
+	case classFileBasic, classFileAll, classFileNetworkOpen, classFileAttributeTag:
+		if !o.may(fileReadAttributes) {
+			return 0, StatusAccessDenied
+		}
 	}
 	a, err := r.Conn.srv.fs.GetAttr(r.Context(), o.h)
 	if err != nil {
 		return 0, StatusOf(err)
+	}
+	if o.stream != "" {
+		if st := o.streamAttrs(r.Context(), r, &a); st != StatusSuccess {
+			return 0, st
+		}
+	} else {
+		o.withAlloc(&a)
 	}
 	switch class {
 	case classFileBasic:
@@ -185,18 +212,26 @@ func queryFile(w *Response, r *Request, o *open, class byte) (int, Status) {
 		binary.LittleEndian.PutUint64(w.Grow(8), a.FileID)
 		return 8, StatusSuccess
 	case classFileEa:
-		w.Grow(4)
+		n, st := eaSize(r, o)
+		if st != StatusSuccess {
+			return 0, st
+		}
+		binary.LittleEndian.PutUint32(w.Grow(4), n)
 		return 4, StatusSuccess
-	case classFileName, classFileNormalizedName:
+	case classFileName:
 		putName(w, o)
-		return 4, StatusSuccess
+		return 8, StatusSuccess
 	case classFileAll:
+		n, st := eaSize(r, o)
+		if st != StatusSuccess {
+			return 0, st
+		}
 		b := w.Grow(96)
 		putTimes(b, &a)
 		binary.LittleEndian.PutUint32(b[32:], dosAttrs(&a))
 		putStandard(b[40:], o, &a)
 		binary.LittleEndian.PutUint64(b[64:], a.FileID)
-		// EaSize 0 at 72.
+		binary.LittleEndian.PutUint32(b[72:], n)
 		binary.LittleEndian.PutUint32(b[76:], o.access)
 		o.mu.Lock()
 		binary.LittleEndian.PutUint64(b[80:], o.position)
@@ -204,18 +239,14 @@ func queryFile(w *Response, r *Request, o *open, class byte) (int, Status) {
 		o.mu.Unlock()
 		// Alignment 0 at 92.
 		putName(w, o)
-		return 100, StatusSuccess
+		return 104, StatusSuccess
 	case classFileStream:
-		if a.Type == fs.TypeDir {
-			return 0, StatusSuccess // a directory has no data stream
+		if o.stream != "" { // the file's streams, not this one's size
+			if a, err = r.Conn.srv.fs.GetAttr(r.Context(), o.h); err != nil {
+				return 0, StatusOf(err)
+			}
 		}
-		const name = "::$DATA"
-		b := w.Grow(24 + 2*len(name))
-		binary.LittleEndian.PutUint32(b[4:], 2*uint32(len(name)))
-		binary.LittleEndian.PutUint64(b[8:], a.Size)
-		binary.LittleEndian.PutUint64(b[16:], a.Used)
-		putUTF16(b[24:], name)
-		return 24, StatusSuccess
+		return 32, putStreams(w, r, o, &a) // a directory has no default stream
 	case classFileCompression:
 		binary.LittleEndian.PutUint64(w.Grow(16), a.Size)
 		return 16, StatusSuccess
@@ -242,10 +273,13 @@ func putStandard(b []byte, o *open, a *fs.Attr) {
 	if a.Type == fs.TypeDir {
 		nlink = 1
 	}
-	binary.LittleEndian.PutUint32(b[16:], nlink)
 	if o.deletePending() {
+		// A link marked for deletion is no longer counted (MS-FSA
+		// 2.1.5.11.27).
+		nlink = max(nlink, 1) - 1
 		b[20] = 1
 	}
+	binary.LittleEndian.PutUint32(b[16:], nlink)
 	if a.Type == fs.TypeDir {
 		b[21] = 1
 	}
@@ -255,11 +289,15 @@ func putStandard(b []byte, o *open, a *fs.Attr) {
 // with a leading backslash.
 func putName(w *Response, o *open) {
 	_, _, path := o.location()
-	path = `\` + path
-	n := utf16Len(path)
+	putFileName(w, `\`+path+o.streamSuffix())
+}
+
+// putFileName appends a FileNameLength and a name.
+func putFileName(w *Response, name string) {
+	n := utf16Len(name)
 	b := w.Grow(4 + n)
 	binary.LittleEndian.PutUint32(b, uint32(n))
-	putUTF16(b[4:], path)
+	putUTF16(b[4:], name)
 }
 
 // volumeSerial is a share's volume serial number: stable, from its name.
@@ -286,7 +324,7 @@ func queryFilesystem(w *Response, r *Request, o *open, class byte) (int, Status)
 		binary.LittleEndian.PutUint32(b[8:], uint32(volumeSerial(r.Tree)))
 		binary.LittleEndian.PutUint32(b[12:], uint32(n))
 		putUTF16(b[18:], label)
-		return 18, StatusSuccess
+		return 24, StatusSuccess
 	case classFsSize, classFsFullSize:
 		st, err := statFS(ctx, s, r)
 		if err != nil {
@@ -319,7 +357,7 @@ func queryFilesystem(w *Response, r *Request, o *open, class byte) (int, Status)
 		binary.LittleEndian.PutUint32(b[4:], fs.MaxNameLen)
 		binary.LittleEndian.PutUint32(b[8:], 2*uint32(len(name)))
 		putUTF16(b[12:], name)
-		return 12, StatusSuccess
+		return 16, StatusSuccess
 	case classFsObjectID:
 		b := w.Grow(64)
 		copy(b, s.guid[:])
@@ -343,8 +381,9 @@ func statFS(ctx context.Context, s *Server, r *Request) (fs.FSStat, error) {
 	return st, err
 }
 
-// querySecurity appends the file's security descriptor: owner, group and
-// DACL as asked (a SACL is never returned).
+// querySecurity appends the file's security descriptor, the stored one or
+// the one made from its mode: owner, group and DACL as asked (a SACL is
+// never returned).
 func querySecurity(w *Response, r *Request, o *open, addl uint32) Status {
 	if addl&(secOwner|secGroup|secDACL) != 0 && !o.may(readControl) {
 		return StatusAccessDenied
@@ -353,6 +392,12 @@ func querySecurity(w *Response, r *Request, o *open, addl uint32) Status {
 	a, err := s.fs.GetAttr(r.Context(), o.h)
 	if err != nil {
 		return StatusOf(err)
+	}
+	if sd := s.loadSD(r.Context(), r, o.h, &a); sd != nil {
+		if p, ok := splitSD(sd); ok {
+			w.Write(p.bytes(addl & (secOwner | secGroup | secDACL)))
+			return StatusSuccess
+		}
 	}
 	m, err := s.sidMapper(r.Context())
 	if err != nil {

@@ -181,10 +181,28 @@ func (c *raw) logon(user, pass string) Status {
 // logonFlags is logon returning the SessionFlags too.
 func (c *raw) logonFlags(user, pass string) (uint16, Status) {
 	c.t.Helper()
-	flags := rawNTLMFlags
-	r := c.call(CmdSessionSetup, setupBody(ntlmNegotiateMsg()), nil)
-	if r.Status != StatusMoreProcessingRequired {
+	r, exported := c.ntlmExchange(user, pass, 0, nil)
+	if r.Status == StatusSuccess {
+		c.signer = hmacSigner{key: exported[:]}
+	} else {
+		c.session = 0
+	}
+	if len(r.body) < 4 {
 		return 0, r.Status
+	}
+	return binary.LittleEndian.Uint16(r.body[2:]), r.Status
+}
+
+// ntlmExchange runs both legs of an NTLMv2 authentication in SESSION_SETUP
+// requests with the given Flags byte, changing each header with mod. It
+// returns the last response and the exported session key.
+func (c *raw) ntlmExchange(user, pass string, setupFlags byte, mod func(h *Header)) (resp, [16]byte) {
+	c.t.Helper()
+	var exported [16]byte
+	body := func(tok []byte) []byte { b := setupBody(tok); b[2] = setupFlags; return b }
+	r := c.call(CmdSessionSetup, body(ntlmNegotiateMsg()), mod)
+	if r.Status != StatusMoreProcessingRequired {
+		return r, exported
 	}
 	c.session = r.SessionID
 	chal := r.body[8:]
@@ -210,7 +228,6 @@ func (c *raw) logonFlags(user, pass string) (uint16, Status) {
 	h = hmac.New(md5.New, rk[:])
 	h.Write(proof)
 	base := h.Sum(nil)
-	var exported [16]byte
 	rand.Read(exported[:])
 	enc := make([]byte, 16)
 	rc, _ := rc4.NewCipher(base)
@@ -219,14 +236,8 @@ func (c *raw) logonFlags(user, pass string) (uint16, Status) {
 	if user == "" {
 		nt, enc = nil, nil
 	}
-	auth := buildAuthenticate(nt, "", user, "RAW", enc, flags)
-	r = c.call(CmdSessionSetup, setupBody(auth), nil)
-	if r.Status == StatusSuccess {
-		c.signer = hmacSigner{key: exported[:]}
-	} else {
-		c.session = 0
-	}
-	return binary.LittleEndian.Uint16(r.body[2:]), r.Status
+	auth := buildAuthenticate(nt, "", user, "RAW", enc, rawNTLMFlags)
+	return c.call(CmdSessionSetup, body(auth), mod), exported
 }
 
 func setupBody(token []byte) []byte {

@@ -5,7 +5,6 @@ import (
 	"errors"
 
 	"github.com/tandemfs/tandem/internal/fs"
-	"github.com/tandemfs/tandem/internal/lock"
 )
 
 func init() {
@@ -60,10 +59,13 @@ func serveRead(w *Response, r *Request) {
 	case !o.may(fileReadData | fileExecute):
 		w.Error(StatusAccessDenied)
 		return
+	case o.stream != "":
+		readStream(w, r, o, off, length, minCount)
+		return
 	}
 	s := r.Conn.srv
 	if length > 0 {
-		if _, held := s.locks().CheckIO(lock.KeyOf(o.h), o.owner, off, uint64(length), false); held {
+		if _, held := s.locks().CheckIO(o.key(), o.owner, off, uint64(length), false); held {
 			w.Error(StatusFileLockConflict)
 			return
 		}
@@ -131,6 +133,9 @@ func serveWrite(w *Response, r *Request) {
 	case !o.may(fileWriteData | fileAppendData):
 		w.Error(StatusAccessDenied)
 		return
+	case o.stream != "":
+		writeStream(w, r, o, off, data)
+		return
 	}
 	s := r.Conn.srv
 	ctx := r.Context()
@@ -148,11 +153,12 @@ func serveWrite(w *Response, r *Request) {
 		return
 	}
 	if length > 0 {
-		if _, held := s.locks().CheckIO(lock.KeyOf(o.h), o.owner, off, uint64(length), true); held {
+		if _, held := s.locks().CheckIO(o.key(), o.owner, off, uint64(length), true); held {
 			w.Error(StatusFileLockConflict)
 			return
 		}
 	}
+	s.breakReadCaching(o)
 	stable := fs.Unstable
 	if flags&writeFlagThrough != 0 || o.writeThrough() {
 		stable = fs.FileSync

@@ -70,6 +70,7 @@ type Request struct {
 	encrypted *Session // the session whose key decrypted the frame, if any
 	chain     *chain
 	pending   *Pending
+	errSigner signer // signs the refusal of a request admit refused, if set
 }
 
 // chain is what the requests of one compound pass on to related requests

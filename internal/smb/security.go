@@ -7,9 +7,10 @@ import (
 	"github.com/tandemfs/tandem/internal/identity"
 )
 
-// Security descriptors are synthesized from the POSIX owner, group and
-// mode, and a descriptor a client sets is turned back into them; nothing
-// else is stored, so the two protocols can never disagree.
+// A file without a descriptor of its own (sdstore.go) shows one
+// synthesized from the POSIX owner, group and mode, and a descriptor a
+// client sets is also turned back into them, so NFS sees the nearest
+// POSIX permissions.
 //
 // The owner and group are SIDs of the server's machine domain (package
 // identity maps uid u and gid g to fixed relative ids, so the SIDs are
@@ -26,12 +27,19 @@ import (
 //	owner       WRITE_DAC, WRITE_OWNER, WRITE_ATTRIBUTES, WRITE_EA,
 //	            and for rwx all of FILE_ALL_ACCESS
 //
-// An entry with none of r, w and x is left out, except the owner's.
+// An entry with none of r, w and x is left out, except the owner's. The
+// owner's entry of a file other than a directory always has w: that bit
+// of the mode is the READONLY attribute (fileinfo.go), not a permission
+// (package fs lets the owner write whatever it says), so setting READONLY
+// leaves the DACL as it was, as on Windows.
 // Reading a DACL back looks at READ_DATA, WRITE_DATA and EXECUTE (after
 // mapping generic rights) of the entries for the owner, the group and
 // Everyone, ignores entries that are inherit-only or name other SIDs, and
 // subtracts what deny entries for those three deny; so a descriptor read
-// and set again changes nothing. A NULL DACL is rwx for everyone.
+// and set again changes nothing. A NULL DACL is rwx for everyone. The
+// owner's write bit of a file other than a directory is its READONLY
+// attribute (fileinfo.go), which Windows keeps apart from the DACL, so a
+// DACL leaves that bit alone.
 
 // SECURITY_INFORMATION bits of QUERY_INFO and SET_INFO.
 const (
@@ -120,6 +128,11 @@ func buildSD(a *fs.Attr, info uint32, m identity.Mapper) []byte {
 			rwx := a.Mode >> (6 - 3*i) & 7
 			if rwx == 0 && i > 0 {
 				continue
+			}
+			if i == 0 && !dir {
+				// The owner's write bit is READONLY, an attribute:
+				// the owner may write whatever it says (package fs).
+				rwx |= 2
 			}
 			b = append(b, aceAllowed, 0)
 			b = binary.LittleEndian.AppendUint16(b, uint16(8+sid.Size()))
@@ -276,6 +289,9 @@ func (c *sdChange) setAttr(a *fs.Attr, m identity.Mapper) fs.SetAttr {
 	}
 	if c.dacl {
 		mode := a.Mode&^0o777 | c.mode(m.UserSID(uid), m.GroupSID(gid))
+		if a.Type != fs.TypeDir {
+			mode = mode&^0o200 | a.Mode&0o200
+		}
 		if mode != a.Mode || sa.Mask&(fs.SetUID|fs.SetGID) != 0 {
 			sa.Mask |= fs.SetMode
 			sa.Mode = mode

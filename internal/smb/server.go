@@ -76,6 +76,9 @@ type Options struct {
 	Notices func([]lock.Notice)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// BreakTimeout is how long an oplock or lease break waits for the
+	// client's acknowledgment before it is revoked; zero means 35 s.
+	BreakTimeout time.Duration
 }
 
 // ErrServerClosed is returned by Serve after Shutdown.

@@ -1,18 +1,14 @@
 package smb
 
 import (
-	"bytes"
-	"context"
 	"crypto/cipher"
 	"crypto/rand"
 	"crypto/sha512"
 	"encoding/binary"
-	"errors"
 	"sync"
 	"sync/atomic"
 
 	"github.com/tandemfs/tandem/internal/fs"
-	"github.com/tandemfs/tandem/internal/identity"
 )
 
 // Session is an authenticated user on a connection: the identity file
@@ -27,13 +23,16 @@ type Session struct {
 	caller    fs.Caller
 	guest     bool
 	anonymous bool
-	auth      *ntlmServer // the exchange in progress
-	mechList  []byte      // the client's SPNEGO mechanism list, for the mechListMIC
-	preauth   [64]byte    // session preauth integrity hash (3.1.1)
+	auth      *exchange // the authentication in progress
+	preauth   [64]byte  // session preauth integrity hash (3.1.1)
 	trees     map[uint32]*Tree
 	nextTree  uint32
+	channels  map[*Conn]*channel // the connections bound to the session (channel.go)
 
 	// Set once when the first authentication succeeds, read-only after.
+	dialect         uint16 // of the connection that created the session
+	signAlgo        uint16
+	cipher          uint16 // 0 for sessions without a key
 	sessionKey      [16]byte
 	signer          signer
 	encrypter       cipher.AEAD // server to client
@@ -66,7 +65,8 @@ func (s *Session) Caller() *fs.Caller { return &s.caller }
 // Guest reports a guest or anonymous session.
 func (s *Session) Guest() bool { return s.guest || s.anonymous }
 
-// Conn is the connection the session lives on.
+// Conn is the connection that created the session; with multichannel
+// the session may be bound to others too.
 func (s *Session) Conn() *Conn { return s.conn }
 
 func (s *Session) valid() bool {
@@ -91,8 +91,8 @@ func (s *Session) nonce(b []byte) {
 }
 
 // checkIntegrity verifies a request of a valid session: its signature if
-// it is signed, and that it is signed or encrypted when the session
-// requires so.
+// it is signed (with the key of the request's channel), and that it is
+// signed or encrypted when the session requires so.
 func (s *Session) checkIntegrity(r *Request) Status {
 	if r.encrypted != nil {
 		if r.Header.Flags&FlagRelated == 0 && r.encrypted != s {
@@ -103,13 +103,23 @@ func (s *Session) checkIntegrity(r *Request) Status {
 	if s.encryptData && r.Header.Command != CmdSessionSetup {
 		return StatusAccessDenied
 	}
+	// A refusal is signed, as a client that signs checks what it gets.
+	sg := s.signerFor(r.Conn)
 	if r.Header.Flags&FlagSigned != 0 {
-		if s.signer == nil || !verify(s.signer, r.Msg) {
+		if sg == nil || !verify(sg, r.Msg) {
+			r.errSigner = sg
+			// A SESSION_SETUP signed with the session's own key on a
+			// channel that has a key of its own is refused under the
+			// key the client used, so that it can read the refusal.
+			if r.Header.Command == CmdSessionSetup && s.signer != nil && sg != s.signer && verify(s.signer, r.Msg) {
+				r.errSigner = s.signer
+			}
 			return StatusAccessDenied
 		}
 		return StatusSuccess
 	}
 	if s.signingRequired {
+		r.errSigner = sg
 		return StatusAccessDenied
 	}
 	return StatusSuccess
@@ -129,10 +139,12 @@ func init() {
 	register(CmdLogoff, serveLogoff)
 }
 
-// serveSessionSetup runs one leg of authentication: NTLM NEGOTIATE in,
-// CHALLENGE out with STATUS_MORE_PROCESSING_REQUIRED; AUTHENTICATE in,
-// success or STATUS_LOGON_FAILURE out. A setup on a valid session is a
-// re-authentication: it must prove the same user and keeps the keys.
+// serveSessionSetup runs one leg of authentication (MS-SMB2 3.3.5.5):
+// NTLM NEGOTIATE in, CHALLENGE out with STATUS_MORE_PROCESSING_REQUIRED;
+// AUTHENTICATE in, success or the failure out. A setup on a valid
+// session is a re-authentication: it must prove the same user and keeps
+// the keys. A setup with the binding flag adds a channel (channel.go).
+// Any failure but a binding's ends the session (MS-SMB2 3.3.5.5.3).
 func serveSessionSetup(w *Response, r *Request) {
 	c := r.Conn
 	b := r.Body
@@ -140,14 +152,18 @@ func serveSessionSetup(w *Response, r *Request) {
 		w.Error(StatusInvalidParameter)
 		return
 	}
-	if b[2]&setupBinding != 0 {
-		w.Error(StatusRequestNotAccepted) // multichannel is not offered
-		return
-	}
 	secMode := b[3]
 	token, ok := r.Buffer(uint32(binary.LittleEndian.Uint16(b[12:])), uint32(binary.LittleEndian.Uint16(b[14:])))
 	if !ok {
 		w.Error(StatusInvalidParameter)
+		return
+	}
+	if b[2]&setupBinding != 0 {
+		serveBind(w, r, token)
+		return
+	}
+	if r.Session != nil && !r.Session.boundTo(c) {
+		w.Error(StatusUserSessionDeleted)
 		return
 	}
 	prev := binary.LittleEndian.Uint64(b[16:])
@@ -162,20 +178,25 @@ func serveSessionSetup(w *Response, r *Request) {
 	w.sessionID = s.id
 	s.mu.Lock()
 	reauth := s.state == sessionValid
+	if s.auth == nil {
+		s.auth = c.newExchange()
+	}
+	x := s.auth
 	if c.dialect == Dialect311 && !reauth {
 		s.preauth = preauthUpdate(s.preauth, r.Msg)
 	}
 	s.mu.Unlock()
 
-	out, done, err := s.step(r.Context(), token)
+	out, who, err := c.step(r.Context(), x, token)
+	if err == nil && who != nil && reauth && !who.same(s) {
+		err = StatusAccessDenied // a session cannot change its user
+	}
 	if err != nil {
-		if !reauth {
-			c.dropSession(s)
-		}
+		s.logoff()
 		w.Error(StatusOf(err))
 		return
 	}
-	if !done {
+	if who == nil {
 		w.Status = StatusMoreProcessingRequired
 		writeSetupResponse(w, 0, out)
 		if c.dialect == Dialect311 && !reauth {
@@ -187,11 +208,13 @@ func serveSessionSetup(w *Response, r *Request) {
 		}
 		return
 	}
+	s.mu.Lock()
+	s.auth = nil
+	s.mu.Unlock()
 
-	var flags uint16
 	if !reauth {
-		if err := s.establish(secMode); err != nil {
-			c.dropSession(s)
+		if err := s.establish(c, secMode, who); err != nil {
+			s.logoff()
 			w.Error(StatusOf(err))
 			return
 		}
@@ -199,6 +222,7 @@ func serveSessionSetup(w *Response, r *Request) {
 			c.srv.expireSession(prev, s.user)
 		}
 	}
+	var flags uint16
 	switch {
 	case s.anonymous:
 		flags = sessionFlagNull
@@ -212,8 +236,8 @@ func serveSessionSetup(w *Response, r *Request) {
 	// 3.x signs the final response with the new key, which proves to the
 	// client that both sides derived the same keys (and for 3.1.1 saw the
 	// same negotiation).
-	if s.signer != nil && (c.dialect >= Dialect300 || s.signingRequired) {
-		w.signer = s.signer
+	if sg := s.signerFor(c); sg != nil && (c.dialect >= Dialect300 || s.signingRequired) {
+		w.signer = sg
 	}
 }
 
@@ -254,10 +278,11 @@ func (c *Conn) newSession() *Session {
 		return nil
 	}
 	s := &Session{
-		id:    c.srv.newSessionID(),
-		conn:  c,
-		trees: map[uint32]*Tree{},
-		auth:  &ntlmServer{computer: c.srv.opt.Name, domain: c.srv.opt.Domain},
+		id:       c.srv.newSessionID(),
+		conn:     c,
+		trees:    map[uint32]*Tree{},
+		auth:     c.newExchange(),
+		channels: map[*Conn]*channel{c: {bound: true}},
 	}
 	s.preauth = c.preauth
 	s.caller.Addr = c.remote
@@ -268,173 +293,21 @@ func (c *Conn) newSession() *Session {
 	return s
 }
 
-// dropSession removes a session that failed to authenticate.
-func (c *Conn) dropSession(s *Session) {
-	c.mu.Lock()
-	delete(c.sessions, s.id)
-	c.mu.Unlock()
-	s.mu.Lock()
-	s.state = sessionGone
-	s.mu.Unlock()
-}
-
-// step feeds one client token to the authentication and returns the
-// token to send back and whether the exchange is complete.
-func (s *Session) step(ctx context.Context, token []byte) (out []byte, done bool, err error) {
-	s.mu.Lock()
-	if s.auth == nil {
-		s.auth = &ntlmServer{computer: s.conn.srv.opt.Name, domain: s.conn.srv.opt.Domain}
-	}
-	a := s.auth
-	s.mu.Unlock()
-
-	raw := bytes.HasPrefix(token, ntlmSignature)
-	ntlmTok := token
-	var clientMIC []byte
-	if !raw {
-		init, resp, err := parseSPNEGO(token)
-		if err != nil {
-			return nil, false, StatusInvalidParameter
-		}
-		if init != nil {
-			s.mechList = bytes.Clone(init.mechListRaw)
-			hasNTLM := false
-			for _, m := range init.mechTypes {
-				hasNTLM = hasNTLM || bytes.Equal(m, oidNTLMSSP)
-			}
-			if !hasNTLM {
-				return nil, false, StatusLogonFailure
-			}
-			if !bytes.Equal(init.mechTypes[0], oidNTLMSSP) || !bytes.HasPrefix(init.mechToken, ntlmSignature) {
-				// The client's optimistic token is for another mechanism:
-				// select NTLMSSP and wait for its first token.
-				return encodeNegTokenResp(negAcceptIncomplete, true, nil, nil), false, nil
-			}
-			ntlmTok = init.mechToken
-		} else {
-			ntlmTok = resp.responseToken
-			clientMIC = resp.mechListMIC
-		}
-	}
-	if len(ntlmTok) < 12 || !bytes.HasPrefix(ntlmTok, ntlmSignature) {
-		return nil, false, StatusInvalidParameter
-	}
-	switch binary.LittleEndian.Uint32(ntlmTok[8:]) {
-	case 1:
-		chal, err := a.challengeMessage(ntlmTok, filetime(s.conn.srv.opt.Now()))
-		if err != nil {
-			return nil, false, StatusInvalidParameter
-		}
-		if raw {
-			return chal, false, nil
-		}
-		return encodeNegTokenResp(negAcceptIncomplete, true, chal, nil), false, nil
-	case 3:
-		if a.challMsg == nil {
-			return nil, false, StatusInvalidParameter
-		}
-		key, err := s.authenticate(ctx, a, ntlmTok)
-		if err != nil {
-			return nil, false, err
-		}
-		var mic []byte
-		if clientMIC != nil && !s.anonymous && !s.guest {
-			want := ntlmMAC(key, a.flags, true, 0, s.mechList)
-			if !bytes.Equal(want[:], clientMIC) {
-				return nil, false, StatusLogonFailure
-			}
-			m := ntlmMAC(key, a.flags, false, 0, s.mechList)
-			mic = m[:]
-		}
-		s.mu.Lock()
-		s.auth = nil
-		s.mu.Unlock()
-		if raw {
-			return []byte{}, true, nil
-		}
-		return encodeNegTokenResp(negAcceptCompleted, false, nil, mic), true, nil
-	}
-	return nil, false, StatusInvalidParameter
-}
-
-// authenticate checks an AUTHENTICATE message against the user store and
-// records who the session is. It returns the exported session key.
-func (s *Session) authenticate(ctx context.Context, a *ntlmServer, msg []byte) ([16]byte, error) {
-	var key [16]byte
-	am, err := parseAuthenticate(msg)
-	if err != nil {
-		return key, StatusInvalidParameter
-	}
-	srv := s.conn.srv
-	s.mu.Lock()
-	reauth := s.state == sessionValid
-	prevUser, prevAnon, prevGuest := s.user, s.anonymous, s.guest
-	s.mu.Unlock()
-
-	var who fs.Caller
-	var anonymous, guest bool
-	name := am.user
-	switch {
-	case am.anonymous:
-		anonymous = true
-		who = fs.Caller{Anonymous: true}
-	default:
-		u, err := srv.ids.Lookup(ctx, am.user)
-		switch {
-		case errors.Is(err, identity.ErrNotFound):
-			if !srv.opt.MapToGuest {
-				return key, StatusLogonFailure
-			}
-			guest = true
-			who = fs.Caller{Anonymous: true}
-		case err != nil:
-			srv.log.Error("smb: user lookup", "user", am.user, "err", err)
-			return key, StatusLogonFailure
-		default:
-			k, ok := a.verify(am, u.NTHash)
-			if !ok {
-				return key, StatusLogonFailure
-			}
-			key = k
-			name = u.Name
-			a.flags = am.flags // what the client settled on keys its MACs
-			who = fs.Caller{UID: u.UID, GID: u.GID}
-		}
-	}
-	if reauth && (prevAnon != anonymous || prevGuest != guest || !equalFold(prevUser, name)) {
-		return key, StatusAccessDenied // a session cannot change its user
-	}
-	who.Addr = s.conn.remote
-	s.mu.Lock()
-	if !reauth {
-		s.sessionKey = key
-		s.user, s.anonymous, s.guest = name, anonymous, guest
-		s.caller = who
-	}
-	s.mu.Unlock()
-	return key, nil
-}
-
-func equalFold(a, b string) bool { return bytes.EqualFold([]byte(a), []byte(b)) }
-
-// establish makes the session valid after its first authentication:
-// derives its keys, decides signing and encryption and publishes it.
-func (s *Session) establish(clientSecMode byte) error {
-	c := s.conn
+// establish makes the session valid after its first authentication on
+// connection c: records who it is, derives its keys, decides signing and
+// encryption and publishes it in the server's table.
+func (s *Session) establish(c *Conn, clientSecMode byte, who *identityProof) error {
 	srv := c.srv
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	hasKey := !s.anonymous && !s.guest
-	if hasKey {
+	s.user, s.anonymous, s.guest = who.name, who.anonymous, who.guest
+	s.caller = who.caller
+	s.sessionKey = who.key
+	s.dialect, s.signAlgo = c.dialect, c.signingAlgorithm()
+	if !who.keyless() {
 		sk := s.sessionKey[:]
-		switch {
-		case c.dialect < Dialect300:
-			s.signer = newSigner(c.dialect, 0, sk, nil)
-		case c.dialect == Dialect311:
-			s.signer = newSigner(c.dialect, c.signAlgo, sk, kdf(sk, label311Sign, s.preauth[:], 128))
-		default:
-			s.signer = newSigner(c.dialect, signAESCMAC, sk, kdf(sk, label30Sign, ctx30Sign, 128))
-		}
+		s.signer = c.channelSigner(sk, s.preauth)
+		s.cipher = c.cipher
 		if c.cipher != 0 {
 			bits := cipherKeyBits(c.cipher)
 			var in, out []byte
@@ -464,6 +337,9 @@ func (s *Session) establish(clientSecMode byte) error {
 		// Guests have no key: they can neither sign nor encrypt.
 		return StatusAccessDenied
 	}
+	if ch := s.channels[c]; ch != nil {
+		ch.signer = s.signer
+	}
 	s.state = sessionValid
 	srv.mu.Lock()
 	srv.sessions[s.id] = s
@@ -474,24 +350,23 @@ func (s *Session) establish(clientSecMode byte) error {
 // expireSession ends a session of the same user left by a previous
 // connection (PreviousSessionId of a reconnecting client).
 func (srv *Server) expireSession(id uint64, user string) {
-	srv.mu.Lock()
-	old := srv.sessions[id]
-	srv.mu.Unlock()
+	old := srv.session(id)
 	if old == nil || !equalFold(old.user, user) {
 		return
 	}
-	old.conn.removeSession(old)
 	old.logoff()
 }
 
-func (c *Conn) removeSession(s *Session) {
-	c.mu.Lock()
-	delete(c.sessions, s.id)
-	c.mu.Unlock()
+// session finds an established session in the server's table.
+func (srv *Server) session(id uint64) *Session {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	return srv.sessions[id]
 }
 
-// logoff ends a session: its trees are disconnected, its pending requests
-// cancelled and its file state released.
+// logoff ends a session on every connection it is bound to: its trees
+// are disconnected, its pending requests cancelled and its file state
+// released. A session still being set up is just forgotten.
 func (s *Session) logoff() {
 	s.mu.Lock()
 	if s.state == sessionGone {
@@ -504,8 +379,15 @@ func (s *Session) logoff() {
 		trees = append(trees, t)
 	}
 	clear(s.trees)
+	conns := make([]*Conn, 0, len(s.channels))
+	for c := range s.channels {
+		conns = append(conns, c)
+	}
 	s.mu.Unlock()
-	s.conn.cancelSession(s)
+	for _, c := range conns {
+		c.removeSession(s)
+		c.cancelSession(s)
+	}
 	for _, t := range trees {
 		t.disconnect()
 	}
@@ -518,15 +400,23 @@ func (s *Session) logoff() {
 	srv.mu.Unlock()
 }
 
+// removeSession takes s out of the connection's table.
+func (c *Conn) removeSession(s *Session) {
+	c.mu.Lock()
+	if c.sessions[s.id] == s {
+		delete(c.sessions, s.id)
+	}
+	c.mu.Unlock()
+}
+
 func serveLogoff(w *Response, r *Request) {
 	if len(r.Body) < 4 || binary.LittleEndian.Uint16(r.Body) != 4 {
 		w.Error(StatusInvalidParameter)
 		return
 	}
 	s := r.Session
-	// The response is signed with the session's key, so the session is
-	// only forgotten by the connection after the response is built.
-	r.Conn.removeSession(s)
+	// The response is still signed with the session's key, which
+	// outlives the session.
 	s.logoff()
 	b := w.Grow(4)
 	binary.LittleEndian.PutUint16(b, 4)

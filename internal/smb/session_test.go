@@ -126,20 +126,6 @@ func TestLogoffAndReauth(t *testing.T) {
 	if r := c.call(CmdEcho, echoBody, func(h *Header) { h.Flags |= FlagSigned }); r.Status != StatusSuccess || !verify(keys, r.msg) {
 		t.Fatalf("after reauth: %v", r.Status)
 	}
-	// Another user cannot take the session over; it lives on.
-	if st := c.logon("bob", bobPass); st != StatusAccessDenied {
-		t.Fatalf("reauth as another user: %v", st)
-	}
-	c.session = id
-	if r := c.call(CmdEcho, echoBody, nil); r.Status != StatusSuccess {
-		t.Fatalf("after refused reauth: %v", r.Status)
-	}
-	// A wrong password on re-authentication fails without ending it.
-	if st := c.logon("alice", "nope"); st != StatusLogonFailure {
-		t.Fatalf("reauth with a wrong password: %v", st)
-	}
-	c.session = id
-
 	if r := c.call(CmdLogoff, echoBody, nil); r.Status != StatusSuccess {
 		t.Fatalf("logoff: %v", r.Status)
 	}
@@ -148,6 +134,26 @@ func TestLogoffAndReauth(t *testing.T) {
 	}
 	if r := c.call(CmdTreeConnect, treeConnectBody(`\\h\export`), nil); r.Status != StatusUserSessionDeleted {
 		t.Fatalf("TREE_CONNECT after logoff: %v", r.Status)
+	}
+}
+
+// A failed re-authentication ends the session (MS-SMB2 3.3.5.5.3), and
+// so does one that proves another user.
+func TestFailedReauth(t *testing.T) {
+	e := newEnv(t, Options{})
+	for _, tc := range []struct {
+		user, pass string
+		want       Status
+	}{{"alice", "nope", StatusLogonFailure}, {"bob", bobPass, StatusAccessDenied}} {
+		c := e.connect("export")
+		id := c.session
+		if st := c.logon(tc.user, tc.pass); st != tc.want {
+			t.Fatalf("reauth as %s: %v, want %v", tc.user, st, tc.want)
+		}
+		c.session = id
+		if r := c.call(CmdTreeConnect, treeConnectBody(`\\h\export`), nil); r.Status != StatusUserSessionDeleted {
+			t.Fatalf("after a failed reauth as %s: %v", tc.user, r.Status)
+		}
 	}
 }
 
@@ -240,7 +246,7 @@ func TestSessionSetupErrors(t *testing.T) {
 	}{
 		{"short", []byte{25, 0}, StatusInvalidParameter},
 		{"buffer outside", func() []byte { b := setupBody(nil); binary.LittleEndian.PutUint16(b[14:], 100); return b }(), StatusInvalidParameter},
-		{"binding", func() []byte { b := setupBody(ntlmNegotiateMsg()); b[2] = setupBinding; return b }(), StatusRequestNotAccepted},
+		{"binding without a session", func() []byte { b := setupBody(ntlmNegotiateMsg()); b[2] = setupBinding; return b }(), StatusInvalidParameter},
 		{"not a token", setupBody([]byte("hello")), StatusInvalidParameter},
 		{"AUTHENTICATE first", setupBody(buildAuthenticate(nil, "", "alice", "", nil, ntlmNegotiateUnicode)), StatusInvalidParameter},
 	} {

@@ -72,6 +72,11 @@ func setFile(r *Request, o *open, class byte, in []byte) Status {
 	if len(in) < need {
 		return StatusInfoLengthMismatch
 	}
+	if o.stream != "" {
+		if st, handled := setStreamInfo(r, o, class, in); handled {
+			return st
+		}
+	}
 	switch class {
 	case classFileBasic:
 		if !o.may(fileWriteAttributes) {
@@ -111,14 +116,16 @@ func setFile(r *Request, o *open, class byte, in []byte) Status {
 		if o.isDir {
 			return StatusInvalidParameter
 		}
+		s.breakReadCaching(o)
 		size := binary.LittleEndian.Uint64(in)
 		if class == classFileAllocation {
-			// Reserving space changes nothing here; less than the size
+			// The allocation is recorded (alloc.go); less than the size
 			// cuts the file, as on Windows.
 			a, err := s.fs.GetAttr(ctx, o.h)
 			if err != nil {
 				return StatusOf(err)
 			}
+			o.setAlloc(size)
 			if size >= a.Size {
 				return StatusSuccess
 			}
@@ -134,7 +141,10 @@ func setFile(r *Request, o *open, class byte, in []byte) Status {
 		}
 		return StatusSuccess
 	case classFileFullEa:
-		return StatusEASNotSupported
+		if !o.may(fileWriteEA) {
+			return StatusAccessDenied
+		}
+		return s.setEAs(r, o.h, in)
 	case classFileShortName:
 		return StatusNotSupported
 	}
@@ -159,7 +169,8 @@ func setInfoSize(class byte) int {
 }
 
 // setBasic applies FileBasicInformation: times, then attributes. A time of
-// 0, -1 or -2 leaves it alone; the change time cannot be set.
+// 0, -1 or -2 leaves it alone; the change time is kept as set, as Windows
+// does, until the next change moves it.
 func setBasic(ctx context.Context, r *Request, o *open, in []byte) Status {
 	s := r.Conn.srv
 	a, err := s.fs.GetAttr(ctx, o.h)
@@ -185,6 +196,10 @@ func setBasic(ctx context.Context, r *Request, o *open, in []byte) Status {
 		sa.Mask |= fs.SetMtime
 		sa.Mtime = t
 	}
+	if t, ok := set(binary.LittleEndian.Uint64(in[24:])); ok {
+		sa.Mask |= fs.SetCtime
+		sa.Ctime = t
+	}
 	if v := binary.LittleEndian.Uint32(in[32:]); v != 0 {
 		if v&^attrValid != 0 {
 			return StatusInvalidParameter
@@ -199,8 +214,17 @@ func setBasic(ctx context.Context, r *Request, o *open, in []byte) Status {
 	if sa.Mask == 0 {
 		return StatusSuccess
 	}
-	_, err = s.fs.SetAttr(ctx, r.Caller(), o.h, sa, nil)
-	return StatusOf(err)
+	// Once a client set the change time through an open, changes it
+	// makes through that open leave it alone (MS-FSA 2.1.5.14.2).
+	o.mu.Lock()
+	if sa.Mask&fs.SetCtime != 0 {
+		o.ctimeSet = true
+	} else if o.ctimeSet {
+		sa.Mask |= fs.SetCtime
+		sa.Ctime = a.Ctime
+	}
+	o.mu.Unlock()
+	return StatusOf(s.setAttrKeepSD(ctx, r, o.h, &a, sa))
 }
 
 // setDisposition marks the file for deletion when its last open closes,
@@ -338,8 +362,8 @@ func link(ctx context.Context, r *Request, o *open, in []byte) Status {
 	return StatusOf(err)
 }
 
-// setSecurity applies a security descriptor's owner, group and DACL to
-// the file's owner, group and mode.
+// setSecurity applies the owner, group and DACL of a security descriptor
+// (sdstore.go).
 func setSecurity(r *Request, o *open, addl uint32, in []byte) Status {
 	switch {
 	case addl&(secOwner|secGroup) != 0 && !o.may(writeOwner):
@@ -347,9 +371,9 @@ func setSecurity(r *Request, o *open, addl uint32, in []byte) Status {
 	case addl&secDACL != 0 && !o.may(writeDAC):
 		return StatusAccessDenied
 	}
-	c, ok := parseSD(in, addl)
-	if !ok {
-		return StatusInvalidSecurityDescr
+	info := addl & (secOwner | secGroup | secDACL)
+	if info == 0 {
+		return StatusSuccess
 	}
 	s := r.Conn.srv
 	ctx := r.Context()
@@ -357,14 +381,6 @@ func setSecurity(r *Request, o *open, addl uint32, in []byte) Status {
 	if err != nil {
 		return StatusOf(err)
 	}
-	m, err := s.sidMapper(ctx)
-	if err != nil {
-		return StatusOf(err)
-	}
-	sa := c.setAttr(&a, m)
-	if sa.Mask == 0 {
-		return StatusSuccess
-	}
-	_, err = s.fs.SetAttr(ctx, r.Caller(), o.h, sa, nil)
-	return StatusOf(err)
+	_, st := s.applySD(ctx, r, o.h, a, in, info)
+	return st
 }

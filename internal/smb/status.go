@@ -80,6 +80,7 @@ const (
 	StatusTooManyLinks              Status = 0xc0000265
 	StatusNotAReparsePoint          Status = 0xc0000275
 	StatusNetworkSessionExpired     Status = 0xc000035c
+	StatusRequestOutOfSequence      Status = 0xc000042a
 	StatusNoEASOnFile               Status = 0xc0000052
 	StatusInvalidOwner              Status = 0xc000005a
 	StatusBadImpersonationLevel     Status = 0xc00000a5
@@ -155,6 +156,7 @@ var statusNames = map[Status]string{
 	StatusTooManyLinks:              "STATUS_TOO_MANY_LINKS",
 	StatusNotAReparsePoint:          "STATUS_NOT_A_REPARSE_POINT",
 	StatusNetworkSessionExpired:     "STATUS_NETWORK_SESSION_EXPIRED",
+	StatusRequestOutOfSequence:      "STATUS_REQUEST_OUT_OF_SEQUENCE",
 	StatusNoEASOnFile:               "STATUS_NO_EAS_ON_FILE",
 	StatusInvalidOwner:              "STATUS_INVALID_OWNER",
 	StatusBadImpersonationLevel:     "STATUS_BAD_IMPERSONATION_LEVEL",

@@ -10,6 +10,7 @@ const (
 	kindInode  = 'i'
 	kindDir    = 'd'
 	kindBucket = 'b'
+	kindXattr  = 'x'
 	kindSystem = 's'
 )
 

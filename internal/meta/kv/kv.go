@@ -14,6 +14,7 @@
 //	'd' dir 'c' cookie          -> child id, name     (listing in cookie order)
 //	'd' dir 'k'                 -> next cookie        (absent: 3)
 //	'd' dir 'n' name            -> child id, cookie   (lookup by name)
+//	'x' id name                 -> value              (an inode's named blobs, see xattr.go)
 //	'b' len16(bucket) bucket key -> value             (records of other subsystems)
 //	's' "id"                    -> id high-water mark (absent: meta.FirstAllocID)
 //

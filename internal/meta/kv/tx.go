@@ -102,6 +102,9 @@ func (t *Tx) DeleteInode(id uint64) error {
 	if err := t.w.Delete(t.key); err != nil {
 		return err
 	}
+	if err := t.deleteXattrs(id); err != nil {
+		return err
+	}
 	if ino.Type == meta.TypeDir {
 		t.key = dirKey(t.key, id, dirCounter)
 		return t.w.Delete(t.key)

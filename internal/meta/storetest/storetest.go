@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) meta.Store) {
 		{"Buckets", testBuckets},
 		{"BucketIsolation", testBucketIsolation},
 		{"BucketScan", testBucketScan},
+		{"Xattrs", testXattrs},
 		{"WriteWhileIterating", testWriteWhileIterating},
 		{"ConcurrentViews", testConcurrentViews},
 		{"Context", testContext},

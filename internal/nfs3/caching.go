@@ -1,0 +1,55 @@
+package nfs3
+
+import (
+	"time"
+
+	"github.com/tandemfs/tandem/internal/fs"
+	"github.com/tandemfs/tandem/internal/lock"
+)
+
+// NFS has no opens and no caching grants of its own, but its reads and
+// writes conflict with what SMB clients cache: a READ needs the data that
+// a write-caching client still holds, a WRITE makes every cached copy
+// stale. Before them the handler asks the lock manager to break those
+// grants and, while a break waits for the SMB client's acknowledgment,
+// waits a short while; past that the client is told NFS3ERR_JUKEBOX and
+// retries, so that no server thread waits for a slow SMB client.
+
+// defaultBreakWait is how long a READ or WRITE waits inline for breaks.
+const defaultBreakWait = time.Second
+
+// breakPoll is how often a waiting request asks again.
+const breakPoll = 5 * time.Millisecond
+
+// contend breaks the caching grants c conflicts with on the file fh names
+// and waits until none holds what c needs gone, or answers fs.ErrJukebox.
+func (h *Handler) contend(fh fs.Handle, c lock.Contention) error {
+	if h.locks == nil {
+		return nil
+	}
+	k := lock.KeyOf(fh)
+	deadline := time.Now().Add(h.breakTimeout)
+	stop := time.Now().Add(h.breakWait)
+	for {
+		d := h.locks.Contend(k, lock.Owner{}, c, deadline)
+		h.route(d.Notices)
+		if !d.Wait {
+			return nil
+		}
+		now := time.Now()
+		if !d.Deadline.IsZero() && !now.Before(d.Deadline) {
+			h.route(h.locks.Expire()) // the break timed out: revoke it
+			continue
+		}
+		if now.After(stop) {
+			return fs.ErrJukebox
+		}
+		time.Sleep(breakPoll)
+	}
+}
+
+func (h *Handler) route(ns []lock.Notice) {
+	if len(ns) > 0 && h.notices != nil {
+		h.notices(ns)
+	}
+}

@@ -1,0 +1,138 @@
+package smb
+
+import (
+	"context"
+	"encoding/binary"
+
+	"github.com/tandemfs/tandem/internal/fs"
+	"github.com/tandemfs/tandem/internal/identity"
+)
+
+// A new file or directory inherits from the stored descriptor of the
+// directory it is made in (MS-DTYP 2.5.3.4), as on Windows:
+//
+//   - a file takes the entries marked OBJECT_INHERIT, a directory those
+//     marked CONTAINER_INHERIT (which it passes on again unless marked
+//     NO_PROPAGATE_INHERIT) and, as inherit-only entries for its own
+//     files, those marked OBJECT_INHERIT alone;
+//   - the inherited entries are marked INHERITED; CREATOR OWNER and
+//     CREATOR GROUP become the new file's owner and group (a directory
+//     also keeps the original, inherit-only, to pass on);
+//   - the owner and group are the creator's.
+//
+// A directory without a stored descriptor, or whose descriptor has
+// nothing to inherit, leaves the new file with the descriptor of its
+// mode. A descriptor given at CREATE replaces the inherited parts it
+// names.
+
+// ACE flags of inheritance (MS-DTYP 2.4.4.1).
+const (
+	aceObjectInherit    = 0x01
+	aceContainerInherit = 0x02
+	aceNoPropagate      = 0x04
+	aceInherited        = 0x10
+)
+
+// inheritSD gives the new file h (attributes a, a directory if dir) the
+// descriptor it inherits from its directory parent, and returns its
+// attributes after.
+func (s *Server) inheritSD(ctx context.Context, r *Request, parent, h fs.Handle, a fs.Attr) fs.Attr {
+	psd, _ := s.storedSD(ctx, r, parent)
+	if psd == nil {
+		return a
+	}
+	m, err := s.sidMapper(ctx)
+	if err != nil {
+		return a
+	}
+	child, ok := inheritedSD(psd, a.Type == fs.TypeDir, m.UserSID(a.UID), m.GroupSID(a.GID))
+	if !ok {
+		return a
+	}
+	if na, st := s.applySD(ctx, r, h, a, child, secOwner|secGroup|secDACL); st == StatusSuccess {
+		return na
+	}
+	return a
+}
+
+// inheritedSD is the descriptor a new file (a directory if dir) owned by
+// owner and group inherits from its directory's descriptor psd; ok is
+// false when there is nothing to inherit.
+func inheritedSD(psd []byte, dir bool, owner, group identity.SID) ([]byte, bool) {
+	p, ok := splitSD(psd)
+	if !ok || p.dacl == nil {
+		return nil, false
+	}
+	acl := p.dacl
+	count := int(binary.LittleEndian.Uint16(acl[4:]))
+	acl = acl[8:]
+	var aces []byte
+	n := 0
+	add := func(typ, flags uint8, mask uint32, sid []byte) {
+		aces = append(aces, typ, flags)
+		aces = binary.LittleEndian.AppendUint16(aces, uint16(8+len(sid)))
+		aces = binary.LittleEndian.AppendUint32(aces, mask)
+		aces = append(aces, sid...)
+		n++
+	}
+	for range count {
+		if len(acl) < 8 {
+			break
+		}
+		size := int(binary.LittleEndian.Uint16(acl[2:]))
+		if size < 8 || size > len(acl) {
+			break
+		}
+		typ, flags, mask, sid := acl[0], acl[1], binary.LittleEndian.Uint32(acl[4:]), acl[8:size]
+		acl = acl[size:]
+		var out uint8
+		switch {
+		case !dir && flags&aceObjectInherit != 0:
+			out = aceInherited
+		case dir && flags&aceContainerInherit != 0 && flags&aceNoPropagate != 0:
+			out = aceInherited
+		case dir && flags&aceContainerInherit != 0:
+			out = flags&(aceObjectInherit|aceContainerInherit) | aceInherited
+		case dir && flags&aceObjectInherit != 0 && flags&aceNoPropagate == 0:
+			out = aceObjectInherit | aceInheritOnly | aceInherited
+		default:
+			continue
+		}
+		var creator []byte
+		if s, _, err := identity.DecodeSID(sid); err == nil {
+			switch s {
+			case identity.SIDCreatorOwner:
+				creator = owner.Append(nil)
+			case identity.SIDCreatorGroup:
+				creator = group.Append(nil)
+			}
+		}
+		switch {
+		case creator == nil:
+			add(typ, out, mask, sid)
+		case out&(aceObjectInherit|aceContainerInherit) == 0:
+			add(typ, out, mask, creator)
+		default:
+			// The directory applies it to its creator and passes the
+			// original on.
+			if out&aceInheritOnly == 0 {
+				add(typ, aceInherited, mask, creator)
+			}
+			add(typ, out|aceInheritOnly, mask, sid)
+		}
+	}
+	if n == 0 {
+		return nil, false
+	}
+	child := sdParts{
+		control: seSelfRelative | seDACLPresent | p.control&seDACLAutoInh,
+		owner:   owner.Append(nil),
+		group:   group.Append(nil),
+		dacl:    make([]byte, 8, 8+len(aces)),
+	}
+	child.dacl[0] = p.dacl[0]
+	binary.LittleEndian.PutUint16(child.dacl[2:], uint16(8+len(aces)))
+	binary.LittleEndian.PutUint16(child.dacl[4:], uint16(n))
+	child.dacl = append(child.dacl, aces...)
+	return child.bytes(secOwner | secGroup | secDACL), true
+}
