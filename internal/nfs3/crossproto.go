@@ -35,6 +35,9 @@ import (
 type crossGuard struct {
 	locks *lock.Manager
 	fs    *fs.FS
+	// contend breaks the SMB caching grants an operation conflicts with
+	// and waits for them (Handler.contend).
+	contend func(fs.Handle, lock.Contention) error
 }
 
 // read guards READ of n bytes at off.
@@ -112,7 +115,8 @@ func (g *crossGuard) rename(ctx context.Context, cl *fs.Caller, fromDir fs.Handl
 }
 
 // deletes refuses the deletion of name in dir while an SMB open of the
-// file it names does not share delete. A name that cannot be looked up is
+// file it names does not share delete, once the SMB clients that cache
+// handles of it have given them up (NFS3ERR_JUKEBOX while they take long). A name that cannot be looked up is
 // left for the operation itself to fail on.
 func (g *crossGuard) deletes(ctx context.Context, cl *fs.Caller, dir fs.Handle, name string) error {
 	if name == "." || name == ".." {
@@ -121,6 +125,12 @@ func (g *crossGuard) deletes(ctx context.Context, cl *fs.Caller, dir fs.Handle, 
 	h, _, _, err := g.fs.Lookup(ctx, cl, dir, name)
 	if err != nil {
 		return nil
+	}
+	// A client that caches handles (H) keeps opens its application has
+	// closed: break H first, so that it closes them, and judge the opens
+	// that stay.
+	if err := g.contend(h, lock.ContendRemove); err != nil {
+		return err
 	}
 	if _, denied := g.locks.ShareDenies(lock.KeyOf(h), lock.AccessDelete); denied {
 		return fs.ErrLocked

@@ -1,7 +1,9 @@
 package nfs3
 
 import (
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/tandemfs/tandem/internal/fs"
 	"github.com/tandemfs/tandem/internal/lock"
@@ -206,4 +208,57 @@ func BenchmarkRead64KGuarded(b *testing.B) {
 	e.writeFile(credUser, f, 0, make([]byte, 64<<10))
 	b.SetBytes(64 << 10)
 	benchCall(b, e, ProcRead, readArgs(f, 0, 64<<10))
+}
+
+// TestRemoveBreaksHandleCaching: before it judges share modes, REMOVE
+// breaks the handle caching of SMB clients, which keep opens their
+// applications closed while they cache handles. A client that then closes
+// its open lets the REMOVE through; one whose open stays, without
+// FILE_SHARE_DELETE, gets NFS3ERR_ACCES; one that does not answer within
+// the inline bound NFS3ERR_JUKEBOX.
+func TestRemoveBreaksHandleCaching(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		client func(m *lock.Manager, open lock.Owner, b lock.Break)
+		want   Status
+	}{
+		{"closes its cached handle", func(m *lock.Manager, open lock.Owner, b lock.Break) {
+			m.ReleaseOwner(open)
+		}, StatusOK},
+		{"keeps the file open", func(m *lock.Manager, open lock.Owner, b lock.Break) {
+			m.AckBreak(b.Holder, b.To)
+		}, StatusAccess},
+		{"does not answer", nil, StatusJukebox},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := lock.New(lock.Config{})
+			open := lock.SMBOwner("client", 1)
+			lease := lock.LeaseOwner("client", [16]byte{7})
+			var breaks atomic.Int32
+			e := newEnv(t, Options{Locks: m, BreakWait: 200 * time.Millisecond, Notices: func(ns []lock.Notice) {
+				for _, n := range ns {
+					if n.Status == lock.Breaking {
+						breaks.Add(1)
+						if tc.client != nil {
+							go tc.client(m, open, n.Break)
+						}
+					}
+				}
+			}})
+			f := e.create(credUser, e.root, "f", 0o644)
+			k := lock.KeyOf(f)
+			if _, st := m.AddShare(k, open, lock.AccessRead|lock.AccessWrite, lock.ShareRead|lock.ShareWrite); st != lock.Granted {
+				t.Fatal(st)
+			}
+			if g, st := m.GrantCaching(lock.CacheRequest{File: k, Open: open, Holder: lease, Lease: true, Want: 7}); st != lock.Granted || g.State != 7 {
+				t.Fatalf("lease %v %v", g, st)
+			}
+			if _, st := e.call(ProcRemove, credUser, diropArg(e.root, "f")); st != tc.want {
+				t.Errorf("REMOVE: %v, want %v", st, tc.want)
+			}
+			if breaks.Load() != 1 {
+				t.Errorf("%d breaks sent, want 1", breaks.Load())
+			}
+		})
+	}
 }

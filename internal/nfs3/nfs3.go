@@ -165,7 +165,7 @@ func New(fsys *fs.FS, opt Options) *Handler {
 		h.dirPref = DefaultDirPref
 	}
 	h.dirPref = min(h.dirPref, h.maxRead)
-	h.cross = crossGuard{locks: opt.Locks, fs: fsys}
+	h.cross = crossGuard{locks: opt.Locks, fs: fsys, contend: h.contend}
 	return h
 }
 
