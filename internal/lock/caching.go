@@ -425,6 +425,9 @@ func (m *Manager) Contend(k FileKey, except Owner, c Contention, deadline time.T
 	default:
 		return OpenDecision{Status: Invalid}
 	}
+	if m.Idle(k) {
+		return OpenDecision{}
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	f := m.files[k]

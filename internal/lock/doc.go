@@ -119,7 +119,17 @@
 // MS-FSA's sharing check: opens with data access conflict when either one's
 // access is not allowed by the other's share access. ShareDenies answers
 // NFS, which has no opens: while an SMB open denies write, NFS WRITE is
-// refused.
+// refused. Only SMB opens count there; an NLM share reservation binds
+// other reservations, not NFS I/O, which cannot tell its client from
+// another.
+//
+// # Files without state
+//
+// NFS asks CheckIO and ShareDenies on every READ and WRITE, and nearly
+// every file has no entry at all. Idle says so without the mutex, from
+// counters that change when a file's table is made or forgotten, so those
+// calls cost an atomic load there and do not contend with the protocols'
+// lock traffic; Empty does the same for the whole table.
 //
 // # Limits, snapshot, persistence
 //

@@ -197,4 +197,5 @@ func checkInvariants(t *testing.T, m *Manager) {
 	if n != len(m.waiters) {
 		t.Fatalf("%d waiters indexed, %d queued", len(m.waiters), n)
 	}
+	checkPresence(t, m)
 }

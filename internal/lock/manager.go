@@ -22,6 +22,8 @@ type Manager struct {
 	count   int    // entries of every file
 	epoch   uint64 // marks of the current wait-for graph walk
 
+	presence presence // which files have a table, for readers without mu
+
 	// Scratch space, reused under mu so that the common paths do not
 	// allocate: an owner that locks and unlocks again and again is made
 	// and forgotten each time, so forgotten states are kept for reuse.
@@ -154,6 +156,7 @@ func (m *Manager) fileOf(k FileKey) *file {
 	}
 	f := pop(&m.freeFiles)
 	f.key = k
+	m.presence.add(k)
 	m.files[k] = f
 	return f
 }
@@ -232,6 +235,7 @@ func (m *Manager) gcFile(f *file) {
 	if f.size() != 0 || m.files[f.key] != f {
 		return
 	}
+	m.presence.remove(f.key)
 	delete(m.files, f.key)
 	*f = file{locks: f.locks[:0], waiters: f.waiters[:0], shares: f.shares[:0], caching: f.caching[:0]}
 	push(&m.freeFiles, f)

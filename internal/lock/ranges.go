@@ -289,7 +289,7 @@ func (m *Manager) Test(req Request) Decision {
 // and its exclusive lock NFS reads, while NLM locks stay advisory.
 func (m *Manager) CheckIO(k FileKey, o Owner, off, n uint64, write bool) (Lock, bool) {
 	s, ok := ioSpan(off, n)
-	if !ok {
+	if !ok || m.Idle(k) {
 		return Lock{}, false
 	}
 	m.mu.Lock()

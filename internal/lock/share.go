@@ -99,13 +99,15 @@ func (m *Manager) RemoveShare(k FileKey, o Owner) bool {
 	return false
 }
 
-// ShareDenies reports whether a share reservation with data access denies
-// access a to others, and returns the first that does. NFS, which has no
-// opens, asks it before READ (AccessRead), WRITE and SETATTR of the size
-// (AccessWrite) and REMOVE or RENAME (AccessDelete): an SMB open that
-// denies read or write stops NFS I/O while it is open.
+// ShareDenies reports whether an SMB open's share reservation with data
+// access denies access a to others, and returns the first that does. NFS,
+// which has no opens, asks it before READ (AccessRead), WRITE and SETATTR
+// of the size (AccessWrite) and REMOVE or RENAME (AccessDelete): an SMB
+// open that denies read or write stops NFS I/O while it is open. NLM share
+// reservations do not count: NFS I/O cannot tell the client that made one
+// from another, and must not refuse that client its own I/O.
 func (m *Manager) ShareDenies(k FileKey, a Access) (Reservation, bool) {
-	if a == 0 {
+	if a == 0 || m.Idle(k) {
 		return Reservation{}, false
 	}
 	m.mu.Lock()
@@ -116,7 +118,7 @@ func (m *Manager) ShareDenies(k FileKey, a Access) (Reservation, bool) {
 	}
 	for i := range f.shares {
 		r := &f.shares[i]
-		if r.access != 0 && a&^Access(r.share) != 0 {
+		if r.access != 0 && r.owner.Proto == SMB && a&^Access(r.share) != 0 {
 			return f.reservationOf(r), true
 		}
 	}
@@ -129,6 +131,9 @@ func (m *Manager) ShareDenies(k FileKey, a Access) (Reservation, bool) {
 // request makes for a moment inside the server, such as the open of a
 // rename's target directory.
 func (m *Manager) ShareConflicts(k FileKey, a Access, s ShareAccess) (Reservation, bool) {
+	if m.Idle(k) {
+		return Reservation{}, false
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	f := m.files[k]

@@ -116,6 +116,7 @@ func TestShareDenies(t *testing.T) {
 	m.AddShare(fA, oX, AccessRead, ShareRead)   // denies write and delete
 	m.AddShare(fA, oX2, 0, 0)                   // attribute-only: denies nothing
 	m.AddShare(fB, oY, AccessWrite, ShareWrite) // denies read and delete
+	m.AddShare(fC, oA, AccessWrite, 0)          // NLM: binds opens, not NFS I/O
 	tests := []struct {
 		k    FileKey
 		a    Access

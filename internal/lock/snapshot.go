@@ -139,6 +139,7 @@ func (m *Manager) Restore(recs []Record) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.presence.replace(m.files, n.files)
 	m.files, m.owners, m.hosts, m.waiters, m.count = n.files, n.owners, n.hosts, n.waiters, n.count
 	return nil
 }

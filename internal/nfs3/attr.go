@@ -66,7 +66,9 @@ func (h *Handler) setattr(ctx context.Context, r *xdr.Reader, cl *fs.Caller, w *
 		if a.guard {
 			guard = &a.guardCtime
 		}
-		wcc, err = h.fs.SetAttr(ctx, cl, fh, a.attr, guard)
+		if err = h.cross.setattr(ctx, fh, &a.attr); err == nil {
+			wcc, err = h.fs.SetAttr(ctx, cl, fh, a.attr, guard)
+		}
 	}
 	writeStatus(w, statusOf(err))
 	writeWcc(w, &wcc)

@@ -24,10 +24,10 @@ const breakPoll = 5 * time.Millisecond
 // contend breaks the caching grants c conflicts with on the file fh names
 // and waits until none holds what c needs gone, or answers fs.ErrJukebox.
 func (h *Handler) contend(fh fs.Handle, c lock.Contention) error {
-	if h.locks == nil {
+	k := lock.KeyOf(fh)
+	if h.locks == nil || h.locks.Idle(k) {
 		return nil
 	}
-	k := lock.KeyOf(fh)
 	deadline := time.Now().Add(h.breakTimeout)
 	stop := time.Now().Add(h.breakWait)
 	for {

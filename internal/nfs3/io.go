@@ -35,6 +35,11 @@ func (h *Handler) read(ctx context.Context, r *xdr.Reader, cl *fs.Caller, w *xdr
 		return h.fail(ctx, ProcRead, err)
 	}
 	count := int(min(a.count, h.maxRead))
+	if err := h.cross.read(ctx, fh, a.offset, count); err != nil {
+		writeStatus(w, statusOf(err))
+		w.Bool(false)
+		return h.fail(ctx, ProcRead, err)
+	}
 	start := reserveDeferred(w)
 	dataOff := w.Reserve(readTail+count+3) + readTail
 	n, eof, attr, err := h.fs.Read(ctx, cl, fh, a.offset, w.Bytes()[dataOff:dataOff+count])
@@ -88,7 +93,9 @@ func (h *Handler) write(ctx context.Context, r *xdr.Reader, cl *fs.Caller, w *xd
 		if len(data) > int(h.maxWrite) {
 			data = data[:h.maxWrite]
 		}
-		n, stable, wcc, err = h.fs.Write(ctx, cl, fh, a.offset, data, a.stable)
+		if err = h.cross.write(ctx, fh, a.offset, len(data)); err == nil {
+			n, stable, wcc, err = h.fs.Write(ctx, cl, fh, a.offset, data, a.stable)
+		}
 	}
 	writeStatus(w, statusOf(err))
 	writeWcc(w, &wcc)

@@ -42,6 +42,9 @@ func (h *Handler) create(ctx context.Context, r *xdr.Reader, cl *fs.Caller, w *x
 	)
 	dir, err := parseFH(a.where.dir)
 	if err == nil {
+		err = h.cross.create(ctx, cl, dir, a.where.name, &a.how)
+	}
+	if err == nil {
 		obj, attr, wcc, err = h.fs.Create(ctx, cl, dir, a.where.name, a.how)
 	}
 	return h.writeDirOpRes(ctx, w, ProcCreate, obj, &attr, &wcc, err)
@@ -124,6 +127,9 @@ func (h *Handler) unlink(ctx context.Context, r *xdr.Reader, cl *fs.Caller, w *x
 	var wcc fs.Wcc
 	dir, err := parseFH(a.dir)
 	if err == nil {
+		err = h.cross.remove(ctx, cl, dir, a.name)
+	}
+	if err == nil {
 		if proc == ProcRmdir {
 			wcc, err = h.fs.Rmdir(ctx, cl, dir, a.name)
 		} else {
@@ -149,6 +155,9 @@ func (h *Handler) rename(ctx context.Context, r *xdr.Reader, cl *fs.Caller, w *x
 	var to fs.Handle
 	if err == nil {
 		to, err = parseFH(a.to.dir)
+	}
+	if err == nil {
+		err = h.cross.rename(ctx, cl, from, a.from.name, to, a.to.name)
 	}
 	if err == nil {
 		fromWcc, toWcc, err = h.fs.Rename(ctx, cl, from, a.from.name, to, a.to.name)

@@ -22,6 +22,12 @@
 //     reply; the server stops listing when the next entry would overflow it
 //     and the client continues from the last cookie.
 //
+// NFS has no opens and its NLM locks are advisory, but SMB clients of the
+// same files lock and open with share modes that Windows enforces. Given
+// the lock manager SMB uses (Options.Locks), the handler honours them:
+// READ, WRITE, SETATTR of the size, REMOVE, RMDIR and RENAME that an SMB
+// lock or share mode forbids answer NFS3ERR_ACCES (crossproto.go).
+//
 // Every fs error becomes an nfsstat3 through the one table in status.go.
 // Malformed arguments answer the RPC-level GARBAGE_ARGS, unknown procedures
 // PROC_UNAVAIL; nothing a client sends can make a handler panic.
@@ -100,9 +106,10 @@ type Options struct {
 	// 64 KiB (or MaxRead if that is smaller).
 	DirPref uint32
 	// Locks is the unified lock manager, whose SMB caching grants READ
-	// and WRITE break first (caching.go); nil means none. Notices
-	// receives the breaks to send. BreakWait bounds how long a request
-	// waits for them inline (zero: 1 s) before NFS3ERR_JUKEBOX;
+	// and WRITE break first (caching.go) and whose SMB byte-range locks
+	// and share modes then bind them (crossGuard); nil means none.
+	// Notices receives the breaks to send. BreakWait bounds how long a
+	// request waits for them inline (zero: 1 s) before NFS3ERR_JUKEBOX;
 	// BreakTimeout is when an unacknowledged break is revoked (zero:
 	// lock.DefaultBreakTimeout).
 	Locks                   *lock.Manager
@@ -115,6 +122,7 @@ type Options struct {
 type Handler struct {
 	fs       *fs.FS
 	log      *slog.Logger
+	cross    crossGuard
 	maxRead  uint32
 	maxWrite uint32
 	dirPref  uint32
@@ -157,6 +165,7 @@ func New(fsys *fs.FS, opt Options) *Handler {
 		h.dirPref = DefaultDirPref
 	}
 	h.dirPref = min(h.dirPref, h.maxRead)
+	h.cross = crossGuard{locks: opt.Locks, fs: fsys, contend: h.contend}
 	return h
 }
 

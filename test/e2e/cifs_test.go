@@ -362,5 +362,49 @@ cat `+dir.to+`/new-`+dir.name)
 			}
 		})
 	}
+	t.Run("smb-lock-binds-nfs", func(t *testing.T) { smbLockBindsNFS(t, v, cifs, nfs) })
 	srv.checkLogs(t)
+}
+
+// smbLockBindsNFS: a byte-range lock taken through the kernel's SMB client
+// is mandatory for the kernel's NFS client too. NFS reads and writes with
+// O_DIRECT (so that each is one READ or WRITE on the wire) into the locked
+// range fail with EACCES, outside it they succeed, and once the SMB lock
+// goes they succeed everywhere.
+func smbLockBindsNFS(t *testing.T, v *vm.VM, cifs, nfs string) {
+	ops := []probeOp{
+		{"op": "open", "fd": "c", "path": cifs + "/xlock", "flags": "O_RDWR|O_CREAT", "mode": "0644"},
+		{"op": "pwrite", "fd": "c", "data": "0123456789abcdef"},
+		{"op": "fsync", "fd": "c"},
+		{"op": "lock", "fd": "c", "cmd": "F_SETLK", "type": "wr", "start": 0, "len": 8},
+		{"op": "open", "fd": "n", "path": nfs + "/xlock", "flags": "O_RDWR|O_DIRECT"},
+		{"op": "pread", "fd": "n", "off": 4, "len": 4},
+		{"op": "pwrite", "fd": "n", "off": 6, "data": "xy"},
+		{"op": "pread", "fd": "n", "off": 8, "len": 8},
+		{"op": "pwrite", "fd": "n", "off": 12, "data": "CD"},
+		{"op": "lock", "fd": "c", "cmd": "F_SETLK", "type": "un", "start": 0, "len": 8},
+		{"op": "pwrite", "fd": "n", "off": 6, "data": "67"},
+		{"op": "pread", "fd": "n", "off": 0, "len": 16},
+		{"op": "close", "fd": "n"},
+		{"op": "close", "fd": "c"},
+	}
+	want := []string{"", "", "", "", "", "EACCES", "EACCES", "", "", "", "", "", "", ""}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	res := probe(ctx, t, v, ops...)
+	for i, r := range res {
+		got := ""
+		if !r.OK {
+			got = r.Errno
+			if got == "" {
+				got = "error: " + r.Err
+			}
+		}
+		if got != want[i] {
+			t.Errorf("%v: %s, want %q", ops[i], r, want[i])
+		}
+	}
+	if d := res[11].Data; d == nil || *d != "0123456789abCDef" {
+		t.Errorf("NFS read after the unlock: %s", res[11])
+	}
 }
