@@ -280,7 +280,9 @@ func (s *Server) openExisting(ctx context.Context, r *Request, q *createRequest,
 		return nil, 0, a, st
 	}
 	if q.options&optDeleteOnClose != 0 {
-		if st := o.checkDelete(ctx, &a); st != StatusSuccess {
+		// A directory's entries do not fail the open: whether it goes is
+		// decided when it closes (MS-FSA 2.1.5.1.2.1, 2.1.5.5).
+		if st := o.checkDelete(ctx, &a); st != StatusSuccess && st != StatusDirectoryNotEmpty {
 			return nil, 0, a, st
 		}
 		o.deleteOnClose = true

@@ -313,8 +313,12 @@ func TestDeleteOnClose(t *testing.T) {
 	if st := c.setInfo(dir, infoFile, classFileDisposition, []byte{1}, 0); st != StatusDirectoryNotEmpty {
 		t.Errorf("disposition of a full directory: %v", st)
 	}
-	if cr := c.create(createReq{name: "d", access: accessDelete, share: shareAll, disp: dispOpen, options: optDeleteOnClose | optDirectory}); cr.Status != StatusDirectoryNotEmpty {
+	// Delete on close of a full directory opens, and the close keeps it
+	// (dirdelete_test.go).
+	if cr := c.create(createReq{name: "d", access: accessDelete, share: shareAll, disp: dispOpen, options: optDeleteOnClose | optDirectory}); cr.Status != StatusSuccess {
 		t.Errorf("delete on close of a full directory: %v", cr.Status)
+	} else if st := c.close(cr.ID); st != StatusSuccess || !exists("d") {
+		t.Errorf("close of a full directory's delete-on-close open: %v, exists %v", st, exists("d"))
 	}
 	x := c.mustCreate(createReq{name: `d\x`, access: accessDelete, share: shareAll, disp: dispOpen, options: optDeleteOnClose})
 	c.close(x)

@@ -123,6 +123,13 @@ func (o *open) close(ctx context.Context) bool {
 	doc := o.deleteOnClose
 	o.enum = nil
 	o.mu.Unlock()
+	if doc && o.isDir {
+		// A directory with entries is kept: its delete on close lapses
+		// (MS-FSA 2.1.5.5, phase 1).
+		if empty, err := s.fs.DirEmpty(ctx, o.h); err == nil && !empty {
+			doc = false
+		}
+	}
 
 	ops := &s.ops
 	ops.mu.Lock()
