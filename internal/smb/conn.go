@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"runtime/debug"
@@ -386,6 +387,9 @@ func (c *Conn) dispatch(w *Response, r *Request) {
 		return
 	}
 	h(w, r)
+	if c.srv.log.Enabled(r.Context(), slog.LevelDebug) && w.Status != StatusSuccess {
+		c.srv.log.Debug("smb: request refused", "remote", c.remote, "command", cmd, "status", w.Status)
+	}
 }
 
 // finish fills the response header: status, credits, flags and which key

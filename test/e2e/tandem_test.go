@@ -64,6 +64,9 @@ type tandemServer struct {
 
 func newTandemServer(t *testing.T, v *vm.VM) *tandemServer {
 	s := &tandemServer{v: v, bin: tandemBinary(t, v), data: t.TempDir(), logs: t.TempDir()}
+	if d := os.Getenv("TANDEM_E2E_LOG_DIR"); d != "" {
+		s.logs = d // kept after the test, for reading
+	}
 	t.Cleanup(func() {
 		if s.proc != nil {
 			_ = s.proc.Stop(10 * time.Second)
@@ -85,6 +88,9 @@ func (s *tandemServer) start(t *testing.T) {
 	defer logFile.Close()
 	cmd := exec.Command(s.bin, "serve", "--data", s.data, "--listen", "0.0.0.0",
 		"--nfs-port", strconv.Itoa(nfsPort), "--portmap-port", strconv.Itoa(portmapPort))
+	if lv := os.Getenv("TANDEM_E2E_LOG_LEVEL"); lv != "" {
+		cmd.Args = append(cmd.Args, "--log-level", lv) // debug: every refused SMB request
+	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	p, err := s.v.StartInNS(cmd)
 	if err != nil {
