@@ -113,6 +113,14 @@ func (s *Server) breakReadCaching(o *open) {
 	s.route(d.Notices)
 }
 
+// breakHandleCaching breaks, without waiting, the handle caching of the
+// file's other holders: o renames the file, and a cached handle would
+// keep the old name open.
+func (s *Server) breakHandleCaching(o *open) {
+	d := s.locks().Contend(lock.KeyOf(o.h), o.cache.holder, lock.ContendRemove, s.opt.Now().Add(s.breakTimeout()))
+	s.route(d.Notices)
+}
+
 func (o *open) lockCacheRequest() lock.CacheRequest {
 	return lock.CacheRequest{
 		File:        lock.KeyOf(o.h),
