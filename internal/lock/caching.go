@@ -57,6 +57,7 @@ type grant struct {
 	breaking bool    // a break waits for the holder's acknowledgment
 	breakTo  Caching // what the break in progress leaves
 	need     Caching // the most a later break must leave, once this one is acknowledged
+	series   bool    // conflicts came during a break: the breaks that follow keep its epoch
 	epoch    uint16
 	deadline int64   // when an unacknowledged break is revoked
 	timeout  int64   // how long the break in progress was given
@@ -250,9 +251,12 @@ func (m *Manager) contend(f *file, except *owner, delay, drop Caching, deadline 
 func (m *Manager) startBreak(f *file, g *grant, target Caching, deadline int64) Notice {
 	from := g.state
 	ack := from&(CacheWrite|CacheHandle) != 0
-	if g.epochs {
+	// One epoch covers a break and those that conflicts arriving during
+	// it make follow.
+	if g.epochs && !g.series {
 		g.epoch++
 	}
+	g.series = false
 	if ack {
 		now := m.clock()
 		if deadline <= now {
@@ -387,8 +391,12 @@ func (m *Manager) AckBreak(holder Owner, state Caching) (CacheGrant, Status, []N
 	// Conflicts that came during the break take what they need now, but
 	// read caching alone, which needs no acknowledgment, goes when the
 	// request that needs it gone asks again.
+	if g.state&^g.need != 0 {
+		g.series = true
+	}
 	if next := g.state & (g.need | CacheRead); next != g.state {
 		out = append(out, m.startBreak(f, g, next, m.clock()+g.timeout))
+		g.series = g.state&^g.need != 0 || g.breakTo&^g.need != 0
 	}
 	return g.cacheGrant(), Granted, out
 }
