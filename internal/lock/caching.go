@@ -57,6 +57,7 @@ type grant struct {
 	breaking bool    // a break waits for the holder's acknowledgment
 	breakTo  Caching // what the break in progress leaves
 	need     Caching // the most a later break must leave, once this one is acknowledged
+	series   bool    // conflicts came during a break: the breaks that follow keep its epoch
 	epoch    uint16
 	deadline int64   // when an unacknowledged break is revoked
 	timeout  int64   // how long the break in progress was given
@@ -104,6 +105,10 @@ type CacheRequest struct {
 	// Deadline is when breaks sent for this request are revoked if not
 	// acknowledged.
 	Deadline time.Time
+	// Waited says the open already waited for breaks: it waits on while
+	// any break of another holder is in progress, so that opens that
+	// waited go on once the file's breaks are over.
+	Waited bool
 }
 
 // OpenDecision is what PrepareOpen and Contend decide.
@@ -191,13 +196,13 @@ func (m *Manager) PrepareOpen(req CacheRequest) OpenDecision {
 	if !req.Overwrite && (req.StatLeases || req.StatOplocks) {
 		skip = func(g *grant) bool { return g.lease && req.StatLeases || !g.lease && req.StatOplocks }
 	}
-	return m.contend(f, m.owners[req.Holder], remove, drop, nanosOf(req.Deadline), skip)
+	return m.contend(f, m.owners[req.Holder], remove, drop, nanosOf(req.Deadline), skip, req.Waited)
 }
 
 // contend breaks what drop names of every grant of f but except's and
 // those skip selects, and says whether to wait for the acknowledgment of
 // those that hold a bit of delay.
-func (m *Manager) contend(f *file, except *owner, delay, drop Caching, deadline int64, skip func(*grant) bool) OpenDecision {
+func (m *Manager) contend(f *file, except *owner, delay, drop Caching, deadline int64, skip func(*grant) bool, waited bool) OpenDecision {
 	var d OpenDecision
 	var until int64
 	for i := range f.caching {
@@ -217,7 +222,7 @@ func (m *Manager) contend(f *file, except *owner, delay, drop Caching, deadline 
 		}
 		if g.breaking {
 			g.need &= target
-			if g.state&delay != 0 {
+			if g.state&delay != 0 || waited {
 				d.Wait = true
 				if until == 0 || g.deadline < until {
 					until = g.deadline
@@ -246,9 +251,12 @@ func (m *Manager) contend(f *file, except *owner, delay, drop Caching, deadline 
 func (m *Manager) startBreak(f *file, g *grant, target Caching, deadline int64) Notice {
 	from := g.state
 	ack := from&(CacheWrite|CacheHandle) != 0
-	if g.epochs {
+	// One epoch covers a break and those that conflicts arriving during
+	// it make follow.
+	if g.epochs && !g.series {
 		g.epoch++
 	}
+	g.series = false
 	if ack {
 		now := m.clock()
 		if deadline <= now {
@@ -380,8 +388,15 @@ func (m *Manager) AckBreak(holder Owner, state Caching) (CacheGrant, Status, []N
 	}
 	g.state, g.breaking, g.breakTo, g.deadline = state, false, 0, 0
 	out := []Notice{doneNotice(f, g.owner.Owner)}
+	// Conflicts that came during the break take what they need now, but
+	// read caching alone, which needs no acknowledgment, goes when the
+	// request that needs it gone asks again.
 	if g.state&^g.need != 0 {
-		out = append(out, m.startBreak(f, g, g.state&g.need, m.clock()+g.timeout))
+		g.series = true
+	}
+	if next := g.state & (g.need | CacheRead); next != g.state {
+		out = append(out, m.startBreak(f, g, next, m.clock()+g.timeout))
+		g.series = g.state&^g.need != 0 || g.breakTo&^g.need != 0
 	}
 	return g.cacheGrant(), Granted, out
 }
@@ -445,7 +460,7 @@ func (m *Manager) Contend(k FileKey, except Owner, c Contention, deadline time.T
 	if c == ContendSMBWrite {
 		skip = func(g *grant) bool { return g.state&CacheWrite != 0 }
 	}
-	return m.contend(f, m.owners[except], delay, drop, nanosOf(deadline), skip)
+	return m.contend(f, m.owners[except], delay, drop, nanosOf(deadline), skip, false)
 }
 
 // HoldsCaching reports whether holder has a caching grant on any file.

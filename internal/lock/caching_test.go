@@ -220,3 +220,38 @@ func TestCachingSMBWriteBreaksReaders(t *testing.T) {
 		}
 	}
 }
+
+func TestCachingChainedBreaks(t *testing.T) {
+	m, _ := newTest(Limits{})
+	openWith(t, m, oX, leaseX, true, cRWH)
+	open2 := CacheRequest{File: fA, Open: oY, Holder: oY, Access: AccessRead, Share: 7}
+	over := CacheRequest{File: fA, Open: oX2, Holder: oX2, Access: AccessWrite, Share: 7, Overwrite: true}
+	if d := m.PrepareOpen(open2); !d.Wait || onlyBreak(t, d.Notices).To != cRH {
+		t.Fatalf("open: %+v", d)
+	}
+	// An overwrite while the break is in progress sends nothing yet.
+	if d := m.PrepareOpen(over); !d.Wait || len(d.Notices) != 0 {
+		t.Fatalf("overwrite: %+v", d)
+	}
+	// The acknowledgment starts the next break, of H; R is left to the
+	// overwrite.
+	_, st, ns := m.AckBreak(leaseX, cRH)
+	if st != Granted || len(ns) != 2 || ns[0].Status != BreakDone || ns[1].Break.From != cRH || ns[1].Break.To != cR || !ns[1].Break.AckRequired {
+		t.Fatalf("ack: %v %+v", st, ns)
+	}
+	// An open that waited waits on while the lease breaks.
+	open2.Waited, over.Waited = true, true
+	if d := m.PrepareOpen(open2); !d.Wait {
+		t.Fatalf("waited open during the second break: %+v", d)
+	}
+	if _, st, ns = m.AckBreak(leaseX, cR); st != Granted || len(ns) != 1 {
+		t.Fatalf("second ack: %v %+v", st, ns)
+	}
+	if d := m.PrepareOpen(open2); d.Wait || len(d.Notices) != 0 {
+		t.Fatalf("open after the breaks: %+v", d)
+	}
+	d := m.PrepareOpen(over)
+	if b := onlyBreak(t, d.Notices); d.Wait || b.To != 0 || b.AckRequired {
+		t.Fatalf("overwrite after the breaks: %+v", d)
+	}
+}

@@ -39,6 +39,7 @@ type createRequest struct {
 	ctx                                 createContexts
 	oplock                              byte       // RequestedOplockLevel
 	wait                                *breakWait // set with statusBreakWait
+	waited                              bool       // the open waited for breaks
 }
 
 // serveCreate opens or creates a file or directory (MS-SMB2 3.3.5.9,

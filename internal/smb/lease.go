@@ -113,6 +113,14 @@ func (s *Server) breakReadCaching(o *open) {
 	s.route(d.Notices)
 }
 
+// breakHandleCaching breaks, without waiting, the handle caching of the
+// file's other holders: o renames the file, and a cached handle would
+// keep the old name open.
+func (s *Server) breakHandleCaching(o *open) {
+	d := s.locks().Contend(lock.KeyOf(o.h), o.cache.holder, lock.ContendRemove, s.opt.Now().Add(s.breakTimeout()))
+	s.route(d.Notices)
+}
+
 func (o *open) lockCacheRequest() lock.CacheRequest {
 	return lock.CacheRequest{
 		File:        lock.KeyOf(o.h),
@@ -142,7 +150,7 @@ func (s *Server) breakTimeout() time.Duration {
 // progress the open waits: it returns statusBreakWait with q.wait set.
 func (s *Server) breakForOpen(o *open, q *createRequest, overwrite bool) Status {
 	req := o.lockCacheRequest()
-	req.Overwrite = overwrite
+	req.Overwrite, req.Waited = overwrite, q.waited
 	req.Deadline = s.opt.Now().Add(s.breakTimeout())
 	s.ops.mu.Lock()
 	f := s.ops.files[req.File]
@@ -207,7 +215,7 @@ func (s *Server) createAfterBreaks(r *Request, q *createRequest) {
 				p.Complete(func(w *Response) { w.Error(StatusCancelled) })
 				return
 			}
-			q.wait = nil
+			q.wait, q.waited = nil, true
 			o, action, a, st := s.create(p.Context(), r, q)
 			if st == statusBreakWait {
 				bw = q.wait

@@ -314,6 +314,7 @@ func rename(ctx context.Context, r *Request, o *open, in []byte, ex bool) Status
 			return StatusAccessDenied
 		}
 	}
+	s.breakHandleCaching(o)
 	var err error
 	if replace {
 		_, _, err = s.fs.Rename(ctx, r.Caller(), dir, name, dst.dir, dst.name)
