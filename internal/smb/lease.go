@@ -121,6 +121,16 @@ func (s *Server) breakHandleCaching(o *open) {
 	s.route(d.Notices)
 }
 
+// breakAttrCaching breaks, without waiting, the caching of every open of
+// the file, the changer's own lease included, when READONLY changes: a
+// client that caches reads also trusts its cached attributes and would go
+// on deciding access by the old READONLY (the Linux client sends the
+// change that clears READONLY only if it believes it set).
+func (s *Server) breakAttrCaching(o *open) {
+	d := s.locks().Contend(lock.KeyOf(o.h), lock.Owner{}, lock.ContendWrite, s.opt.Now().Add(s.breakTimeout()))
+	s.route(d.Notices)
+}
+
 func (o *open) lockCacheRequest() lock.CacheRequest {
 	return lock.CacheRequest{
 		File:        lock.KeyOf(o.h),

@@ -210,6 +210,9 @@ func setBasic(ctx context.Context, r *Request, o *open, in []byte) Status {
 		}
 		sa.Mask |= ac.Mask
 		sa.DOSAttrs, sa.Mode = ac.DOSAttrs, ac.Mode
+		if ac.Mask&fs.SetMode != 0 {
+			s.breakAttrCaching(o)
+		}
 	}
 	if sa.Mask == 0 {
 		return StatusSuccess
