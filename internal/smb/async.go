@@ -24,6 +24,10 @@ type Pending struct {
 	ended    func()
 	afterEnd atomic.Bool // send the final response although the session ended
 
+	// then, when set, takes the final response instead of sending it;
+	// set before ready is closed.
+	then func(w *Response)
+
 	once sync.Once
 }
 
@@ -126,6 +130,10 @@ func (p *Pending) complete(fill func(w *Response)) {
 		h.Flags |= FlagSigned
 	}
 	h.encode(w.buf)
+	if p.then != nil {
+		p.then(w)
+		return
+	}
 	if err := c.send([]*Response{w}, p.encrypt); err != nil {
 		c.nc.Close()
 	}

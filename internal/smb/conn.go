@@ -227,11 +227,16 @@ func splitCompound(b []byte, dst [][]byte) ([][]byte, bool) {
 // serveChain serves the messages of one frame in order and sends their
 // responses as one compound frame.
 func (c *Conn) serveChain(msgs [][]byte, enc *Session) {
-	var ch chain
-	resps := make([]*Response, 0, len(msgs))
-	var out *Session // the session whose key encrypts the responses
+	c.serveFrom(&chain{}, msgs, 0, make([]*Response, 0, len(msgs)), nil, enc)
+}
+
+// serveFrom serves msgs[from:] and sends their responses after resps,
+// which the session out encrypts if set. A CREATE that goes asynchronous
+// before the last request holds up the rest (waitCreate).
+func (c *Conn) serveFrom(ch *chain, msgs [][]byte, from int, resps []*Response, out, enc *Session) {
 	var async []*Pending
-	for i, m := range msgs {
+	for i := from; i < len(msgs); i++ {
+		m := msgs[i]
 		h, err := decodeHeader(m)
 		if err != nil {
 			break
@@ -240,7 +245,7 @@ func (c *Conn) serveChain(msgs [][]byte, enc *Session) {
 			c.cancelRequest(h)
 			continue
 		}
-		w, encWith, p := c.serveOne(&ch, i, h, m, enc)
+		w, encWith, p := c.serveOne(ch, i, h, m, enc)
 		if p != nil {
 			async = append(async, p)
 		}
@@ -250,6 +255,10 @@ func (c *Conn) serveChain(msgs [][]byte, enc *Session) {
 		resps = append(resps, w)
 		if out == nil {
 			out = encWith
+		}
+		if p != nil && h.Command == CmdCreate && i < len(msgs)-1 {
+			c.waitCreate(p, ch, msgs, i+1, enc)
+			break
 		}
 	}
 	if err := c.send(resps, out); err != nil {
