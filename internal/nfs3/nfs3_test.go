@@ -11,11 +11,6 @@ import (
 	"github.com/tandemfs/tandem/internal/rpc"
 )
 
-type fakeAddr string
-
-func (a fakeAddr) Network() string { return "fake" }
-func (a fakeAddr) String() string  { return string(a) }
-
 func TestFail(t *testing.T) {
 	var logged bytes.Buffer
 	e := newEnv(t, Options{Logger: slog.New(slog.NewTextHandler(&logged, nil))})

@@ -102,10 +102,6 @@ func (p *nfsPeer) truncate(fh []byte, size uint64) nfs3.Status {
 	}, nil)
 }
 
-func (p *nfsPeer) remove(name string) nfs3.Status {
-	return p.call(nfs3.ProcRemove, p.dirop(name), nil)
-}
-
 func (p *nfsPeer) rename(from, to string) nfs3.Status {
 	return p.call(nfs3.ProcRename, func(w *xdr.Writer) { p.dirop(from)(w); p.dirop(to)(w) }, nil)
 }
