@@ -107,22 +107,12 @@ func (m *Manager) RemoveShare(k FileKey, o Owner) bool {
 // reservations do not count: NFS I/O cannot tell the client that made one
 // from another, and must not refuse that client its own I/O.
 func (m *Manager) ShareDenies(k FileKey, a Access) (Reservation, bool) {
-	if a == 0 || m.Idle(k) {
+	if a == 0 {
 		return Reservation{}, false
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	f := m.files[k]
-	if f == nil {
-		return Reservation{}, false
-	}
-	for i := range f.shares {
-		r := &f.shares[i]
-		if r.access != 0 && r.owner.Proto == SMB && a&^Access(r.share) != 0 {
-			return f.reservationOf(r), true
-		}
-	}
-	return Reservation{}, false
+	return m.firstReservation(k, func(r *reservation) bool {
+		return r.access != 0 && r.owner.Proto == SMB && a&^Access(r.share) != 0
+	})
 }
 
 // ShareConflicts reports whether an open with access a and share access
@@ -131,6 +121,14 @@ func (m *Manager) ShareDenies(k FileKey, a Access) (Reservation, bool) {
 // request makes for a moment inside the server, such as the open of a
 // rename's target directory.
 func (m *Manager) ShareConflicts(k FileKey, a Access, s ShareAccess) (Reservation, bool) {
+	return m.firstReservation(k, func(r *reservation) bool {
+		return sharingConflict(a, s, r.access, r.share)
+	})
+}
+
+// firstReservation returns the first of the file's reservations that
+// match selects, without taking the mutex for a file with no state.
+func (m *Manager) firstReservation(k FileKey, match func(*reservation) bool) (Reservation, bool) {
 	if m.Idle(k) {
 		return Reservation{}, false
 	}
@@ -141,8 +139,7 @@ func (m *Manager) ShareConflicts(k FileKey, a Access, s ShareAccess) (Reservatio
 		return Reservation{}, false
 	}
 	for i := range f.shares {
-		r := &f.shares[i]
-		if sharingConflict(a, s, r.access, r.share) {
+		if r := &f.shares[i]; match(r) {
 			return f.reservationOf(r), true
 		}
 	}
