@@ -26,6 +26,7 @@ import (
 	"github.com/tandemfs/tandem/internal/fs"
 	"github.com/tandemfs/tandem/internal/rpc"
 	"github.com/tandemfs/tandem/internal/rpc/xdr"
+	"github.com/tandemfs/tandem/internal/rpcauth"
 )
 
 // The RPC program served, versions Version1 through Version3.
@@ -156,15 +157,9 @@ func (h *Handler) mnt(ctx context.Context, c *rpc.Call, w *xdr.Writer) error {
 		return rpc.ErrGarbageArgs
 	}
 	var cl fs.Caller
-	switch c.Cred.Flavor {
-	case rpc.AuthSys:
-		cl.UID, cl.GID, cl.Groups = c.Cred.UID, c.Cred.GID, c.Cred.GIDs
-	case rpc.AuthNone:
-		cl.Anonymous = true
-	default:
-		return rpc.ErrAuthTooWeak
+	if err := rpcauth.Caller(c, &cl); err != nil {
+		return err
 	}
-	cl.Addr = rpc.IPOf(c.RemoteAddr)
 
 	st := StatusNoEnt
 	var root fs.Handle

@@ -43,6 +43,7 @@ import (
 	"github.com/tandemfs/tandem/internal/lock"
 	"github.com/tandemfs/tandem/internal/rpc"
 	"github.com/tandemfs/tandem/internal/rpc/xdr"
+	"github.com/tandemfs/tandem/internal/rpcauth"
 )
 
 // The RPC program served.
@@ -178,7 +179,7 @@ func (h *Handler) ServeRPC(ctx context.Context, c *rpc.Call, w *xdr.Writer) erro
 		return rpc.ErrProcUnavail
 	}
 	var cl fs.Caller
-	if err := callerOf(c, &cl); err != nil {
+	if err := rpcauth.Caller(c, &cl); err != nil {
 		return err
 	}
 	r := c.Args
@@ -228,22 +229,6 @@ func (h *Handler) ServeRPC(ctx context.Context, c *rpc.Call, w *xdr.Writer) erro
 		err = h.commit(ctx, r, &cl, w)
 	}
 	return err
-}
-
-// callerOf maps the RPC credential to the file system's caller. Only
-// AUTH_SYS carries an identity; AUTH_NONE is the anonymous user, and any
-// other flavor is refused so that a client falls back to one of these.
-func callerOf(c *rpc.Call, cl *fs.Caller) error {
-	switch c.Cred.Flavor {
-	case rpc.AuthSys:
-		cl.UID, cl.GID, cl.Groups = c.Cred.UID, c.Cred.GID, c.Cred.GIDs
-	case rpc.AuthNone:
-		cl.Anonymous = true
-	default:
-		return rpc.ErrAuthTooWeak
-	}
-	cl.Addr = rpc.IPOf(c.RemoteAddr)
-	return nil
 }
 
 // fail ends a procedure whose fs call returned err after its reply has

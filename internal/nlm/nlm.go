@@ -12,6 +12,7 @@ import (
 	"github.com/tandemfs/tandem/internal/lock"
 	"github.com/tandemfs/tandem/internal/rpc"
 	"github.com/tandemfs/tandem/internal/rpc/xdr"
+	"github.com/tandemfs/tandem/internal/rpcauth"
 )
 
 // Monitor is the server's own status monitor (NSM). The Handler tells it
@@ -261,13 +262,12 @@ func (h *Handler) answer(c *rpc.Call, w *xdr.Writer, enc func(*xdr.Writer)) {
 }
 
 // callerOf maps the RPC credential to the file system's caller, for the
-// share's client rules.
+// share's client rules. The rpc layer admits no flavor rpcauth refuses;
+// one that got through would count as anonymous.
 func callerOf(c *rpc.Call) fs.Caller {
-	cl := fs.Caller{Addr: rpc.IPOf(c.RemoteAddr)}
-	if c.Cred.Flavor == rpc.AuthSys {
-		cl.UID, cl.GID, cl.Groups = c.Cred.UID, c.Cred.GID, c.Cred.GIDs
-	} else {
-		cl.Anonymous = true
+	var cl fs.Caller
+	if rpcauth.Caller(c, &cl) != nil {
+		cl = fs.Caller{Anonymous: true, Addr: rpc.IPOf(c.RemoteAddr)}
 	}
 	return cl
 }
