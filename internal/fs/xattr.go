@@ -83,15 +83,9 @@ func (f *FS) GetXattr(ctx context.Context, c *Caller, h Handle, name string) ([]
 		return nil, err
 	}
 	var v []byte
-	err = f.meta.View(ctx, func(tx meta.Tx) error {
-		ino, err := inodeOf(tx, h)
-		if err != nil {
-			return err
-		}
-		if err := cr.mayXattr(&ino, system, false); err != nil {
-			return err
-		}
-		v, err = tx.Xattr(ino.ID, name)
+	err = f.viewXattrs(ctx, h, &cr, system, func(tx meta.Tx, id uint64) error {
+		var err error
+		v, err = tx.Xattr(id, name)
 		if errors.Is(err, meta.ErrNotFound) {
 			return ErrNotExist
 		}
@@ -116,15 +110,8 @@ func (f *FS) ListXattrs(ctx context.Context, c *Caller, h Handle, prefix string,
 	default:
 		return ErrNotSupp
 	}
-	err = f.meta.View(ctx, func(tx meta.Tx) error {
-		ino, err := inodeOf(tx, h)
-		if err != nil {
-			return err
-		}
-		if err := cr.mayXattr(&ino, system, false); err != nil {
-			return err
-		}
-		return tx.Xattrs(ino.ID, func(name string, v []byte) bool {
+	err = f.viewXattrs(ctx, h, &cr, system, func(tx meta.Tx, id uint64) error {
+		return tx.Xattrs(id, func(name string, v []byte) bool {
 			if !strings.HasPrefix(name, prefix) {
 				return true
 			}
@@ -132,6 +119,21 @@ func (f *FS) ListXattrs(ctx context.Context, c *Caller, h Handle, prefix string,
 		})
 	})
 	return f.result("listxattr", err)
+}
+
+// viewXattrs runs read in a read transaction once the caller may read h's
+// attributes of the class system says.
+func (f *FS) viewXattrs(ctx context.Context, h Handle, cr *cred, system bool, read func(tx meta.Tx, id uint64) error) error {
+	return f.meta.View(ctx, func(tx meta.Tx) error {
+		ino, err := inodeOf(tx, h)
+		if err != nil {
+			return err
+		}
+		if err := cr.mayXattr(&ino, system, false); err != nil {
+			return err
+		}
+		return read(tx, ino.ID)
+	})
 }
 
 // SetXattr sets h's attribute name to value.
