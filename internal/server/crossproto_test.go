@@ -2,9 +2,6 @@ package server
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"net"
 	"os"
 	"testing"
 
@@ -23,18 +20,8 @@ import (
 // target replaced, with NFS3ERR_ACCES, until it closes.
 func TestNFSUnderSMBOpen(t *testing.T) {
 	ctx := context.Background()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	smbPort := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cfg := Config{Data: t.TempDir(), Listen: "127.0.0.1", SMBPort: smbPort}
-	s, err := Start(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	smbPort := freePort(t)
+	s := startServer(t, Config{SMBPort: smbPort})
 	if err := s.ids.AddUser(ctx, "alice", "pw-Alice1", 1000, 1000); err != nil {
 		t.Fatal(err)
 	}

@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net"
 	"strconv"
 	"testing"
@@ -23,18 +21,8 @@ import (
 // `tandem locks` (the admin method) lists what is held and waiting.
 func TestLockService(t *testing.T) {
 	ctx := context.Background()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pmPort := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cfg := Config{Data: t.TempDir(), Listen: "127.0.0.1", PortmapPort: pmPort}
-	s, err := Start(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	pmPort := freePort(t)
+	s := startServer(t, Config{PortmapPort: pmPort})
 	nfsPort := uint32(s.NFSAddr.(*net.TCPAddr).Port)
 	for _, c := range []struct{ prog, vers, prot uint32 }{
 		{nlm.Program, 1, portmap.ProtUDP}, {nlm.Program, 3, portmap.ProtTCP}, {nlm.Program, 4, portmap.ProtTCP},
@@ -90,7 +78,7 @@ func TestLockService(t *testing.T) {
 	actx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	var es []LockEntry
-	if err := admin.Call(actx, cfg.Data, "locks", nil, &es); err != nil {
+	if err := admin.Call(actx, s.cfg.Data, "locks", nil, &es); err != nil {
 		t.Fatal(err)
 	}
 	file := strconv.FormatUint(uint64(fh.Share), 10) + ":" + strconv.FormatUint(fh.ID, 10)
