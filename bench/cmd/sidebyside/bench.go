@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tandemfs/tandem/test/smbclient"
 	"github.com/tandemfs/tandem/test/testserver"
 )
 
@@ -198,8 +199,8 @@ var errTimeout = errors.New("timed out")
 // or SMB's STATUS_NOT_IMPLEMENTED and STATUS_NOT_SUPPORTED, whichever
 // client reported it.
 func notImplemented(err error) bool {
-	var st smbStatusError
-	if errors.As(err, &st) && (st == 0xc0000002 || st == 0xc00000bb) {
+	var st *smbclient.StatusError
+	if errors.As(err, &st) && (st.Status == smbclient.StatusNotImplemented || st.Status == smbclient.StatusNotSupported) {
 		return true
 	}
 	var re *testserver.RPCError

@@ -9,14 +9,16 @@ import (
 	"time"
 
 	"github.com/hirochachacha/go-smb2"
+
+	"github.com/tandemfs/tandem/test/smbclient"
 )
 
 // goSMBSession is the Go SMB client: hirochachacha/go-smb2 v1.1.0, the
 // library the peers' baseline used. It keeps one request in flight and
 // sends no FLUSH unless asked to. (cloudsoda's fork reads several times
 // faster from the same server; the baseline's numbers are this one's.)
-// It has no byte-range locks, so lock pairs go through smbLockClient on a
-// session of their own.
+// It has no byte-range locks, so lock pairs go through package smbclient
+// on a session of their own.
 type goSMBSession struct {
 	t     *smbTarget
 	sz    sizes
@@ -192,26 +194,56 @@ func (s *goSMBSession) do(w string, m *meter) error {
 }
 
 // lock takes and releases an exclusive, fail-immediately lock on byte 0
-// of a file, LockPairs times, each an SMB2 LOCK request.
+// of a file, LockPairs times, each an SMB2 LOCK request, with the test
+// client of package smbclient over SMB 2.0.2 or 2.1 (signed if the server
+// requires it).
 func (s *goSMBSession) lock(m *meter) error {
-	c, err := dialSMBLock(s.t.addr(), s.t.User, s.t.Password, s.t.Host, s.t.Share)
+	c, tree, err := smbclient.Connect(s.t.addr(), smbclient.Options{
+		Dialects: []smbclient.Dialect{smbclient.Dialect202, smbclient.Dialect210},
+	}, s.t.User, s.t.Password, s.t.Share)
 	if err != nil {
 		return err
 	}
-	defer c.close()
-	fid, err := c.open(s.n.lock)
+	defer c.Close()
+	r, err := tree.Create(s.n.lock, smbclient.CreateRequest{
+		DesiredAccess:  smbclient.AccessReadWrite,
+		FileAttributes: smbclient.AttributeNormal,
+		ShareAccess:    smbclient.ShareAll,
+		Disposition:    smbclient.DispositionOpenIf,
+		Options:        smbclient.OptionNonDirectory,
+	})
+	if err == nil && r.Status != smbclient.StatusSuccess {
+		err = &smbclient.StatusError{Op: "CREATE", Status: r.Status}
+	}
 	if err != nil {
 		return err
 	}
+	lock := smbclient.LockElement{Offset: 0, Length: 1, Flags: smbclient.LockExclusive | smbclient.LockFailImmediately}
+	unlock := smbclient.LockElement{Offset: 0, Length: 1, Flags: smbclient.LockUnlock}
 	m.start()
 	for range s.sz.LockPairs {
-		if err := c.lock(fid, 0, 1, lockExclusive|lockFailImmediately); err != nil {
-			return fmt.Errorf("SMB2 LOCK: %w", err)
+		if err := lockCall(tree, r.FileID, lock); err != nil {
+			return err
 		}
-		if err := c.lock(fid, 0, 1, lockUnlock); err != nil {
-			return fmt.Errorf("SMB2 LOCK (unlock): %w", err)
+		if err := lockCall(tree, r.FileID, unlock); err != nil {
+			return err
 		}
 	}
 	m.stop("lock", float64(s.sz.LockPairs))
-	return c.closeFile(fid)
+	if st, err := tree.Close(r.FileID); err != nil || st != smbclient.StatusSuccess {
+		return fmt.Errorf("SMB2 CLOSE: %v %v", st, err)
+	}
+	return nil
+}
+
+// lockCall sends one LOCK and makes anything but success an error.
+func lockCall(tree *smbclient.Tree, fid smbclient.FileID, l smbclient.LockElement) error {
+	st, err := tree.Lock(fid, l)
+	if err == nil && st != smbclient.StatusSuccess {
+		err = &smbclient.StatusError{Op: "LOCK", Status: st}
+	}
+	if err != nil {
+		return fmt.Errorf("SMB2 LOCK (flags %#x): %w", l.Flags, err)
+	}
+	return nil
 }

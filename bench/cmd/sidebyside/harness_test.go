@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tandemfs/tandem/test/smbclient"
 	"github.com/tandemfs/tandem/test/testserver"
 )
 
@@ -226,8 +227,8 @@ func TestUpdateReadme(t *testing.T) {
 
 func TestNotImplemented(t *testing.T) {
 	for _, err := range []error{
-		smbStatusError(0xc00000bb),
-		fmt.Errorf("SMB2 LOCK: %w", smbStatusError(0xc0000002)),
+		&smbclient.StatusError{Op: "CREATE", Status: smbclient.StatusNotSupported},
+		fmt.Errorf("SMB2 LOCK: %w", &smbclient.StatusError{Op: "LOCK", Status: smbclient.StatusNotImplemented}),
 		fmt.Errorf("NLM4 LOCK: %w", &testserver.RPCError{Stat: 3}),
 		errors.New("libnfsclient: create: NFS3ERR_NOTSUPP"),
 		errors.New("response error: STATUS_NOT_SUPPORTED"),
@@ -237,7 +238,7 @@ func TestNotImplemented(t *testing.T) {
 		}
 	}
 	for _, err := range []error{
-		smbStatusError(0xc0000055),
+		&smbclient.StatusError{Op: "LOCK", Status: smbclient.StatusLockNotGranted},
 		&testserver.RPCError{Stat: 2},
 		&testserver.RPCError{Rejected: true, Stat: 1},
 		errors.New("nlm4 stat 1"),

@@ -1,4 +1,16 @@
-package main
+// Package ntlm is the client side of NTLMv2 (MS-NLMP) inside SPNEGO
+// (RFC 4178), for the test and benchmark clients of Tandem's SMB server:
+// just enough to log on. A logon is three messages: the client's
+// NEGOTIATE (Negotiate, wrapped by SPNEGOInit), the server's CHALLENGE
+// (taken out of its SPNEGO answer by SPNEGOToken and read by
+// ParseChallenge), and the client's AUTHENTICATE (Authenticate, wrapped by
+// SPNEGOResponse), which proves the password without sending it.
+//
+// No key exchange, no MIC, no sealing: the session key Authenticate
+// returns is the NTLMv2 session base key, which is what SMB signs with.
+// The code is written from MS-NLMP independently of the server's, so that
+// the two do not share mistakes.
+package ntlm
 
 import (
 	"crypto/hmac"
@@ -13,10 +25,6 @@ import (
 	//lint:ignore SA1019 the NT hash is MD4 by definition; NTLM is what the servers speak
 	"golang.org/x/crypto/md4"
 )
-
-// NTLMv2 client side (MS-NLMP), just enough to log in: NEGOTIATE, then an
-// AUTHENTICATE answering the server's CHALLENGE. No key exchange, no MIC,
-// no sealing; the session key is the NTLMv2 session base key.
 
 const (
 	ntlmNegotiateUnicode      = 0x00000001
@@ -35,7 +43,9 @@ const (
 
 var ntlmSignature = []byte("NTLMSSP\x00")
 
-func utf16le(s string) []byte {
+// UTF16LE encodes s as UTF-16 little-endian, the string encoding of NTLM
+// and SMB2.
+func UTF16LE(s string) []byte {
 	u := utf16.Encode([]rune(s))
 	b := make([]byte, 2*len(u))
 	for i, c := range u {
@@ -56,8 +66,8 @@ func hmacMD5(key []byte, parts ...[]byte) []byte {
 // password) over the upper-cased user name and the domain.
 func ntowfv2(user, domain, password string) []byte {
 	h := md4.New()
-	h.Write(utf16le(password))
-	return hmacMD5(h.Sum(nil), utf16le(strings.ToUpper(user)+domain))
+	h.Write(UTF16LE(password))
+	return hmacMD5(h.Sum(nil), UTF16LE(strings.ToUpper(user)+domain))
 }
 
 // ntlmv2Responses computes the NT and LM challenge responses and the
@@ -78,24 +88,28 @@ func ntlmv2Responses(key, serverChallenge, clientChallenge []byte, timestamp uin
 	return nt, lm, sessionBaseKey
 }
 
-func ntlmNegotiate() []byte {
+// Negotiate is the NEGOTIATE message: NTLMv2 with extended session
+// security, Unicode, no domain and no workstation.
+func Negotiate() []byte {
 	b := append([]byte(nil), ntlmSignature...)
 	b = binary.LittleEndian.AppendUint32(b, 1)
 	b = binary.LittleEndian.AppendUint32(b, ntlmClientFlags)
 	return append(b, make([]byte, 16)...) // no domain, no workstation
 }
 
-type ntlmChallenge struct {
+// Challenge is what Authenticate needs of the server's CHALLENGE message.
+type Challenge struct {
 	flags      uint32
 	challenge  []byte
 	targetInfo []byte
 }
 
-func parseNTLMChallenge(b []byte) (*ntlmChallenge, error) {
+// ParseChallenge reads a CHALLENGE message.
+func ParseChallenge(b []byte) (*Challenge, error) {
 	if len(b) < 48 || string(b[:8]) != string(ntlmSignature) || binary.LittleEndian.Uint32(b[8:]) != 2 {
 		return nil, errors.New("ntlm: not a CHALLENGE message")
 	}
-	c := &ntlmChallenge{flags: binary.LittleEndian.Uint32(b[20:]), challenge: b[24:32]}
+	c := &Challenge{flags: binary.LittleEndian.Uint32(b[20:]), challenge: b[24:32]}
 	n := int(binary.LittleEndian.Uint16(b[40:]))
 	off := int(binary.LittleEndian.Uint32(b[44:]))
 	if off+n > len(b) {
@@ -126,9 +140,9 @@ func filetime(t time.Time) uint64 {
 	return uint64(t.UnixNano()/100) + 116444736000000000
 }
 
-// ntlmAuthenticate builds the AUTHENTICATE message and returns it with the
-// session key.
-func ntlmAuthenticate(c *ntlmChallenge, user, domain, password string) ([]byte, []byte, error) {
+// Authenticate builds the AUTHENTICATE message answering c for the user's
+// password and returns it with the session key.
+func Authenticate(c *Challenge, user, domain, password string) ([]byte, []byte, error) {
 	cc := make([]byte, 8)
 	if _, err := rand.Read(cc); err != nil {
 		return nil, nil, err
@@ -141,7 +155,7 @@ func ntlmAuthenticate(c *ntlmChallenge, user, domain, password string) ([]byte, 
 	if ok {
 		lm = make([]byte, 24) // with a server timestamp the LM response is left empty
 	}
-	fields := [][]byte{lm, nt, utf16le(domain), utf16le(user), nil, nil}
+	fields := [][]byte{lm, nt, UTF16LE(domain), UTF16LE(user), nil, nil}
 	b := append([]byte(nil), ntlmSignature...)
 	b = binary.LittleEndian.AppendUint32(b, 3)
 	off := ntlmAuthenticateHeaderLen
@@ -185,16 +199,16 @@ func tlv(tag byte, content ...[]byte) []byte {
 	return b
 }
 
-// spnegoInit is a NegTokenInit offering NTLMSSP alone, with its first
+// SPNEGOInit is a NegTokenInit offering NTLMSSP alone, with its first
 // token.
-func spnegoInit(token []byte) []byte {
+func SPNEGOInit(token []byte) []byte {
 	mechs := tlv(0xa0, tlv(0x30, tlv(0x06, oidNTLMSSP)))
 	mechToken := tlv(0xa2, tlv(0x04, token))
 	return tlv(0x60, tlv(0x06, oidSPNEGO), tlv(0xa0, tlv(0x30, mechs, mechToken)))
 }
 
-// spnegoResponse is a NegTokenResp carrying token.
-func spnegoResponse(token []byte) []byte {
+// SPNEGOResponse is a NegTokenResp carrying token.
+func SPNEGOResponse(token []byte) []byte {
 	return tlv(0xa1, tlv(0x30, tlv(0xa2, tlv(0x04, token))))
 }
 
@@ -221,9 +235,9 @@ func readTLV(b []byte) (tag byte, content, rest []byte, err error) {
 	return tag, b[hdr : hdr+n], b[hdr+n:], nil
 }
 
-// spnegoToken returns the responseToken of the server's NegTokenResp; a
+// SPNEGOToken returns the responseToken of the server's NegTokenResp; a
 // bare NTLMSSP message is passed through.
-func spnegoToken(b []byte) ([]byte, error) {
+func SPNEGOToken(b []byte) ([]byte, error) {
 	if len(b) >= 8 && string(b[:8]) == string(ntlmSignature) {
 		return b, nil
 	}

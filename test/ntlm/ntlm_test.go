@@ -1,4 +1,4 @@
-package main
+package ntlm
 
 import (
 	"bytes"
@@ -25,9 +25,9 @@ func TestNTLMv2SpecExample(t *testing.T) {
 	}
 	var info []byte
 	info = append(info, 2, 0, 12, 0)
-	info = append(info, utf16le("Domain")...)
+	info = append(info, UTF16LE("Domain")...)
 	info = append(info, 1, 0, 12, 0)
-	info = append(info, utf16le("Server")...)
+	info = append(info, UTF16LE("Server")...)
 	info = append(info, 0, 0, 0, 0)
 	nt, lm, sbk := ntlmv2Responses(key, unhex(t, "0123456789abcdef"), unhex(t, "aaaaaaaaaaaaaaaa"), 0, info)
 	if want := unhex(t, "68cd0ab851e51c96aabc927bebef6a1c"); !bytes.Equal(nt[:16], want) {
@@ -60,7 +60,7 @@ func TestNTLMChallengeAndAuthenticate(t *testing.T) {
 	ch = append(ch, make([]byte, 8)...)                                  // reserved
 	ch = append(ch, byte(len(info)), 0, byte(len(info)), 0, 48, 0, 0, 0) // target info at 48
 	ch = append(ch, info...)
-	c, err := parseNTLMChallenge(ch)
+	c, err := ParseChallenge(ch)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func TestNTLMChallengeAndAuthenticate(t *testing.T) {
 	if ts, ok := avTimestamp(info); !ok || ts != 0x0807060504030201 {
 		t.Fatalf("timestamp %x %v", ts, ok)
 	}
-	msg, key, err := ntlmAuthenticate(c, "u", "", "p")
+	msg, key, err := Authenticate(c, "u", "", "p")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,22 +89,22 @@ func TestNTLMChallengeAndAuthenticate(t *testing.T) {
 
 func TestSPNEGO(t *testing.T) {
 	tok := bytes.Repeat([]byte{0xab}, 300) // long-form DER lengths
-	got, err := spnegoToken(spnegoResponse(tok))
+	got, err := SPNEGOToken(SPNEGOResponse(tok))
 	if err != nil || !bytes.Equal(got, tok) {
 		t.Fatalf("round trip: %v", err)
 	}
 	bare := []byte("NTLMSSP\x00rest")
-	if got, err := spnegoToken(bare); err != nil || !bytes.Equal(got, bare) {
+	if got, err := SPNEGOToken(bare); err != nil || !bytes.Equal(got, bare) {
 		t.Fatalf("bare NTLMSSP: %v", err)
 	}
-	init := spnegoInit([]byte{1, 2, 3})
+	init := SPNEGOInit([]byte{1, 2, 3})
 	want := []byte{0x60, 0x23, 0x06, 0x06, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x02, 0xa0, 0x19, 0x30, 0x17,
 		0xa0, 0x0e, 0x30, 0x0c, 0x06, 0x0a, 0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x02, 0x02, 0x0a,
 		0xa2, 0x05, 0x04, 0x03, 1, 2, 3}
 	if !bytes.Equal(init, want) {
 		t.Fatalf("NegTokenInit\n got %x\nwant %x", init, want)
 	}
-	if _, err := spnegoToken([]byte{0xa1, 0x05, 0x30}); err == nil {
+	if _, err := SPNEGOToken([]byte{0xa1, 0x05, 0x30}); err == nil {
 		t.Fatal("truncated token accepted")
 	}
 }
