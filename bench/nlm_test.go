@@ -1,21 +1,14 @@
 package bench
 
 import (
-	"encoding/binary"
 	"fmt"
 	"testing"
+
+	"github.com/tandemfs/tandem/test/testserver"
 )
 
-// NLM version 4 (RFC 1813 appendix; program 100021), encoded here by hand
-// like the rest of this client.
-const (
-	nlmProg    = 100021
-	nlmVers    = 4
-	nlmLock    = 2
-	nlmUnlock  = 4
-	nlmGranted = 0
-	nlmCaller  = "bench-client"
-)
+// nlmCaller is the client host's name in the benchmark's locks.
+const nlmCaller = "bench-client"
 
 // BenchmarkNLMLockUnlock measures what fcntl(F_SETLK) and its unlock cost
 // a client: one NLM LOCK (exclusive, not blocking) and one UNLOCK of the
@@ -33,7 +26,7 @@ func BenchmarkNLMLockUnlock(b *testing.B) {
 		b.ResetTimer()
 		for range b.N {
 			for range 2 {
-				if _, err := c.Call(nlmProg, nlmVers, 0); err != nil {
+				if _, err := c.Call(testserver.NLMProgram, 4, 0); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -56,18 +49,17 @@ func BenchmarkNLMLockUnlock(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if err := nlmCall(c.Call, nlmLock, nlmLockArgs(other, 7, 0, 1)); err != nil {
+				if err := nlmGranted(c.NLMLock(nlmLock(other, 7, 0, 1), exclusive)); err != nil {
 					b.Fatal(err)
 				}
 			}
-			lock := nlmLockArgs(fh, 1, 100, 10)
-			unlock := nlmUnlockArgs(fh, 1, 100, 10)
+			l := nlmLock(fh, 1, 100, 10)
 			b.ResetTimer()
 			for range b.N {
-				if err := nlmCall(c.Call, nlmLock, lock); err != nil {
+				if err := nlmGranted(c.NLMLock(l, exclusive)); err != nil {
 					b.Fatal(err)
 				}
-				if err := nlmCall(c.Call, nlmUnlock, unlock); err != nil {
+				if err := nlmGranted(c.NLMUnlock(l)); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -76,54 +68,18 @@ func BenchmarkNLMLockUnlock(b *testing.B) {
 	}
 }
 
-// nlmCall makes one call and checks that it answered NLM4_GRANTED.
-func nlmCall(call func(prog, vers, proc uint32, args ...[]byte) ([]byte, error), proc uint32, args []byte) error {
-	res, err := call(nlmProg, nlmVers, proc, args)
-	if err != nil {
-		return err
-	}
-	// nlm4_res: cookie (opaque), stat.
-	if len(res) < 4 {
-		return fmt.Errorf("NLM proc %d: short reply", proc)
-	}
-	n := int(binary.BigEndian.Uint32(res))
-	off := 4 + (n+3)&^3
-	if len(res) != off+4 {
-		return fmt.Errorf("NLM proc %d: reply of %d bytes", proc, len(res))
-	}
-	if st := binary.BigEndian.Uint32(res[off:]); st != nlmGranted {
-		return fmt.Errorf("NLM proc %d: stat %d", proc, st)
-	}
-	return nil
+// exclusive is the benchmark's LOCK: exclusive, not blocking.
+var exclusive = testserver.NLMLockArgs{Exclusive: true}
+
+// nlmLock is the benchmark client's lock of n bytes at off by svid.
+func nlmLock(fh []byte, svid uint32, off, n uint64) testserver.NLMLock {
+	return testserver.NLMLock{Caller: nlmCaller, FH: fh, OH: fmt.Appendf(nil, "%d@%s", svid, nlmCaller), Svid: svid, Offset: off, Length: n}
 }
 
-func xdrOpaque(b, v []byte) []byte {
-	b = binary.BigEndian.AppendUint32(b, uint32(len(v)))
-	b = append(b, v...)
-	return append(b, make([]byte, (4-len(v)%4)%4)...)
-}
-
-// nlmLockBody is nlm4_lock.
-func nlmLockBody(b, fh []byte, svid uint32, off, n uint64) []byte {
-	b = xdrOpaque(b, []byte(nlmCaller))
-	b = xdrOpaque(b, fh)
-	b = xdrOpaque(b, fmt.Appendf(nil, "%d@%s", svid, nlmCaller))
-	b = binary.BigEndian.AppendUint32(b, svid)
-	b = binary.BigEndian.AppendUint64(b, off)
-	return binary.BigEndian.AppendUint64(b, n)
-}
-
-// nlmLockArgs is nlm4_lockargs: exclusive, not blocking.
-func nlmLockArgs(fh []byte, svid uint32, off, n uint64) []byte {
-	b := xdrOpaque(nil, []byte("cookie"))
-	b = binary.BigEndian.AppendUint32(b, 0) // block
-	b = binary.BigEndian.AppendUint32(b, 1) // exclusive
-	b = nlmLockBody(b, fh, svid, off, n)
-	b = binary.BigEndian.AppendUint32(b, 0) // reclaim
-	return binary.BigEndian.AppendUint32(b, 3)
-}
-
-// nlmUnlockArgs is nlm4_unlockargs.
-func nlmUnlockArgs(fh []byte, svid uint32, off, n uint64) []byte {
-	return nlmLockBody(xdrOpaque(nil, []byte("cookie")), fh, svid, off, n)
+// nlmGranted makes anything but NLM4_GRANTED an error.
+func nlmGranted(st testserver.NLMStat, err error) error {
+	if err == nil && st != testserver.NLMGranted {
+		err = fmt.Errorf("NLM: %v", st)
+	}
+	return err
 }

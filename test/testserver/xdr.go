@@ -11,6 +11,14 @@ type enc []byte
 func (e *enc) u32(v uint32) { *e = binary.BigEndian.AppendUint32(*e, v) }
 func (e *enc) u64(v uint64) { *e = binary.BigEndian.AppendUint64(*e, v) }
 
+func (e *enc) bool(v bool) {
+	if v {
+		e.u32(1)
+	} else {
+		e.u32(0)
+	}
+}
+
 func (e *enc) opaque(b []byte) {
 	e.u32(uint32(len(b)))
 	*e = append(*e, b...)

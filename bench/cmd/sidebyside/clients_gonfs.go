@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -215,16 +213,9 @@ func (s *goNFSSession) do(w string, m *meter) error {
 	return nil
 }
 
-// NLM version 4 (the Open Group's XNFS, NLM for NFSv3).
-const (
-	nlmProcLock   = 2
-	nlmProcUnlock = 4
-	nlm4Granted   = 0
-)
-
 // lock takes and releases an exclusive lock on byte 0 of a file, pairs
-// times, with NLM4 LOCK (non-blocking) and UNLOCK calls built here on
-// test/testserver's RPC client. lock-anchored holds a lock on byte 1 of
+// times, with NLM4 LOCK (non-blocking) and UNLOCK calls of
+// test/testserver's client. lock-anchored holds a lock on byte 1 of
 // the same file meanwhile: a server that starts NSM monitoring of a
 // client with its first lock and stops it with its last (Ganesha calls
 // statd) then does neither inside the loop.
@@ -245,77 +236,35 @@ func (s *goNFSSession) lock(w string, m *meter) error {
 		return err
 	}
 	defer c.Close()
-	owner := []byte(fmt.Sprintf("go-nfs-%d", os.Getpid()))
-	call := func(proc uint32, off uint64) error {
-		args := nlmArgs(proc, fh, owner, uint32(os.Getpid()), off)
-		res, err := c.Call(rpcProgNLM, rpcVersNLM, proc, args)
-		if err != nil {
-			return err
-		}
-		return nlmStatus(res)
+	lockAt := func(off uint64) testserver.NLMLock {
+		return testserver.NLMLock{Caller: "localhost", FH: fh, OH: fmt.Appendf(nil, "go-nfs-%d", os.Getpid()),
+			Svid: uint32(os.Getpid()), Offset: off, Length: 1}
 	}
+	granted := func(st testserver.NLMStat, err error) error {
+		if err == nil && st != testserver.NLMGranted {
+			err = fmt.Errorf("nlm4 stat %d", st)
+		}
+		return err
+	}
+	exclusive := testserver.NLMLockArgs{Exclusive: true}
 	pairs := s.sz.NLMPairs
 	if w == "lock-anchored" {
 		pairs = s.sz.LockPairs
-		if err := call(nlmProcLock, 1); err != nil {
+		if err := granted(c.NLMLock(lockAt(1), exclusive)); err != nil {
 			return fmt.Errorf("anchor lock: %w", err)
 		}
-		defer call(nlmProcUnlock, 1)
+		defer c.NLMUnlock(lockAt(1))
 	}
+	l := lockAt(0)
 	m.start()
 	for range pairs {
-		if err := call(nlmProcLock, 0); err != nil {
+		if err := granted(c.NLMLock(l, exclusive)); err != nil {
 			return fmt.Errorf("NLM4 LOCK: %w", err)
 		}
-		if err := call(nlmProcUnlock, 0); err != nil {
+		if err := granted(c.NLMUnlock(l)); err != nil {
 			return fmt.Errorf("NLM4 UNLOCK: %w", err)
 		}
 	}
 	m.stop(w, float64(pairs))
-	return nil
-}
-
-// nlmArgs encodes nlm4_lockargs (LOCK: cookie, block, exclusive, lock,
-// reclaim, state) or nlm4_unlockargs (cookie, lock) for a lock of one byte
-// at off.
-func nlmArgs(proc uint32, fh, owner []byte, svid uint32, off uint64) []byte {
-	var b []byte
-	u32 := func(v uint32) { b = binary.BigEndian.AppendUint32(b, v) }
-	opaque := func(p []byte) {
-		u32(uint32(len(p)))
-		b = append(b, p...)
-		b = append(b, make([]byte, (4-len(p)%4)%4)...)
-	}
-	opaque([]byte("sbs1")) // cookie
-	if proc == nlmProcLock {
-		u32(0) // block: no, fail at once if held
-		u32(1) // exclusive
-	}
-	opaque([]byte("localhost")) // caller_name
-	opaque(fh)
-	opaque(owner) // oh
-	u32(svid)
-	b = binary.BigEndian.AppendUint64(b, off)
-	b = binary.BigEndian.AppendUint64(b, 1) // l_len
-	if proc == nlmProcLock {
-		u32(0) // reclaim
-		u32(0) // state
-	}
-	return b
-}
-
-// nlmStatus reads the nlm4_res of a LOCK or UNLOCK: cookie, then stat.
-func nlmStatus(res []byte) error {
-	if len(res) < 4 {
-		return errors.New("short NLM reply")
-	}
-	n := int(binary.BigEndian.Uint32(res))
-	off := 4 + n + (4-n%4)%4
-	if len(res) < off+4 {
-		return errors.New("short NLM reply")
-	}
-	if st := binary.BigEndian.Uint32(res[off:]); st != nlm4Granted {
-		return fmt.Errorf("nlm4 stat %d", st)
-	}
 	return nil
 }

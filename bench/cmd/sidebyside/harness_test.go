@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"image/png"
@@ -99,44 +98,6 @@ func TestXorshiftMatchesTheCClient(t *testing.T) {
 		if got[i] != want[i] {
 			t.Fatalf("value %d = %#x, want %#x", i, got[i], want[i])
 		}
-	}
-}
-
-func TestNLMArgs(t *testing.T) {
-	fh := []byte{1, 2, 3, 4, 5}
-	b := nlmArgs(nlmProcLock, fh, []byte("own"), 7, 9)
-	var want []byte
-	u32 := func(v uint32) { want = binary.BigEndian.AppendUint32(want, v) }
-	u32(4)
-	want = append(want, "sbs1"...)
-	u32(0) // block
-	u32(1) // exclusive
-	u32(9)
-	want = append(want, "localhost\x00\x00\x00"...)
-	u32(5)
-	want = append(want, 1, 2, 3, 4, 5, 0, 0, 0)
-	u32(3)
-	want = append(want, 'o', 'w', 'n', 0)
-	u32(7)
-	want = binary.BigEndian.AppendUint64(want, 9)
-	want = binary.BigEndian.AppendUint64(want, 1)
-	u32(0) // reclaim
-	u32(0) // state
-	if !bytes.Equal(b, want) {
-		t.Fatalf("LOCK args\n got %x\nwant %x", b, want)
-	}
-	// UNLOCK has no block/exclusive nor reclaim/state.
-	if u := nlmArgs(nlmProcUnlock, fh, []byte("own"), 7, 9); len(u) != len(want)-16 {
-		t.Fatalf("UNLOCK args are %d bytes, want %d", len(u), len(want)-16)
-	}
-	if err := nlmStatus([]byte{0, 0, 0, 2, 'c', 'k', 0, 0, 0, 0, 0, 0}); err != nil {
-		t.Fatalf("granted: %v", err)
-	}
-	if err := nlmStatus([]byte{0, 0, 0, 0, 0, 0, 0, 1}); err == nil || err.Error() != "nlm4 stat 1" {
-		t.Fatalf("denied: %v", err)
-	}
-	if err := nlmStatus([]byte{0, 0, 0, 8, 0}); err == nil {
-		t.Fatal("short reply accepted")
 	}
 }
 
