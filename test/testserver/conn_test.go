@@ -26,10 +26,10 @@ func TestReadRecordJoinsFragments(t *testing.T) {
 	}
 }
 
-// fakeServer answers each call on one connection: procedure 0 with
-// SUCCESS and the procedure number as result, procedure 1 with
-// PROC_UNAVAIL, procedure 2 by closing the connection.
-func fakeServer(t *testing.T) string {
+// fakeRPC serves one connection: answer gets each call's procedure and
+// arguments and returns the accept_stat and results of the reply, or
+// hangup to close the connection instead.
+func fakeRPC(t *testing.T, answer func(proc uint32, args []byte) (stat uint32, results []byte, hangup bool)) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -51,6 +51,13 @@ func fakeServer(t *testing.T) string {
 			xid := d.u32()
 			d.skip(4 * 4) // mtype, rpcvers, prog, vers
 			proc := d.u32()
+			d.skip(4)            // credential flavor
+			d.skip(int(d.u32())) // credential body (AUTH_SYS: a multiple of 4)
+			d.skip(8)            // verifier AUTH_NONE
+			stat, results, hangup := answer(proc, d.b)
+			if hangup {
+				return
+			}
 			var w enc
 			w.u32(0) // record mark
 			w.u32(xid)
@@ -58,15 +65,8 @@ func fakeServer(t *testing.T) string {
 			w.u32(msgAccepted)
 			w.u32(0) // verifier AUTH_NONE
 			w.u32(0)
-			switch proc {
-			case 0:
-				w.u32(0)
-				w.u32(0xfeedf00d)
-			case 1:
-				w.u32(3) // PROC_UNAVAIL
-			default:
-				return
-			}
+			w.u32(stat)
+			w = append(w, results...)
 			binary.BigEndian.PutUint32(w, uint32(len(w)-4)|1<<31)
 			if _, err := nc.Write(w); err != nil {
 				return
@@ -74,6 +74,20 @@ func fakeServer(t *testing.T) string {
 		}
 	}()
 	return l.Addr().String()
+}
+
+// fakeServer answers procedure 0 with SUCCESS and 0xfeedf00d, procedure
+// 1 with PROC_UNAVAIL and procedure 2 by closing the connection.
+func fakeServer(t *testing.T) string {
+	return fakeRPC(t, func(proc uint32, _ []byte) (uint32, []byte, bool) {
+		switch proc {
+		case 0:
+			return 0, []byte{0xfe, 0xed, 0xf0, 0x0d}, false
+		case 1:
+			return 3, nil, false // PROC_UNAVAIL
+		}
+		return 0, nil, true
+	})
 }
 
 func TestConnCalls(t *testing.T) {

@@ -1,54 +1,17 @@
 package testserver
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/binary"
-	"net"
 	"testing"
 )
 
 // nlmServer answers every call with the nlm4_res (or nlm4_testres) in
 // reply and hands the call's arguments to got.
 func nlmServer(t *testing.T, reply []byte, got chan<- []byte) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		nc, err := l.Accept()
-		if err != nil {
-			return
-		}
-		defer nc.Close()
-		r := bufio.NewReader(nc)
-		for {
-			rec, err := readRecord(r)
-			if err != nil {
-				return
-			}
-			d := dec{b: rec}
-			xid := d.u32()
-			d.skip(5 * 4)        // mtype, rpcvers, prog, vers, proc
-			d.skip(4)            // credential flavor
-			d.skip(int(d.u32())) // credential body
-			d.skip(8)            // verifier
-			got <- append([]byte(nil), d.b...)
-			var w enc
-			w.u32(0)
-			w.u32(xid)
-			w.u32(rpcReply)
-			w.u32(msgAccepted)
-			w.u32(0)
-			w.u32(0)
-			w.u32(0) // SUCCESS
-			w = append(w, reply...)
-			binary.BigEndian.PutUint32(w, uint32(len(w)-4)|1<<31)
-			nc.Write(w)
-		}
-	}()
-	return l.Addr().String()
+	return fakeRPC(t, func(_ uint32, args []byte) (uint32, []byte, bool) {
+		got <- append([]byte(nil), args...)
+		return 0, reply, false
+	})
 }
 
 // TestNLMCalls: LOCK, UNLOCK and TEST arguments as RFC 1813's NLM4
