@@ -1,0 +1,166 @@
+package lockstore
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tandemfs/tandem/internal/lock"
+	"github.com/tandemfs/tandem/internal/meta"
+	"github.com/tandemfs/tandem/internal/meta/memory"
+	"github.com/tandemfs/tandem/internal/meta/pebble"
+)
+
+var (
+	fA = lock.FileKey{Share: 1, ID: 100}
+	fB = lock.FileKey{Share: 1, ID: 200}
+	oA = lock.NLMOwner("hostA", 1, []byte("a"))
+	oX = lock.SMBOwner("client-x", 7)
+)
+
+func req(o lock.Owner, k lock.FileKey, off, n uint64) lock.Request {
+	return lock.Request{File: k, Owner: o, Range: lock.Range{Offset: off, Length: n}, Mode: lock.Exclusive}
+}
+
+func TestJournalWritesAndLoads(t *testing.T) {
+	ctx := context.Background()
+	store := memory.New()
+	mgr := lock.New(lock.Config{Track: true})
+	j := New(mgr, store, nil)
+	defer j.Close()
+
+	if d := mgr.Lock(req(oA, fA, 0, 10)); d.Status != lock.Granted {
+		t.Fatal(d.Status)
+	}
+	if d := mgr.Lock(req(oX, fB, 5, 5)); d.Status != lock.Granted {
+		t.Fatal(d.Status)
+	}
+	if err := j.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := Load(ctx, store, nil)
+	if err != nil || len(recs) != 2 || recs[0].Owner != oA || recs[1].Owner != oX {
+		t.Fatalf("loaded %+v %v", recs, err)
+	}
+	// A release goes out lazily; a later sync covers it.
+	if st, _ := mgr.Unlock(fA, oA, lock.Range{Length: 10}); st != lock.Granted {
+		t.Fatal(st)
+	}
+	j.Lazy()
+	if err := j.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	recs, _ = Load(ctx, store, nil)
+	if len(recs) != 1 || recs[0].File != fB {
+		t.Fatalf("after unlock %+v", recs)
+	}
+	// Another subsystem's write rides along.
+	if err := j.SyncWith(ctx, func(tx meta.Tx) error { return tx.Put("other", []byte("k"), []byte("v")) }); err != nil {
+		t.Fatal(err)
+	}
+	err = store.View(ctx, func(tx meta.Tx) error {
+		v, err := tx.Get("other", []byte("k"))
+		if err == nil && string(v) != "v" {
+			err = errors.New("wrong value")
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Its error fails only it.
+	boom := errors.New("boom")
+	if err := j.SyncWith(ctx, func(meta.Tx) error { return boom }); !errors.Is(err, boom) {
+		t.Fatalf("failing op: %v", err)
+	}
+}
+
+// TestJournalGroupCommit: many concurrent lockers on a real store share
+// flushes, and everything granted is in the store when it is answered.
+func TestJournalGroupCommit(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	store, err := pebble.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mgr := lock.New(lock.Config{Track: true})
+	j := New(mgr, store, nil)
+	const n = 64
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			o := lock.NLMOwner("host", uint32(i), nil)
+			if d := mgr.Lock(req(o, fA, uint64(i)*10, 10)); d.Status != lock.Granted {
+				t.Error(d.Status)
+			}
+			if err := j.Sync(ctx); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	store, err = pebble.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	recs, err := Load(ctx, store, nil)
+	if err != nil || len(recs) != n {
+		t.Fatalf("loaded %d records, %v", len(recs), err)
+	}
+	again := lock.New(lock.Config{})
+	if err := Recover(again, recs, time.Now().Add(time.Minute), nil); err != nil || !again.InGrace() {
+		t.Fatalf("recover: %v, grace %v", err, again.InGrace())
+	}
+}
+
+// TestJournalFailure: a store that refuses writes fails the waiters, and
+// the changes are written once it works again.
+func TestJournalFailure(t *testing.T) {
+	ctx := context.Background()
+	store := &flaky{Store: memory.New()}
+	store.fail.Store(true)
+	mgr := lock.New(lock.Config{Track: true})
+	j := New(mgr, store, nil)
+	defer j.Close()
+	mgr.Lock(req(oA, fA, 0, 10))
+	if err := j.Sync(ctx); err == nil {
+		t.Fatal("sync succeeded on a failing store")
+	}
+	store.fail.Store(false)
+	mgr.Lock(req(oX, fB, 0, 10))
+	if err := j.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	recs, _ := Load(ctx, store, nil)
+	if len(recs) != 2 {
+		t.Fatalf("after recovery of the store: %+v", recs)
+	}
+}
+
+func TestRecoverDropsConflictingFile(t *testing.T) {
+	recs := []lock.Record{
+		{Kind: lock.KindRange, File: fA, Owner: oA, Mode: lock.Exclusive, Range: lock.Range{Length: 10}},
+		{Kind: lock.KindRange, File: fA, Owner: oX, Mode: lock.Exclusive, Range: lock.Range{Offset: 5, Length: 1}},
+		{Kind: lock.KindRange, File: fB, Owner: oX, Mode: lock.Exclusive, Range: lock.Range{Offset: 5, Length: 1}},
+	}
+	m := lock.New(lock.Config{})
+	if err := Recover(m, recs, time.Now().Add(time.Minute), nil); err != nil {
+		t.Fatal(err)
+	}
+	got := m.Records()
+	if len(got) != 1 || got[0].File != fB || !got[0].Owner.Prior {
+		t.Fatalf("recovered %+v", got)
+	}
+}

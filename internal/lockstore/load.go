@@ -1,0 +1,70 @@
+package lockstore
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/tandemfs/tandem/internal/lock"
+	"github.com/tandemfs/tandem/internal/meta"
+)
+
+// Load reads the persisted lock table. A file's value that does not decode,
+// or whose records name another file, is skipped with an error in the log:
+// it cannot be acted on, and refusing to start would lose every other
+// file's state too.
+func Load(ctx context.Context, store meta.Store, log *slog.Logger) ([]lock.Record, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	var out []lock.Record
+	err := store.View(ctx, func(tx meta.Tx) error {
+		out = out[:0]
+		return tx.Scan(Bucket, nil, func(k, v []byte) bool {
+			key, ok := lock.ParseFileKey(k)
+			recs, err := lock.DecodeRecords(v)
+			if ok && err == nil {
+				for _, r := range recs {
+					if r.File != key {
+						ok = false
+					}
+				}
+			}
+			if !ok || err != nil {
+				log.Error("skipping a malformed persisted lock record", "key", k, "err", err)
+				return true
+			}
+			out = append(out, recs...)
+			return true
+		})
+	})
+	return out, err
+}
+
+// Recover restores recs in mgr as prior state with a grace period that
+// ends at until (lock.Manager.Recover). A file whose records conflict with
+// each other, which the journal never writes, is dropped with an error in
+// the log, so that every other file's state is restored.
+func Recover(mgr *lock.Manager, recs []lock.Record, until time.Time, log *slog.Logger) error {
+	err := mgr.Recover(recs, until)
+	if err == nil {
+		return nil
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	var keep []lock.Record
+	for i := 0; i < len(recs); {
+		j := i
+		for j < len(recs) && recs[j].File == recs[i].File {
+			j++
+		}
+		if err := lock.New(lock.Config{}).Restore(recs[i:j]); err != nil {
+			log.Error("dropping the persisted lock state of a file", "file", recs[i].File, "err", err)
+		} else {
+			keep = append(keep, recs[i:j]...)
+		}
+		i = j
+	}
+	return mgr.Recover(keep, until)
+}
