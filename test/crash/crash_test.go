@@ -130,11 +130,11 @@ func TestKillDuringWrites(t *testing.T) {
 	}
 }
 
-// start runs a server on data and checks that it opened its stores
-// without logging an error.
-func start(t *testing.T, data string) *testserver.Process {
+// start runs a server on data, with any extra flags, and checks that it
+// opened its stores without logging an error.
+func start(t *testing.T, data string, extra ...string) *testserver.Process {
 	t.Helper()
-	p, err := testserver.Start(tandemBin, data)
+	p, err := testserver.Start(tandemBin, data, extra...)
 	if err != nil {
 		t.Fatal(err)
 	}

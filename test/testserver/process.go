@@ -18,6 +18,7 @@ import (
 // Process is a running `tandem serve`.
 type Process struct {
 	cmd  *exec.Cmd
+	bin  string
 	Data string
 	// NFSAddr is host:port of the NFS and MOUNT listener (one port for both).
 	NFSAddr string
@@ -50,7 +51,7 @@ func Start(bin, data string, extra ...string) (*Process, error) {
 	args := []string{"serve", "--data", data, "--listen", "127.0.0.1", "--nfs-port", "0",
 		"--portmap-port", "0", "--smb-port", "0", "--metrics-addr", "", "--log-level", "info"}
 	args = append(args, extra...)
-	p := &Process{Data: data, ready: make(chan struct{}), done: make(chan struct{})}
+	p := &Process{bin: bin, Data: data, ready: make(chan struct{}), done: make(chan struct{})}
 	p.cmd = exec.Command(bin, args...)
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
