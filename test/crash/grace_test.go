@@ -359,3 +359,68 @@ func TestReclaimRefusals(t *testing.T) {
 	nlmWant(t, "host-2's lock of host-1's former range", st, err, testserver.NLMGranted)
 	noErrors(t, p)
 }
+
+// TestSMBRelockInGrace: an SMB client without durable handles loses its
+// open in the restart; reconnecting as the same client (ClientGuid), it
+// opens the file again and sends the same locks during grace, and gets
+// them back, while another client's overlapping lock is refused. Once
+// nothing is unreclaimed the grace period ends early.
+func TestSMBRelockInGrace(t *testing.T) {
+	data := t.TempDir()
+	addUsers(t, data)
+	p := startSMB(t, data, time.Minute)
+	gP := guid("client-P")
+	_, tp := smbConnect(t, p, gP, alice, alicePass)
+	r := create(t, tp, "relocked", plainOpen())
+	st, err := tp.Lock(r.FileID, excl(0, 10))
+	want(t, "P: LOCK [0,10) exclusive", st, err, smbclient.StatusSuccess)
+	shared := smbclient.LockElement{Offset: 20, Length: 5, Flags: smbclient.LockShared | smbclient.LockFailImmediately}
+	st, err = tp.Lock(r.FileID, shared)
+	want(t, "P: LOCK [20,25) shared", st, err, smbclient.StatusSuccess)
+
+	p.Kill()
+	p = startSMB(t, data, time.Minute)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server log:\n%s", p.Log())
+		}
+	})
+	es := entriesOf(locks(t, p), clientOf(gP))
+	if len(es) != 2 || !es[0].Unreclaimed || !es[1].Unreclaimed {
+		t.Fatalf("P's locks after the restart: %s; want its two ranges, unreclaimed", describe(es))
+	}
+	if g := grace(t, p); !g.Active {
+		t.Fatalf("no grace period after the restart: %+v", g)
+	}
+
+	_, tq := smbConnect(t, p, guid("client-Q"), alice, alicePass)
+	rq := create(t, tq, "relocked", plainOpen())
+	st, err = tq.Lock(rq.FileID, excl(0, 1))
+	want(t, "Q: LOCK [0,1) over P's unreclaimed lock", st, err, smbclient.StatusLockNotGranted)
+	st, err = tq.Lock(rq.FileID, excl(20, 1))
+	want(t, "Q: LOCK [20,21) exclusive over P's unreclaimed shared lock", st, err, smbclient.StatusLockNotGranted)
+
+	_, tp2 := smbConnect(t, p, gP, alice, alicePass)
+	r2 := create(t, tp2, "relocked", plainOpen())
+	st, err = tp2.Lock(r2.FileID, excl(0, 10))
+	want(t, "P: the same LOCK [0,10) again through a new open", st, err, smbclient.StatusSuccess)
+	st, err = tp2.Lock(r2.FileID, shared)
+	want(t, "P: the same LOCK [20,25) again through a new open", st, err, smbclient.StatusSuccess)
+	es = entriesOf(locks(t, p), clientOf(gP))
+	for _, e := range es {
+		if e.Unreclaimed {
+			t.Errorf("after P's relock: %v still unreclaimed", e)
+		}
+	}
+	if !hasEntry(es, "range", "exclusive") || !hasEntry(es, "range", "shared") {
+		t.Fatalf("P's locks after its relock: %s", describe(es))
+	}
+	waitGraceOver(t, p, 3*time.Second) // nothing is unreclaimed: grace ends early
+	st, err = tq.Lock(rq.FileID, excl(0, 1))
+	want(t, "Q: LOCK [0,1) while P holds [0,10)", st, err, smbclient.StatusLockNotGranted)
+	st, err = tp2.Lock(r2.FileID, unlock(0, 10))
+	want(t, "P: unlock [0,10)", st, err, smbclient.StatusSuccess)
+	st, err = tq.Lock(rq.FileID, excl(0, 1))
+	want(t, "Q: LOCK [0,1) after P's unlock", st, err, smbclient.StatusSuccess)
+	noErrors(t, p)
+}
