@@ -61,19 +61,35 @@ func (m *Manager) Unwritten(keys []FileKey) {
 }
 
 // Journal persists the table (package lockstore provides it). A front end
-// calls Sync after a call that granted something and before it answers,
-// and Lazy after a release: a grant is durable before its client hears of
-// it, a release soon after.
+// calls Granted after a call that granted something to an owner and before
+// it answers, and Lazy after a release: a grant survives a crash before
+// its client hears of it, a release is persisted soon after.
 type Journal interface {
-	Sync(ctx context.Context) error
+	Granted(ctx context.Context, k FileKey, o Owner) error
 	Lazy()
 }
 
 // NoJournal persists nothing: for a Manager that lives only in memory.
 type NoJournal struct{}
 
-// Sync implements Journal.
-func (NoJournal) Sync(context.Context) error { return nil }
+// Granted implements Journal.
+func (NoJournal) Granted(context.Context, FileKey, Owner) error { return nil }
 
 // Lazy implements Journal.
 func (NoJournal) Lazy() {}
+
+// A Claim says that a client held state on a file: the journal makes one
+// durable before the first grant to the client on the file is answered,
+// and keeps it while the client has state there (and a while after), so
+// that later grants on the file need not wait for the disk (the records
+// of the file's exact state follow within a second). After a crash a
+// claim stands for whatever the client held on the file that the records
+// may have missed (see Recover).
+type Claim struct {
+	File  FileKey
+	Proto Proto
+	Host  string
+}
+
+// ClaimOf is the claim that covers a grant to o on file k.
+func ClaimOf(k FileKey, o Owner) Claim { return Claim{File: k, Proto: o.Proto, Host: o.Host} }

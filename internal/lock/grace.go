@@ -36,12 +36,25 @@ import (
 // protocol (NLM refuses every new lock during grace, as NFS servers do)
 // are the front ends'; InGrace tells them, without the mutex.
 //
-// What a crash may leave: the journal writes a grant durably before the
-// grant is answered, but a release lazily, so a lock released just before
-// a crash may come back as prior state. Nobody reclaims it (its owner let
-// it go, and a reclaim must match), so it goes when grace ends; until then
-// it holds back only requests that grace holds back anyway or that would
-// have met the lock a moment earlier. Nothing granted is lost.
+// What a crash may leave (see package lockstore for the writes): every
+// grant answered is durable as a claim of its client on the file, and its
+// exact range is durable with the claim (the client's first grant there)
+// or within a second after it; a release is written lazily. So the
+// records may miss the latest grants of a client on a file (a crash of the
+// machine within that second) or keep a release (a crash right after it):
+//
+//   - a grant the records missed: when the client has no record left on
+//     the file, its claim holds the whole file against everyone else and
+//     lets the client reclaim what it held there; when some of its records
+//     were kept, only those are reclaimable (the window for that is a
+//     second after a grant while the client already held something on the
+//     same file);
+//   - a release the records kept comes back as prior state that nobody
+//     reclaims (its owner let it go, and a reclaim must match), and goes
+//     when grace ends; until then it holds back only what grace holds back
+//     anyway or what met it a moment before the crash.
+//
+// Nothing granted is lost, and nobody else can take it during grace.
 
 // grace is the state of a grace period.
 type grace struct {
@@ -51,7 +64,15 @@ type grace struct {
 // Recover restores persisted records as prior state (every owner with
 // Prior set, see Restore for what the records must be) and, if any,
 // starts a grace period that ends at until.
-func (m *Manager) Recover(recs []Record, until time.Time) error {
+//
+// claims are the journal's claims (see Claim). A claim whose client has
+// no record on the file (a crash came between the claim and the records)
+// stands for what the client held there: the client may reclaim any range
+// of the file that no other client's prior lock conflicts with, and until
+// it reclaims something there the whole file is held against everyone
+// else, as a prior exclusive lock of a placeholder owner of the client
+// (see IsPlaceholder).
+func (m *Manager) Recover(recs []Record, claims []Claim, until time.Time) error {
 	prior := make([]Record, len(recs))
 	for i, r := range recs {
 		r.Owner.Prior = true
@@ -62,14 +83,67 @@ func (m *Manager) Recover(recs []Record, until time.Time) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.prior > 0 {
+	for _, c := range claims {
+		if !c.Proto.valid() || len(c.Host) > MaxHostLen {
+			continue
+		}
+		if f := m.files[c.File]; f == nil || !f.holdsClient(c.Proto, c.Host) {
+			m.claims[c] = true
+			m.placeholder(c)
+		}
+	}
+	if m.prior > 0 || len(m.claims) > 0 {
 		m.grace.until = nanosOf(until)
 		if m.grace.until == 0 {
 			m.grace.until = 1
 		}
 		m.inGrace.Store(true)
 	}
+	if m.prior == 0 {
+		clear(m.claims) // nothing held: nothing to reclaim
+		m.grace = grace{}
+		m.inGrace.Store(false)
+	}
 	return nil
+}
+
+// placeholderOH marks the owner of a claim's placeholder lock.
+const placeholderOH = "\x00claim"
+
+// IsPlaceholder reports whether o is the owner of a claim's placeholder:
+// the lock that stands, after a restart, for state of its client on the
+// file that the records did not keep. Its range is the whole file.
+func (o Owner) IsPlaceholder() bool { return o.Prior && o.OH == placeholderOH }
+
+// placeholder adds c's placeholder lock. It may overlap prior locks of
+// others: it is no grant, only a bar to everyone but its client.
+func (m *Manager) placeholder(c Claim) {
+	o := m.ownerOf(Owner{Proto: c.Proto, Host: c.Host, OH: placeholderOH, Prior: true})
+	f := m.fileOf(c.File)
+	f.insert(entry{span: span{start: 0, end: maxOffset}, mode: Exclusive, owner: o, since: m.clock()})
+	m.ref(o, f, 1)
+}
+
+// holdsClient reports whether f holds an entry of a prior owner of the
+// client (proto, host).
+func (f *file) holdsClient(p Proto, host string) bool {
+	is := func(o *owner) bool { return o.Prior && o.Proto == p && o.Host == host }
+	for i := range f.locks {
+		if is(f.locks[i].owner) {
+			return true
+		}
+	}
+	for i := range f.shares {
+		if is(f.shares[i].owner) {
+			return true
+		}
+	}
+	for i := range f.caching {
+		if is(f.caching[i].owner) {
+			return true
+		}
+	}
+	return false
 }
 
 // InGrace reports whether a grace period is in progress.
@@ -109,6 +183,7 @@ func (m *Manager) EndGrace() []Notice {
 func (m *Manager) endGrace(out []Notice) []Notice {
 	m.grace = grace{}
 	m.inGrace.Store(false)
+	clear(m.claims)
 	if m.prior == 0 {
 		return out
 	}
@@ -150,9 +225,11 @@ func (m *Manager) settleGrace(out []Notice) []Notice {
 
 // Reclaim takes back, during grace, a byte-range lock held before the
 // restart (see the top of this file): Granted, and the range is
-// req.Owner's; NotLocked when nothing prior matches (the client did not
-// hold it); Grace outside a grace period; Denied if a live lock conflicts,
-// which two honest clients cannot make happen.
+// req.Owner's; NotLocked when nothing prior matches and the records of the
+// client on the file were not lost (it did not hold it); Grace outside a
+// grace period; Denied if a live lock, or a prior lock of someone else,
+// conflicts, which honest clients cannot make happen. The client's
+// placeholder on the file goes with its first reclaim there.
 func (m *Manager) Reclaim(req Request) Decision {
 	if !req.Owner.valid() || req.Owner.Prior || !req.Mode.valid() {
 		return Decision{Status: Invalid}
@@ -167,45 +244,99 @@ func (m *Manager) Reclaim(req Request) Decision {
 		return Decision{Status: Grace}
 	}
 	f := m.files[req.File]
-	if f == nil {
+	claimed := m.claims[ClaimOf(req.File, req.Owner)]
+	var twin *owner
+	exact := -1
+	if f != nil {
+		if req.Owner.Proto.posix() {
+			if twin = m.owners[req.Owner.prior()]; twin != nil && !f.covers(twin, s, req.Mode) {
+				twin = nil
+			}
+		} else {
+			exact = f.priorExact(req.Owner, s, req.Mode)
+		}
+	}
+	if twin == nil && exact < 0 && !claimed {
 		return Decision{Status: NotLocked}
 	}
-	var from *owner
-	if req.Owner.Proto.posix() {
-		from = m.owners[req.Owner.prior()]
-		if from == nil || !f.covers(from, s, req.Mode) {
-			return Decision{Status: NotLocked}
+	if f != nil {
+		if i := f.reclaimConflict(s, m.owners[req.Owner], req.Mode, twin, exact); i >= 0 {
+			return Decision{Status: Denied, Holder: lockOf(f, &f.locks[i])}
 		}
-		d, _ := m.posixPlan(f, from, s, 0, 0)
-		m.posixCommit(f)
-		m.ref(from, f, d)
-	} else {
-		i := f.priorExact(req.Owner, s, req.Mode)
-		if i < 0 {
-			return Decision{Status: NotLocked}
-		}
-		from = f.locks[i].owner
-		f.removeAt(append(m.idx[:0], i))
-		m.idx = m.idx[:0]
-		from.refKeep(m, f)
+		m.takePrior(f, req.Owner, s, twin, exact)
 	}
 	now := m.clock()
 	req.Wait = false
 	d := m.lock(req, s, now, now)
-	if d.Status != Granted {
-		m.apply(f, from, s, req.Mode, now) // give it back: the decision stands
-		m.gcOwner(from)
-		return d
-	}
-	m.gcOwner(from)
 	d.Notices = m.settleGrace(d.Notices)
 	return d
 }
 
-// refKeep counts one entry of o in f gone without forgetting o yet.
-func (o *owner) refKeep(m *Manager, f *file) {
-	o.n++ // ref's gcOwner must not forget o: the entry may come back
-	m.ref(o, f, -1)
+// reclaimConflict is the first lock of f that stops a reclaim of s in mode
+// want by req, whose prior twin is twin (or whose client's prior lock at
+// index exact it takes): a live lock that conflicts, or a prior lock of
+// someone else (not a placeholder, which stands for unknown ranges) that
+// conflicts.
+func (f *file) reclaimConflict(s span, req *owner, want Mode, twin *owner, exact int) int {
+	for i := f.from(s); i < len(f.locks); i++ {
+		x := &f.locks[i]
+		if x.start > s.end {
+			break
+		}
+		if i == exact || x.owner == twin || x.owner.OH == placeholderOH && x.owner.Prior || !overlaps(x.span, s) {
+			continue
+		}
+		if x.owner.Prior {
+			if x.mode == Exclusive || want == Exclusive {
+				return i
+			}
+			continue
+		}
+		if conflicts(x.owner, x.mode, req, want) {
+			return i
+		}
+	}
+	return -1
+}
+
+// takePrior removes from f what a reclaim of s by o takes over: the range
+// from o's twin (POSIX) or the exact lock of its client (SMB), and the
+// placeholder of o's client.
+func (m *Manager) takePrior(f *file, o Owner, s span, twin *owner, exact int) {
+	var touched []*owner
+	if twin != nil {
+		d, _ := m.posixPlan(f, twin, s, 0, 0)
+		m.posixCommit(f)
+		twin.refKeep(m, f, d)
+		touched = append(touched, twin)
+	}
+	idx := m.idx[:0]
+	for i := range f.locks {
+		x := &f.locks[i]
+		if !x.owner.Prior {
+			continue
+		}
+		if i == exact || x.owner.OH == placeholderOH && x.owner.Proto == o.Proto && x.owner.Host == o.Host {
+			idx = append(idx, i)
+		}
+	}
+	for _, i := range idx {
+		ow := f.locks[i].owner
+		ow.refKeep(m, f, -1)
+		touched = append(touched, ow)
+	}
+	f.removeAt(idx)
+	m.idx = idx[:0]
+	for _, ow := range touched {
+		m.gcOwner(ow)
+	}
+}
+
+// refKeep counts d entries of o in f added (or gone) without forgetting o
+// yet: the caller still uses it.
+func (o *owner) refKeep(m *Manager, f *file, d int) {
+	o.n++ // ref's gcOwner must not forget o
+	m.ref(o, f, d)
 	o.n--
 }
 
@@ -264,6 +395,9 @@ func (m *Manager) ReclaimOwner(o Owner) ([]Notice, bool) {
 	m.prior--
 	var out []Notice
 	for _, r := range p.files {
+		m.dropPlaceholder(r.f, o.Proto, o.Host)
+	}
+	for _, r := range p.files {
 		for i := range r.f.caching {
 			g := &r.f.caching[i]
 			for j := range g.opens {
@@ -298,4 +432,19 @@ func (f *file) hasPrior() bool {
 		}
 	}
 	return false
+}
+
+// dropPlaceholder removes the placeholder of client (proto, host) from f:
+// the client reclaimed state there.
+func (m *Manager) dropPlaceholder(f *file, p Proto, host string) {
+	for i := range f.locks {
+		x := &f.locks[i]
+		if x.owner.OH == placeholderOH && x.owner.Prior && x.owner.Proto == p && x.owner.Host == host {
+			ow := x.owner
+			f.removeAt(append(m.idx[:0], i))
+			m.idx = m.idx[:0]
+			m.ref(ow, f, -1)
+			return
+		}
+	}
 }

@@ -11,7 +11,7 @@ import (
 func crashed(t *testing.T, m *Manager, c *fakeClock, d time.Duration) *Manager {
 	t.Helper()
 	n := New(Config{Now: c.Now})
-	if err := n.Recover(m.Records(), c.Now().Add(d)); err != nil {
+	if err := n.Recover(m.Records(), nil, c.Now().Add(d)); err != nil {
 		t.Fatal(err)
 	}
 	checkInvariants(t, n)
@@ -301,4 +301,63 @@ func TestChangesTrackFiles(t *testing.T) {
 	if ks := keys(); !slices.Equal(ks, []FileKey{fC}) {
 		t.Fatalf("unwritten %v", ks)
 	}
+}
+
+// TestClaims: a claim whose client has no record on the file holds the
+// whole file against others until the client reclaims there, and lets
+// the client reclaim ranges the records missed, but not over another's
+// prior lock; a claim whose client has records adds nothing.
+func TestClaims(t *testing.T) {
+	c := &fakeClock{t: t0}
+	n := New(Config{Now: c.Now})
+	recs := []Record{
+		{Kind: KindRange, File: fA, Owner: oB, Mode: Exclusive, Range: Range{Offset: 100, Length: 10}},
+	}
+	claims := []Claim{ClaimOf(fA, oA), ClaimOf(fB, oX), ClaimOf(fA, oB)}
+	if err := n.Recover(recs, claims, t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	checkInvariants(t, n)
+	// X's placeholder holds fB against Y and against NFS I/O.
+	if d := n.Lock(rq(oY, fB, 100, 1, Shared)); d.Status != Denied || !d.Holder.Owner.IsPlaceholder() {
+		t.Fatalf("lock beside a placeholder: %v %v", d.Status, d.Holder.Owner)
+	}
+	if l, held := n.CheckIO(fB, Owner{}, 1<<40, 1, false); !held || !l.Owner.IsPlaceholder() {
+		t.Fatal("NFS read beside an SMB placeholder allowed")
+	}
+	// A's records on fA were lost: it may reclaim ranges no record shows,
+	// but not over B's.
+	if d := n.Reclaim(rq(oA, fA, 105, 1, Shared)); d.Status != Denied {
+		t.Fatalf("reclaim over another's prior lock: %v", d.Status)
+	}
+	if d := n.Reclaim(rq(oA, fA, 5, 10, Exclusive)); d.Status != Granted {
+		t.Fatalf("reclaim under a claim: %v", d.Status)
+	}
+	if d := n.Reclaim(rq(oA, fA, 50, 10, Exclusive)); d.Status != Granted {
+		t.Fatalf("second reclaim under a claim: %v", d.Status)
+	}
+	if !samePrior(n, fA, "A:X5+10 A:X50+10 B/prior:X100+10") {
+		t.Fatalf("fA after A's reclaims: %q", dump(n, fA))
+	}
+	// B's records were kept: it reclaims what they show, nothing else.
+	if d := n.Reclaim(rq(oB, fA, 200, 1, Shared)); d.Status != NotLocked {
+		t.Fatalf("B beyond its records: %v", d.Status)
+	}
+	// Y has no claim on fB: no reclaim.
+	if d := n.Reclaim(rq(oY, fB, 0, 1, Shared)); d.Status != NotLocked {
+		t.Fatalf("reclaim without claim: %v", d.Status)
+	}
+	if d := n.Reclaim(rq(oB, fA, 100, 10, Exclusive)); d.Status != Granted {
+		t.Fatalf("B's reclaim: %v", d.Status)
+	}
+	if !n.InGrace() {
+		t.Fatal("grace ended with X's placeholder left")
+	}
+	if d := n.Reclaim(rq(oX2, fB, 0, 1, Shared)); d.Status != Granted || n.InGrace() {
+		t.Fatalf("X's reclaim: %v, grace %v", d.Status, n.InGrace())
+	}
+	if got := dump(n, fB); got != "X2:S0+1" {
+		t.Fatalf("fB: %q", got)
+	}
+	checkInvariants(t, n)
 }

@@ -26,6 +26,7 @@ type Manager struct {
 	grace   grace            // the grace period after a restart (grace.go)
 	inGrace atomic.Bool      // grace.until != 0, for readers without mu
 	prior   int              // owners with Prior set
+	claims  map[Claim]bool   // the claims of clients during grace
 	track   bool             // remember changed files (changes.go)
 	changed map[FileKey]bool // files whose persisted state changed
 	seq     atomic.Uint64    // number of the last change to persisted state
@@ -116,6 +117,7 @@ func New(c Config) *Manager {
 		waiters: make(map[WaiterID]*waiter),
 		track:   c.Track,
 		changed: make(map[FileKey]bool),
+		claims:  make(map[Claim]bool),
 	}
 }
 

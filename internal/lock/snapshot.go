@@ -153,6 +153,7 @@ func (m *Manager) Restore(recs []Record) error {
 	m.files, m.owners, m.hosts, m.waiters, m.count, m.prior = n.files, n.owners, n.hosts, n.waiters, n.count, n.prior
 	m.grace = grace{}
 	m.inGrace.Store(false)
+	clear(m.claims)
 	m.seq.Add(1)
 	return nil
 }

@@ -12,26 +12,28 @@
 // file's state come in the order the states were taken, and each value is
 // a state the file really had.
 //
-// A request that grants something calls Sync before it answers: Sync
-// returns once a synced write includes the state after the request's
-// change. Requests that arrive while a write is on disk share the next one
-// (group commit), so concurrent clients cost one flush per batch, not per
-// lock. A release calls Lazy: its write goes out without waiting for the
-// disk, and becomes durable with the next synced write.
+// Claims keep lock rates high. A request that grants something calls
+// Granted before it answers. The first grant to a client (an NLM host, an
+// SMB client) on a file waits for a synced write of the file's state and
+// of the client's claim on the file (bucket "lockclaim"); requests that
+// arrive while a write is on disk share the next one (group commit). While
+// the claim stands, later grants to that client on that file are written
+// without waiting, and a background sync makes them durable within
+// Options.SyncEvery (a second). The claim goes once the client has held
+// nothing on the file for Options.Linger. A release calls Lazy: it is
+// written without waiting, and durable with the next synced write.
 //
 // # What a crash leaves
 //
-// Every grant that was answered is in the store. A release that was
-// answered may not be, when no synced write followed it: the released
-// entry then comes back after the restart as prior state that nobody
-// reclaims (its owner let it go; a reclaim must match what was held), and
-// goes when the grace period ends. Until then it holds back only what the
-// grace period holds back anyway, or what would have met the entry a
-// moment before the crash. A grant whose write reached the store but whose
-// answer did not reach the client comes back as prior state too, and goes
-// the same way unless the client, which asks again after the restart,
-// reclaims it.
-//
+// Every grant that was answered is covered by a durable claim, and its
+// exact state is in the store unless the machine crashed within SyncEvery
+// of it (a kill of the process loses nothing the journal wrote: the
+// operating system has it). A release that was answered may be missing,
+// when no synced write followed. After the restart, lock.Manager.Recover
+// turns the records into prior state and the claims into what stands for
+// grants the records missed; package lock (grace.go) explains why neither
+// a missed grant nor a missed release lets anyone take what a client held.
+
 // Other subsystems add their records to the same writes (SyncWith, LazyWith):
 // the SMB server's durable opens are written in the transaction that also
 // holds the lock state granted with them.

@@ -37,3 +37,19 @@ func (f *flaky) Sync() error {
 	}
 	return f.Store.Sync()
 }
+
+// counting counts synced writes.
+type counting struct {
+	meta.Store
+	synced atomic.Int64
+}
+
+func (c *counting) Update(ctx context.Context, fn func(meta.Tx) error) error {
+	c.synced.Add(1)
+	return c.Store.Update(ctx, fn)
+}
+
+func (c *counting) Sync() error {
+	c.synced.Add(1)
+	return c.Store.Sync()
+}

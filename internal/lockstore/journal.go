@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/tandemfs/tandem/internal/lock"
 	"github.com/tandemfs/tandem/internal/meta"
@@ -15,15 +16,42 @@ import (
 // lock.FileKey's binary form, the value the file's lock.AppendRecords.
 const Bucket = "lock"
 
+// ClaimBucket holds the claims (lock.Claim): the key is the file key's
+// binary form, the protocol's byte and the client's name; the value is
+// empty.
+const ClaimBucket = "lockclaim"
+
+// Defaults of Options.
+const (
+	DefaultSyncEvery = time.Second
+	DefaultLinger    = 30 * time.Second
+)
+
+// Options configure a Journal.
+type Options struct {
+	Logger *slog.Logger
+	// Claims are the claims the store holds already (Load's).
+	Claims []lock.Claim
+	// SyncEvery bounds how long a lazily written change waits for a
+	// synced write: the exact state behind a claim is durable this soon.
+	SyncEvery time.Duration
+	// Linger is how long a claim is kept after its client's last state on
+	// the file went, so that a client that locks and unlocks again and
+	// again makes it durable once.
+	Linger time.Duration
+}
+
 // ErrClosed is returned by a Journal that was closed.
 var ErrClosed = errors.New("lockstore: journal closed")
 
 // Journal writes a lock.Manager's changes to a metadata store (see the
 // package documentation). It is safe for concurrent use.
 type Journal struct {
-	mgr   *lock.Manager
-	store meta.Store
-	log   *slog.Logger
+	mgr       *lock.Manager
+	store     meta.Store
+	log       *slog.Logger
+	syncEvery time.Duration
+	linger    time.Duration
 
 	kick chan struct{} // wakes the committer; one slot
 	quit chan struct{}
@@ -38,6 +66,16 @@ type Journal struct {
 	failed   uint64 // the change number of the last failed batch
 	err      error  // its error
 	closed   bool
+
+	claims    map[lock.Claim]*claim
+	newClaims []lock.Claim // to put in the next synced write
+	oldClaims []lock.Claim // to delete in the next write
+}
+
+// claim is the journal's state of a lock.Claim.
+type claim struct {
+	durable bool
+	idle    time.Time // when its client was first seen without state on the file; zero: it has some
 }
 
 // op is a write of another subsystem, done in a batch of the journal.
@@ -50,12 +88,22 @@ type op struct {
 
 // New starts a Journal of mgr's changes (mgr must have Config.Track set)
 // into store. Close stops it.
-func New(mgr *lock.Manager, store meta.Store, log *slog.Logger) *Journal {
-	if log == nil {
-		log = slog.Default()
+func New(mgr *lock.Manager, store meta.Store, opt Options) *Journal {
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
 	}
-	j := &Journal{mgr: mgr, store: store, log: log, kick: make(chan struct{}, 1),
-		quit: make(chan struct{}), done: make(chan struct{})}
+	if opt.SyncEvery <= 0 {
+		opt.SyncEvery = DefaultSyncEvery
+	}
+	if opt.Linger <= 0 {
+		opt.Linger = DefaultLinger
+	}
+	j := &Journal{mgr: mgr, store: store, log: opt.Logger, syncEvery: opt.SyncEvery, linger: opt.Linger,
+		kick: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{}),
+		claims: make(map[lock.Claim]*claim)}
+	for _, c := range opt.Claims {
+		j.claims[c] = &claim{durable: true}
+	}
 	j.written, j.durable = mgr.Seq(), mgr.Seq()
 	j.wg.Add(1)
 	go j.run()
@@ -66,6 +114,31 @@ func New(mgr *lock.Manager, store meta.Store, log *slog.Logger) *Journal {
 // durable in the store.
 func (j *Journal) Sync(ctx context.Context) error {
 	return j.wait(ctx, j.mgr.Seq())
+}
+
+// Granted implements lock.Journal: it returns once a grant to o on file k
+// that the manager made before the call survives a crash. The first grant
+// to o's client on the file waits for a synced write of the file's state
+// and of the client's claim on it; while the claim stands, later grants
+// there are written without waiting (and synced within SyncEvery): after
+// a crash the claim stands for them (lock.Manager.Recover).
+func (j *Journal) Granted(ctx context.Context, k lock.FileKey, o lock.Owner) error {
+	c := lock.ClaimOf(k, o)
+	target := j.mgr.Seq()
+	j.mu.Lock()
+	cl := j.claims[c]
+	if cl != nil && cl.durable {
+		cl.idle = time.Time{}
+		j.mu.Unlock()
+		j.wake()
+		return nil
+	}
+	if cl == nil {
+		j.claims[c] = &claim{}
+		j.newClaims = append(j.newClaims, c)
+	}
+	j.mu.Unlock()
+	return j.wait(ctx, target)
 }
 
 // Lazy asks for the changes made so far to be written without waiting for
@@ -166,13 +239,65 @@ func (j *Journal) Close() error {
 func (j *Journal) run() {
 	defer j.wg.Done()
 	var buf []lock.FileState
+	tick := time.NewTicker(j.syncEvery)
+	defer tick.Stop()
+	sweep := time.Now()
 	for {
 		select {
 		case <-j.kick:
+		case now := <-tick.C:
+			j.mu.Lock()
+			if j.written > j.durable {
+				j.wantSync = max(j.wantSync, j.written)
+			}
+			j.mu.Unlock()
+			if now.Sub(sweep) >= j.linger/2 {
+				j.sweep(now)
+				sweep = now
+			}
 		case <-j.quit:
 			return
 		}
 		buf = j.batch(buf[:0])
+	}
+}
+
+// sweep forgets the claims whose client has had no state on the file for
+// Linger: their deletion goes out with the next write.
+func (j *Journal) sweep(now time.Time) {
+	j.mu.Lock()
+	cs := make([]lock.Claim, 0, len(j.claims))
+	for c, cl := range j.claims {
+		if cl.durable {
+			cs = append(cs, c)
+		}
+	}
+	j.mu.Unlock()
+	held := map[lock.Claim]bool{}
+	files := map[lock.FileKey]bool{}
+	for _, c := range cs {
+		if files[c.File] {
+			continue
+		}
+		files[c.File] = true
+		for _, r := range j.mgr.FileRecords(c.File) {
+			held[lock.ClaimOf(c.File, r.Owner)] = true
+		}
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for _, c := range cs {
+		cl := j.claims[c]
+		switch {
+		case cl == nil || !cl.durable:
+		case held[c]:
+			cl.idle = time.Time{}
+		case cl.idle.IsZero():
+			cl.idle = now
+		case now.Sub(cl.idle) >= j.linger:
+			delete(j.claims, c)
+			j.oldClaims = append(j.oldClaims, c)
+		}
 	}
 }
 
@@ -183,19 +308,25 @@ func (j *Journal) batch(buf []lock.FileState) []lock.FileState {
 	ops := j.ops
 	j.ops = nil
 	sync := j.wantSync > j.durable
+	newClaims, oldClaims := j.newClaims, j.oldClaims
+	j.newClaims, j.oldClaims = nil, nil
 	j.mu.Unlock()
 	for _, o := range ops {
 		sync = sync || o.sync
 	}
+	sync = sync || len(newClaims) > 0
 	changes, seq := j.mgr.Changes(buf)
 	var err error
 	switch {
-	case len(changes) > 0 || len(ops) > 0:
+	case len(changes) > 0 || len(ops) > 0 || len(newClaims) > 0 || len(oldClaims) > 0:
 		update := j.store.UpdateLazy
 		if sync {
 			update = j.store.Update
 		}
 		err = update(context.Background(), func(tx meta.Tx) error {
+			if err := writeClaims(tx, oldClaims, newClaims); err != nil {
+				return err
+			}
 			if err := writeChanges(tx, changes); err != nil {
 				return err
 			}
@@ -220,10 +351,17 @@ func (j *Journal) batch(buf []lock.FileState) []lock.FileState {
 	j.mu.Lock()
 	if err != nil {
 		j.failed, j.err = seq, fmt.Errorf("persist lock state: %w", err)
+		j.newClaims = append(j.newClaims, newClaims...)
+		j.oldClaims = append(j.oldClaims, oldClaims...)
 	} else {
 		j.written = seq
 		if sync {
 			j.durable = seq
+			for _, c := range newClaims {
+				if cl := j.claims[c]; cl != nil {
+					cl.durable = true
+				}
+			}
 		}
 	}
 	close(j.done)
@@ -255,6 +393,30 @@ func writeChanges(tx meta.Tx, changes []lock.FileState) error {
 		}
 		val = lock.AppendRecords(val[:0], c.Records)
 		if err := tx.Put(Bucket, key, val); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// claimKey is a claim's key in ClaimBucket.
+func claimKey(b []byte, c lock.Claim) []byte {
+	b, _ = c.File.AppendBinary(b[:0])
+	b = append(b, byte(c.Proto))
+	return append(b, c.Host...)
+}
+
+func writeClaims(tx meta.Tx, old, new []lock.Claim) error {
+	var key []byte
+	for _, c := range old {
+		key = claimKey(key, c)
+		if err := tx.Delete(ClaimBucket, key); err != nil && !errors.Is(err, meta.ErrNotFound) {
+			return err
+		}
+	}
+	for _, c := range new {
+		key = claimKey(key, c)
+		if err := tx.Put(ClaimBucket, key, nil); err != nil {
 			return err
 		}
 	}

@@ -28,7 +28,7 @@ func TestJournalWritesAndLoads(t *testing.T) {
 	ctx := context.Background()
 	store := memory.New()
 	mgr := lock.New(lock.Config{Track: true})
-	j := New(mgr, store, nil)
+	j := New(mgr, store, Options{})
 	defer j.Close()
 
 	if d := mgr.Lock(req(oA, fA, 0, 10)); d.Status != lock.Granted {
@@ -40,7 +40,7 @@ func TestJournalWritesAndLoads(t *testing.T) {
 	if err := j.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	recs, err := Load(ctx, store, nil)
+	recs, _, err := Load(ctx, store, nil)
 	if err != nil || len(recs) != 2 || recs[0].Owner != oA || recs[1].Owner != oX {
 		t.Fatalf("loaded %+v %v", recs, err)
 	}
@@ -52,7 +52,7 @@ func TestJournalWritesAndLoads(t *testing.T) {
 	if err := j.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	recs, _ = Load(ctx, store, nil)
+	recs, _, _ = Load(ctx, store, nil)
 	if len(recs) != 1 || recs[0].File != fB {
 		t.Fatalf("after unlock %+v", recs)
 	}
@@ -87,7 +87,7 @@ func TestJournalGroupCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	mgr := lock.New(lock.Config{Track: true})
-	j := New(mgr, store, nil)
+	j := New(mgr, store, Options{})
 	const n = 64
 	var wg sync.WaitGroup
 	for i := range n {
@@ -98,7 +98,7 @@ func TestJournalGroupCommit(t *testing.T) {
 			if d := mgr.Lock(req(o, fA, uint64(i)*10, 10)); d.Status != lock.Granted {
 				t.Error(d.Status)
 			}
-			if err := j.Sync(ctx); err != nil {
+			if err := j.Granted(ctx, fA, o); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -115,12 +115,12 @@ func TestJournalGroupCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	recs, err := Load(ctx, store, nil)
-	if err != nil || len(recs) != n {
-		t.Fatalf("loaded %d records, %v", len(recs), err)
+	recs, claims, err := Load(ctx, store, nil)
+	if err != nil || len(recs) != n || len(claims) != 1 {
+		t.Fatalf("loaded %d records, %d claims, %v", len(recs), len(claims), err)
 	}
 	again := lock.New(lock.Config{})
-	if err := Recover(again, recs, time.Now().Add(time.Minute), nil); err != nil || !again.InGrace() {
+	if err := Recover(again, recs, claims, time.Now().Add(time.Minute), nil); err != nil || !again.InGrace() {
 		t.Fatalf("recover: %v, grace %v", err, again.InGrace())
 	}
 }
@@ -132,7 +132,7 @@ func TestJournalFailure(t *testing.T) {
 	store := &flaky{Store: memory.New()}
 	store.fail.Store(true)
 	mgr := lock.New(lock.Config{Track: true})
-	j := New(mgr, store, nil)
+	j := New(mgr, store, Options{})
 	defer j.Close()
 	mgr.Lock(req(oA, fA, 0, 10))
 	if err := j.Sync(ctx); err == nil {
@@ -143,7 +143,7 @@ func TestJournalFailure(t *testing.T) {
 	if err := j.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	recs, _ := Load(ctx, store, nil)
+	recs, _, _ := Load(ctx, store, nil)
 	if len(recs) != 2 {
 		t.Fatalf("after recovery of the store: %+v", recs)
 	}
@@ -156,11 +156,70 @@ func TestRecoverDropsConflictingFile(t *testing.T) {
 		{Kind: lock.KindRange, File: fB, Owner: oX, Mode: lock.Exclusive, Range: lock.Range{Offset: 5, Length: 1}},
 	}
 	m := lock.New(lock.Config{})
-	if err := Recover(m, recs, time.Now().Add(time.Minute), nil); err != nil {
+	if err := Recover(m, recs, nil, time.Now().Add(time.Minute), nil); err != nil {
 		t.Fatal(err)
 	}
 	got := m.Records()
 	if len(got) != 1 || got[0].File != fB || !got[0].Owner.Prior {
 		t.Fatalf("recovered %+v", got)
+	}
+}
+
+// TestClaimsSpareTheDisk: the first grant to a client on a file waits for
+// a synced write of its claim; later ones do not wait, and are durable
+// within SyncEvery; a claim its client no longer needs goes after Linger.
+func TestClaimsSpareTheDisk(t *testing.T) {
+	ctx := context.Background()
+	store := &counting{Store: memory.New()}
+	mgr := lock.New(lock.Config{Track: true})
+	j := New(mgr, store, Options{SyncEvery: 20 * time.Millisecond, Linger: 60 * time.Millisecond})
+	defer j.Close()
+	grant := func() {
+		t.Helper()
+		if d := mgr.Lock(req(oA, fA, 0, 10)); d.Status != lock.Granted {
+			t.Fatal(d.Status)
+		}
+		if err := j.Granted(ctx, fA, oA); err != nil {
+			t.Fatal(err)
+		}
+	}
+	grant()
+	if n := store.synced.Load(); n != 1 {
+		t.Fatalf("%d synced writes for the first grant, want 1", n)
+	}
+	_, claims, _ := Load(ctx, store, nil)
+	if len(claims) != 1 || claims[0] != lock.ClaimOf(fA, oA) {
+		t.Fatalf("claims %+v", claims)
+	}
+	for range 100 {
+		mgr.Unlock(fA, oA, lock.Range{Length: 10})
+		j.Lazy()
+		grant()
+	}
+	if n := store.synced.Load(); n > 3 {
+		t.Fatalf("%d synced writes for 101 grants under one claim", n)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := store.synced.Load(); n < 2 {
+		t.Fatal("lazily written grants not synced within SyncEvery")
+	}
+	// The client lets go: its claim goes after Linger.
+	mgr.Unlock(fA, oA, lock.Range{Length: 10})
+	j.Lazy()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		_, claims, _ = Load(ctx, store, nil)
+		if len(claims) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("idle claim kept")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	before := store.synced.Load()
+	grant()
+	if store.synced.Load() == before {
+		t.Fatal("a grant after the claim went did not wait for a synced write")
 	}
 }

@@ -9,17 +9,30 @@ import (
 	"github.com/tandemfs/tandem/internal/meta"
 )
 
-// Load reads the persisted lock table. A file's value that does not decode,
-// or whose records name another file, is skipped with an error in the log:
-// it cannot be acted on, and refusing to start would lose every other
-// file's state too.
-func Load(ctx context.Context, store meta.Store, log *slog.Logger) ([]lock.Record, error) {
+// Load reads the persisted lock table and claims. A file's value that
+// does not decode, or whose records name another file, is skipped with an
+// error in the log: it cannot be acted on, and refusing to start would
+// lose every other file's state too.
+func Load(ctx context.Context, store meta.Store, log *slog.Logger) ([]lock.Record, []lock.Claim, error) {
 	if log == nil {
 		log = slog.Default()
 	}
 	var out []lock.Record
+	var claims []lock.Claim
 	err := store.View(ctx, func(tx meta.Tx) error {
-		out = out[:0]
+		out, claims = out[:0], claims[:0]
+		err := tx.Scan(ClaimBucket, nil, func(k, _ []byte) bool {
+			key, ok := lock.ParseFileKey(k[:min(len(k), lock.FileKeySize)])
+			if !ok || len(k) == lock.FileKeySize {
+				log.Error("skipping a malformed persisted lock claim", "key", k)
+				return true
+			}
+			claims = append(claims, lock.Claim{File: key, Proto: lock.Proto(k[lock.FileKeySize]), Host: string(k[lock.FileKeySize+1:])})
+			return true
+		})
+		if err != nil {
+			return err
+		}
 		return tx.Scan(Bucket, nil, func(k, v []byte) bool {
 			key, ok := lock.ParseFileKey(k)
 			recs, err := lock.DecodeRecords(v)
@@ -38,15 +51,15 @@ func Load(ctx context.Context, store meta.Store, log *slog.Logger) ([]lock.Recor
 			return true
 		})
 	})
-	return out, err
+	return out, claims, err
 }
 
 // Recover restores recs in mgr as prior state with a grace period that
 // ends at until (lock.Manager.Recover). A file whose records conflict with
 // each other, which the journal never writes, is dropped with an error in
 // the log, so that every other file's state is restored.
-func Recover(mgr *lock.Manager, recs []lock.Record, until time.Time, log *slog.Logger) error {
-	err := mgr.Recover(recs, until)
+func Recover(mgr *lock.Manager, recs []lock.Record, claims []lock.Claim, until time.Time, log *slog.Logger) error {
+	err := mgr.Recover(recs, claims, until)
 	if err == nil {
 		return nil
 	}
@@ -66,5 +79,5 @@ func Recover(mgr *lock.Manager, recs []lock.Record, until time.Time, log *slog.L
 		}
 		i = j
 	}
-	return mgr.Recover(keep, until)
+	return mgr.Recover(keep, claims, until)
 }

@@ -65,7 +65,7 @@ func (h *Handler) reclaim(ctx context.Context, req lock.Request) Stat {
 // durable waits until the lock req was just granted is persisted, and
 // gives it back if it cannot be.
 func (h *Handler) durable(ctx context.Context, req lock.Request) Stat {
-	if err := h.journal.Sync(ctx); err != nil {
+	if err := h.journal.Granted(ctx, req.File, req.Owner); err != nil {
 		h.log.Error("nlm: lock granted but not persisted; given back", "host", req.Owner.Host, "err", err)
 		if _, ns := h.mgr.Unlock(req.File, req.Owner, req.Range); len(ns) > 0 {
 			h.route(ns)

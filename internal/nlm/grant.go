@@ -113,7 +113,7 @@ func (h *Handler) runGrant(g *grant) {
 		}
 		if try == 0 {
 			// The client hears of the grant only once it is durable.
-			if err := h.journal.Sync(h.ctx); err != nil {
+			if err := h.journal.Granted(h.ctx, g.file, g.owner); err != nil {
 				h.log.Error("nlm: lock granted to a waiter but not persisted; given back", "host", g.owner.Host, "err", err)
 				h.finishGrant(g, true)
 				return

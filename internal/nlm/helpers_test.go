@@ -108,14 +108,14 @@ func (e *env) start() {
 	e.mgr = lock.New(lock.Config{Track: e.grace != 0})
 	opt := e.nlmOpt
 	if e.grace != 0 {
-		recs, err := lockstore.Load(context.Background(), e.store, quiet())
+		recs, claims, err := lockstore.Load(context.Background(), e.store, quiet())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := lockstore.Recover(e.mgr, recs, time.Now().Add(e.grace), quiet()); err != nil {
+		if err := lockstore.Recover(e.mgr, recs, claims, time.Now().Add(e.grace), quiet()); err != nil {
 			t.Fatal(err)
 		}
-		e.journal = lockstore.New(e.mgr, e.store, quiet())
+		e.journal = lockstore.New(e.mgr, e.store, lockstore.Options{Logger: quiet(), Claims: claims})
 		opt.Journal = e.journal
 	}
 	var h *nlm.Handler

@@ -306,7 +306,7 @@ func (h *Handler) serveShare(ctx context.Context, c *rpc.Call, w *xdr.Writer) er
 			h.count(EventDenied)
 		}
 		if s == lock.Granted {
-			if err := h.journal.Sync(ctx); err != nil {
+			if err := h.journal.Granted(ctx, key, owner); err != nil {
 				h.log.Error("nlm: share granted but not persisted; given back", "host", owner.Host, "err", err)
 				h.mgr.RemoveShare(key, owner)
 				st = StatDeniedNoLocks

@@ -13,16 +13,17 @@ import (
 // state that its clients reclaim during the grace period (package lock,
 // grace.go). Nothing to restore means no grace period.
 func (s *Server) recoverLocks(ctx context.Context, l *locks) error {
-	recs, err := lockstore.Load(ctx, s.meta, s.log)
+	recs, claims, err := lockstore.Load(ctx, s.meta, s.log)
 	if err != nil {
 		return fmt.Errorf("load lock state: %w", err)
 	}
+	l.claims = claims
 	recs = restorable(recs, func(string, uint64) bool { return false })
-	if len(recs) == 0 {
+	if len(recs) == 0 && len(claims) == 0 {
 		return nil
 	}
 	grace := time.Duration(s.cfg.GracePeriod)
-	if err := lockstore.Recover(l.mgr, recs, time.Now().Add(grace), s.log); err != nil {
+	if err := lockstore.Recover(l.mgr, recs, claims, time.Now().Add(grace), s.log); err != nil {
 		return fmt.Errorf("restore lock state: %w", err)
 	}
 	hosts := map[string]bool{}
@@ -36,7 +37,7 @@ func (s *Server) recoverLocks(ctx context.Context, l *locks) error {
 		return nil
 	}
 	s.log.Info("grace period: lock state of the last run restored; clients reclaim it until the end, new locks wait",
-		"locks", kinds[lock.KindRange], "share_reservations", kinds[lock.KindShare], "leases_oplocks", kinds[lock.KindCaching],
+		"locks", kinds[lock.KindRange], "share_reservations", kinds[lock.KindShare], "leases_oplocks", kinds[lock.KindCaching], "claims", len(claims),
 		"clients", len(hosts), "grace", grace, "ends", gs.Ends.Format(time.RFC3339))
 	return nil
 }

@@ -29,6 +29,7 @@ type locks struct {
 	nsm     *nsm.Service
 	smb     atomic.Pointer[smb.Server] // set once SMB serves, while NLM already does
 	log     *slog.Logger
+	claims  []lock.Claim // loaded at start, for the journal
 
 	stop chan struct{} // ends the expirer
 	wg   sync.WaitGroup
@@ -44,7 +45,8 @@ func (s *Server) startLocks(ctx context.Context, reg prometheus.Registerer) erro
 	if err := s.recoverLocks(ctx, l); err != nil {
 		return err
 	}
-	l.journal = lockstore.New(l.mgr, s.meta, s.log.With("component", "lockstore"))
+	l.journal = lockstore.New(l.mgr, s.meta, lockstore.Options{Logger: s.log.With("component", "lockstore"), Claims: l.claims})
+	l.claims = nil
 	var h *nlm.Handler
 	svc, err := nsm.New(ctx, nsm.Options{
 		Store:  s.meta,

@@ -96,7 +96,7 @@ func (s *Server) Deliver(ns []lock.Notice) {
 		// whose change granted it does not wait for that.
 		go func(w *lockWait, n lock.Notice) {
 			st := StatusSuccess
-			if err := s.journal().Sync(context.Background()); err != nil {
+			if err := s.journal().Granted(context.Background(), n.Lock.File, n.Lock.Owner); err != nil {
 				st = s.undoLock(n.Lock.File, n.Lock.Owner, []lock.Range{n.Lock.Range}, err)
 			}
 			w.p.Complete(lockResponse(st))
@@ -107,7 +107,7 @@ func (s *Server) Deliver(ns []lock.Notice) {
 // durable waits until the locks just granted to owner are persisted; if
 // they cannot be, they are given back and the status says so.
 func (s *Server) durable(ctx context.Context, k lock.FileKey, owner lock.Owner, rs []lock.Range) Status {
-	if err := s.journal().Sync(ctx); err != nil {
+	if err := s.journal().Granted(ctx, k, owner); err != nil {
 		return s.undoLock(k, owner, rs, err)
 	}
 	return StatusSuccess
