@@ -4,6 +4,7 @@ package crash
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 	"time"
 
@@ -423,4 +424,91 @@ func TestSMBRelockInGrace(t *testing.T) {
 	st, err = tq.Lock(rq.FileID, excl(0, 1))
 	want(t, "Q: LOCK [0,1) after P's unlock", st, err, smbclient.StatusSuccess)
 	noErrors(t, p)
+}
+
+// TestAcknowledgedLocksSurviveKill: a lock is answered only once it is
+// durable, the first of a client on a file and every later one alike. An
+// NLM host and an SMB client each take several locks on one file, the
+// server is killed right after the last answer, and after the restart
+// every one of them is in `tandem locks --json`, unreclaimed, and its
+// client gets it back (NLM reclaim, SMB relock through a new open).
+func TestAcknowledgedLocksSurviveKill(t *testing.T) {
+	data := t.TempDir()
+	addUsers(t, data)
+	p := startSMB(t, data, time.Minute)
+	nc, fh := nlmClient(t, p, "many-locks")
+	gS := guid("client-S")
+	_, ts := smbConnect(t, p, gS, alice, alicePass)
+	r := create(t, ts, "many-locks", plainOpen())
+	const n = 8
+	nlmLock := func(i int) testserver.NLMLock {
+		return testserver.NLMLock{Caller: "host-n", FH: fh, OH: []byte("oh-n"), Svid: 7, Offset: uint64(i) * 100, Length: 10}
+	}
+	for i := range n {
+		st, err := nc.NLMLock(nlmLock(i), testserver.NLMLockArgs{Exclusive: i%2 == 0, State: 1})
+		nlmWant(t, fmt.Sprintf("NLM LOCK %d", i), st, err, testserver.NLMGranted)
+		sst, err := ts.Lock(r.FileID, smbLock(i))
+		want(t, fmt.Sprintf("SMB LOCK %d", i), sst, err, smbclient.StatusSuccess)
+	}
+	p.Kill()
+
+	p = startSMB(t, data, time.Minute)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server log:\n%s", p.Log())
+		}
+	})
+	es := locks(t, p)
+	for _, c := range []struct{ client, proto string }{{"host-n", "nlm"}, {clientOf(gS), "smb"}} {
+		got := entriesOf(es, c.client)
+		var missing []int
+		for i := range n {
+			found := false
+			for _, e := range got {
+				found = found || e.Kind == "range" && e.Offset == uint64(i)*100+uint64(50*btoi(c.proto == "smb")) && e.Unreclaimed
+			}
+			if !found {
+				missing = append(missing, i)
+			}
+		}
+		if len(missing) > 0 {
+			t.Errorf("%s: acknowledged locks %v (of 0..%d) are not in the table after the restart; %s", c.proto, missing, n-1, describe(got))
+		}
+	}
+	nc, _ = nlmClient(t, p, "many-locks")
+	_, ts2 := smbConnect(t, p, gS, alice, alicePass)
+	r2 := create(t, ts2, "many-locks", plainOpen())
+	for i := range n {
+		st, err := nc.NLMLock(nlmLock(i), testserver.NLMLockArgs{Exclusive: i%2 == 0, Reclaim: true, State: 1})
+		if err != nil || st != testserver.NLMGranted {
+			t.Errorf("NLM reclaim of acknowledged lock %d: %v %v, want %v", i, st, err, testserver.NLMGranted)
+		}
+		sst, err := ts2.Lock(r2.FileID, smbLock(i))
+		if err != nil || sst != smbclient.StatusSuccess {
+			t.Errorf("SMB relock of acknowledged lock %d: %v %v, want %v", i, sst, err, smbclient.StatusSuccess)
+		}
+	}
+	if es := locks(t, p); len(es) != 2*n+1 { // the ranges and the new open's share reservation
+		t.Errorf("after the reclaims: %s; want the %d ranges and one share reservation", describe(es), 2*n)
+	}
+	waitGraceOver(t, p, 3*time.Second)
+	noErrors(t, p)
+}
+
+// smbLock is the i-th lock of the SMB client of
+// TestAcknowledgedLocksSurviveKill: 10 bytes at 100*i+50, exclusive for
+// odd i.
+func smbLock(i int) smbclient.LockElement {
+	l := smbclient.LockElement{Offset: uint64(i)*100 + 50, Length: 10, Flags: smbclient.LockShared | smbclient.LockFailImmediately}
+	if i%2 == 1 {
+		l.Flags = smbclient.LockExclusive | smbclient.LockFailImmediately
+	}
+	return l
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -61,6 +61,8 @@ type lockClient interface {
 	// state is what the client believes it holds and the request it
 	// had in flight (nil if none).
 	state() (held map[slot]string, inflight *lockOp)
+	// client is how `tandem locks` names the client.
+	client() string
 	// takeReleased returns the locks the client let go since the last
 	// call, as entry() spells them: the restart after may still show
 	// them, as releases are persisted lazily.
@@ -209,6 +211,8 @@ type nlmLoadClient struct {
 
 func (n *nlmLoadClient) name() string { return "nlm " + n.caller }
 
+func (n *nlmLoadClient) client() string { return n.caller }
+
 func (n *nlmLoadClient) lock(s slot) testserver.NLMLock {
 	return testserver.NLMLock{Caller: n.caller, FH: n.fhs[s.file], OH: []byte("oh-" + n.caller),
 		Svid: n.svid, Offset: s.offset(), Length: slotLen}
@@ -311,6 +315,8 @@ type smbLoadClient struct {
 }
 
 func (m *smbLoadClient) name() string { return "smb " + m.id }
+
+func (m *smbLoadClient) client() string { return clientOf(m.guid) }
 
 func (m *smbLoadClient) entry(s slot, mode string) string {
 	return fmt.Sprintf("%s range %s %d+%d smb %q %q", fileIDs[s.file], mode, s.offset(), slotLen, clientOf(m.guid),
@@ -526,10 +532,8 @@ func TestLockCrashRounds(t *testing.T) {
 		}
 		p = startSMB(t, data, graceLen)
 		inflight, extra := checkRestored(t, p, round, clients, lingering)
-		if t.Failed() {
-			t.Logf("server log:\n%s", p.Log())
-			return
-		}
+		// A round that failed still reclaims, so that the statuses of
+		// the reclaims tell what the failure costs the clients.
 		for _, c := range clients {
 			c.reclaim(t, p)
 		}
@@ -625,8 +629,18 @@ func checkRestored(t *testing.T, p *testserver.Process, round int, clients []loc
 	t.Helper()
 	es := locks(t, p)
 	ranges := map[string]testserver.LockEntry{}
+	claimed := map[string]bool{} // file and client of each placeholder
 	for _, e := range es {
 		if e.Kind != "range" {
+			continue
+		}
+		if placeholder(e) {
+			// It stands for grants of its client on the file that the
+			// records missed, and goes when grace ends.
+			claimed[e.File+" "+e.Client] = true
+			if !e.Unreclaimed {
+				t.Errorf("round %d: a claim's placeholder is not unreclaimed: %v", round, e)
+			}
 			continue
 		}
 		k := rangeKey(e)
@@ -650,6 +664,8 @@ func checkRestored(t *testing.T, p *testserver.Process, round int, clients []loc
 			}
 			e, ok := ranges[k]
 			switch {
+			case !ok && claimed[fileIDs[s.file]+" "+c.client()]:
+				// Covered by its client's claim on the file.
 			case !ok:
 				t.Errorf("round %d: %s's acknowledged lock is lost in the restart: %s", round, c.name(), k)
 			case !e.Unreclaimed:
@@ -725,6 +741,14 @@ func checkBelieved(t *testing.T, p *testserver.Process, round int, clients []loc
 	if !slices.Equal(got, wantTable) {
 		t.Errorf("round %d: after grace the lock table differs from what the clients hold\n%s", round, diffLines(got, wantTable))
 	}
+}
+
+// placeholder reports whether e is the placeholder of a client's claim on
+// a file: after a restart it stands, as a lock of the whole file, for
+// grants the records missed (package lock, grace.go). Its owner handle is
+// "\x00claim", which `tandem locks` shows in hex.
+func placeholder(e testserver.LockEntry) bool {
+	return e.Kind == "range" && strings.HasSuffix(e.Owner, " 00636c61696d") && e.Offset == 0 && e.Length == 0
 }
 
 // rangeKey spells a range entry as lockClient.entry does.
