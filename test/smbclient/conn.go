@@ -244,8 +244,11 @@ func (c *Conn) exchange(r request) ([]byte, *message, error) {
 	sessionID, sg, sign := c.sessionID, c.signer, c.sign
 	dialect := c.dialect
 	c.mu.Unlock()
-	if r.cmd == cmdNegotiate || r.cmd == cmdSessionSetup && sg == nil {
+	switch {
+	case r.cmd == cmdNegotiate || r.cmd == cmdSessionSetup && sg == nil:
 		sign = false
+	case r.cmd == cmdTreeConnect && dialect == Dialect311 && sg != nil:
+		sign = true // 3.1.1 clients sign TREE_CONNECT always (MS-SMB2 3.2.4.1.1)
 	}
 
 	m := make([]byte, headerSize, headerSize+len(r.body))

@@ -26,10 +26,11 @@
 //     messages: HMAC-SHA256 for 2.x, AES-CMAC for 3.x, under a key derived
 //     from the session key (3.1.1 mixes in the SHA-512 "preauth integrity"
 //     hash of the NEGOTIATE and SESSION_SETUP messages). Requests are
-//     signed when Options.Sign asks or the server requires it; a signed
-//     response of the session is always checked. Tandem does not require
-//     signing by default, so every dialect works unsigned against it.
-//     No encryption.
+//     signed when Options.Sign asks or the server requires it, and a
+//     3.1.1 TREE_CONNECT always (MS-SMB2 3.2.4.1.1; Samba refuses it
+//     unsigned); a signed response of the session is always checked.
+//     Tandem does not require signing by default, so every dialect works
+//     unsigned against it. No encryption.
 //   - Conn.TreeConnect connects a share and returns a Tree, through which
 //     the file operations go; Conn.Logoff ends the session; Conn.Close
 //     drops the TCP connection without a word, which to the server is a

@@ -50,7 +50,7 @@ func (c *Conn) negotiate() error {
 		var salt [32]byte
 		rand.Read(salt[:])
 		b = binary.LittleEndian.AppendUint16(b, negCtxPreauth)
-		b = binary.LittleEndian.AppendUint16(b, uint16(4+len(salt)))
+		b = binary.LittleEndian.AppendUint16(b, uint16(6+len(salt))) // count, salt length, one algorithm, salt
 		b = append(b, 0, 0, 0, 0)
 		b = binary.LittleEndian.AppendUint16(b, 1) // HashAlgorithmCount
 		b = binary.LittleEndian.AppendUint16(b, uint16(len(salt)))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"io"
 	"net"
 	"testing"
@@ -297,5 +298,73 @@ func TestSignedResponsesChecked(t *testing.T) {
 		if verifySignature(c.signer, r.raw) {
 			t.Fatalf("%v: a changed response still verifies", d)
 		}
+	}
+}
+
+// TestNegotiateWire: a NEGOTIATE offering 2.0.2 and 3.1.1, with its
+// preauth integrity context (SHA-512 and a 32-byte salt) after the
+// dialects, 8-byte aligned; the refusal comes back as a *StatusError.
+func TestNegotiateWire(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	got := make(chan []byte, 1)
+	go func() {
+		nc, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		var h [4]byte
+		io.ReadFull(nc, h[:])
+		m := make([]byte, binary.BigEndian.Uint32(h[:]))
+		io.ReadFull(nc, m)
+		got <- m
+		resp := make([]byte, headerSize+8)
+		copy(resp, m[:headerSize])
+		binary.LittleEndian.PutUint32(resp[8:], uint32(StatusNotSupported))
+		binary.LittleEndian.PutUint32(resp[16:], flagResponse)
+		binary.LittleEndian.PutUint16(resp[headerSize:], 9)
+		nc.Write(binary.BigEndian.AppendUint32(nil, uint32(len(resp))))
+		nc.Write(resp)
+	}()
+	clientGUID := [16]byte{'g', 15: 'z'}
+	_, err = Dial(l.Addr().String(), Options{ClientGUID: clientGUID, Dialects: []Dialect{Dialect202, Dialect311}, Sign: true})
+	var se *StatusError
+	if !errors.As(err, &se) || se.Op != "NEGOTIATE" || se.Status != StatusNotSupported {
+		t.Fatalf("Dial: %v, want NEGOTIATE: STATUS_NOT_SUPPORTED", err)
+	}
+	m := <-got
+	if binary.LittleEndian.Uint16(m[12:]) != uint16(cmdNegotiate) || binary.LittleEndian.Uint64(m[24:]) != 0 {
+		t.Fatalf("header %x", m[:headerSize])
+	}
+	body := m[headerSize:]
+	var want []byte
+	want = append(want, unhex(t, "2400"+"0200"+"0300"+"0000"+"06000000")...) // size, 2 dialects, signing enabled+required, leasing+large MTU
+	want = append(want, clientGUID[:]...)
+	want = append(want, unhex(t, "68000000"+"0100"+"0000")...) // contexts at 64+40, one
+	want = append(want, unhex(t, "0202"+"1103")...)
+	want = append(want, unhex(t, "0100"+"2600"+"00000000"+"0100"+"2000"+"0100")...) // preauth, 38 bytes of data: 1 algorithm, 32 bytes of salt, SHA-512
+	if len(body) != len(want)+32 || !bytes.Equal(body[:len(want)], want) {
+		t.Fatalf("NEGOTIATE body\n got %x\nwant %x and a 32-byte salt", body, want)
+	}
+}
+
+// TestTreeConnectSigned311: a 3.1.1 client signs TREE_CONNECT even when
+// it does not sign other requests, as MS-SMB2 3.2.4.1.1 requires.
+func TestTreeConnectSigned311(t *testing.T) {
+	c, _, p := fakeConn(t, Dialect311)
+	c.signer = hmacSHA256(bytes.Repeat([]byte{7}, 16))
+	go c.TreeConnect(`\\h\s`)
+	req := p.answer(t, StatusBadNetworkName, unhex(t, "0900000000000000"))
+	if binary.LittleEndian.Uint32(req[16:])&flagSigned == 0 || !verifySignature(c.signer, req) {
+		t.Fatalf("3.1.1 TREE_CONNECT not signed: %x", req[:headerSize])
+	}
+	go c.Logoff()
+	req = p.answer(t, StatusSuccess, unhex(t, "04000000"))
+	if binary.LittleEndian.Uint32(req[16:])&flagSigned != 0 {
+		t.Fatal("LOGOFF signed without signing on")
 	}
 }
