@@ -182,6 +182,13 @@ func (j *Journal) Granted(ctx context.Context, k lock.FileKey, o lock.Owner) err
 // them (a release).
 func (j *Journal) Lazy() { j.wake() }
 
+// Released implements lock.Journal: it returns once the changes the
+// manager made before the call are written where a kill of the process
+// cannot lose them (the redo log), without waiting for the disk.
+func (j *Journal) Released(ctx context.Context) error {
+	return j.waitFor(ctx, j.mgr.Seq(), false)
+}
+
 // SyncWith runs fn in the transaction of the next synced write, which also
 // holds every change the manager made before the call, and returns once it
 // is durable (or fn's error: then nothing of that write is kept, and the
