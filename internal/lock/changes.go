@@ -62,10 +62,13 @@ func (m *Manager) Unwritten(keys []FileKey) {
 
 // Journal persists the table (package lockstore provides it). A front end
 // calls Granted after a call that granted something to an owner and before
-// it answers, and Lazy after a release: a grant survives a crash before
-// its client hears of it, a release is persisted soon after.
+// it answers, and Released after a release before it answers; Lazy after a
+// release nobody waits to hear of. A grant survives a crash before its
+// client hears of it; a release survives a crash of the server process
+// before its client hears of it, and one of the machine soon after.
 type Journal interface {
 	Granted(ctx context.Context, k FileKey, o Owner) error
+	Released(ctx context.Context) error
 	Lazy()
 }
 
@@ -74,6 +77,9 @@ type NoJournal struct{}
 
 // Granted implements Journal.
 func (NoJournal) Granted(context.Context, FileKey, Owner) error { return nil }
+
+// Released implements Journal.
+func (NoJournal) Released(context.Context) error { return nil }
 
 // Lazy implements Journal.
 func (NoJournal) Lazy() {}

@@ -36,12 +36,14 @@ import (
 // protocol (NLM refuses every new lock during grace, as NFS servers do)
 // are the front ends'; InGrace tells them, without the mutex.
 //
-// What a crash may leave (see package lockstore for the writes): every
-// grant answered is durable as a claim of its client on the file, and its
-// exact range is durable with the claim (the client's first grant there)
-// or within a second after it; a release is written lazily. So the
-// records may miss the latest grants of a client on a file (a crash of the
-// machine within that second) or keep a release (a crash right after it):
+// What a crash may leave (see package lockstore for the writes): after a
+// kill of the server process, exactly the state of the last answered
+// change (a release answered with none of its own, such as a close, may
+// come back). After a crash of the machine, every grant answered is
+// durable as a claim of its client on the file, and its exact range is
+// durable with the claim (the client's first grant there) or within a
+// second after it; so the records may miss the latest grants of a client
+// on a file, or keep a release:
 //
 //   - a grant the records missed: when the client has no record left on
 //     the file, its claim holds the whole file against everyone else and
@@ -54,7 +56,7 @@ import (
 //     when grace ends; until then it holds back only what grace holds back
 //     anyway or what met it a moment before the crash.
 //
-// Nothing granted is lost, and nobody else can take it during grace.
+// Nobody else can take what a client held during grace.
 
 // grace is the state of a grace period.
 type grace struct {

@@ -17,22 +17,26 @@
 // SMB client) on a file waits for a synced write of the file's state and
 // of the client's claim on the file (bucket "lockclaim"); requests that
 // arrive while a write is on disk share the next one (group commit). While
-// the claim stands, later grants to that client on that file are written
-// without waiting, and a background sync makes them durable within
-// Options.SyncEvery (a second). The claim goes once the client has held
-// nothing on the file for Options.Linger. A release calls Lazy: it is
-// written without waiting, and durable with the next synced write.
+// the claim stands, later grants to that client on that file wait only
+// until their file's state is in the redo log (redo.go: a write(2) without
+// fsync, which a kill of the process cannot lose), and a background sync
+// makes them durable in the store within Options.SyncEvery (a second),
+// which then empties the log. The claim goes once the client has held
+// nothing on the file for Options.Linger. An unlock calls Released, which
+// waits for the redo log the same way; a release nobody waits to hear of
+// (a close, a client's reboot) calls Lazy.
 //
 // # What a crash leaves
 //
-// Every grant that was answered is covered by a durable claim, and its
-// exact state is in the store unless the machine crashed within SyncEvery
-// of it (a kill of the process loses nothing the journal wrote: the
-// operating system has it). A release that was answered may be missing,
-// when no synced write followed. After the restart, lock.Manager.Recover
-// turns the records into prior state and the claims into what stands for
-// grants the records missed; package lock (grace.go) explains why neither
-// a missed grant nor a missed release lets anyone take what a client held.
+// A kill of the server process loses nothing that was answered: the store
+// and the redo log together hold the state of every file as of the last
+// answered change, and Load takes, per file, the newer of the two (each
+// write is tagged). A crash of the machine loses at most a second of the
+// exact state, but every grant answered is covered by a durable claim;
+// lock.Manager.Recover turns the records into prior state and the claims
+// into what stands for grants the records missed, and package lock
+// (grace.go) explains why neither a missed grant nor a missed release
+// lets anyone take what a client held.
 
 // Other subsystems add their records to the same writes (SyncWith, LazyWith):
 // the SMB server's durable opens are written in the transaction that also

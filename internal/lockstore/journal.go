@@ -2,6 +2,7 @@ package lockstore
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -39,6 +40,13 @@ type Options struct {
 	// the file went, so that a client that locks and unlocks again and
 	// again makes it durable once.
 	Linger time.Duration
+	// Redo is the path of the redo log (redo.go); empty: none, and the
+	// store's unsynced writes carry what is not synced.
+	Redo string
+	// Loaded is what Load found: the tags to go on from, and the files
+	// whose state came from the redo log, which the journal writes to the
+	// store before it writes anything else.
+	Loaded *Loaded
 }
 
 // ErrClosed is returned by a Journal that was closed.
@@ -70,6 +78,12 @@ type Journal struct {
 	claims    map[lock.Claim]*claim
 	newClaims []lock.Claim // to put in the next synced write
 	oldClaims []lock.Claim // to delete in the next write
+
+	// Only the committer touches these.
+	redo     *redoLog
+	unsynced map[lock.FileKey]bool // files whose latest state is only in the redo log
+	base     uint64                // tag = base + the manager's change number
+	scratch  []byte
 }
 
 // claim is the journal's state of a lock.Claim.
@@ -88,7 +102,7 @@ type op struct {
 
 // New starts a Journal of mgr's changes (mgr must have Config.Track set)
 // into store. Close stops it.
-func New(mgr *lock.Manager, store meta.Store, opt Options) *Journal {
+func New(mgr *lock.Manager, store meta.Store, opt Options) (*Journal, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
@@ -105,9 +119,33 @@ func New(mgr *lock.Manager, store meta.Store, opt Options) *Journal {
 		j.claims[c] = &claim{durable: true}
 	}
 	j.written, j.durable = mgr.Seq(), mgr.Seq()
+	j.unsynced = map[lock.FileKey]bool{}
+	if opt.Loaded != nil {
+		j.base = opt.Loaded.Base
+		for _, k := range opt.Loaded.Replayed {
+			j.unsynced[k] = true
+		}
+	}
+	if opt.Redo != "" {
+		r, err := openRedo(opt.Redo)
+		if err != nil {
+			return nil, fmt.Errorf("lock redo log: %w", err)
+		}
+		j.redo = r
+	}
+	// What only the redo log held goes to the store first: new frames
+	// start after an empty log.
+	if len(j.unsynced) > 0 || j.redo != nil {
+		if err := j.writeStore(nil, nil, nil, nil, j.base+mgr.Seq(), true); err != nil {
+			if j.redo != nil {
+				j.redo.close()
+			}
+			return nil, fmt.Errorf("lock state: %w", err)
+		}
+	}
 	j.wg.Add(1)
 	go j.run()
-	return j
+	return j, nil
 }
 
 // Sync returns once every change the manager made before the call is
@@ -130,8 +168,7 @@ func (j *Journal) Granted(ctx context.Context, k lock.FileKey, o lock.Owner) err
 	if cl != nil && cl.durable {
 		cl.idle = time.Time{}
 		j.mu.Unlock()
-		j.wake()
-		return nil
+		return j.waitFor(ctx, target, false)
 	}
 	if cl == nil {
 		j.claims[c] = &claim{}
@@ -144,6 +181,13 @@ func (j *Journal) Granted(ctx context.Context, k lock.FileKey, o lock.Owner) err
 // Lazy asks for the changes made so far to be written without waiting for
 // them (a release).
 func (j *Journal) Lazy() { j.wake() }
+
+// Released implements lock.Journal: it returns once the changes the
+// manager made before the call are written where a kill of the process
+// cannot lose them (the redo log), without waiting for the disk.
+func (j *Journal) Released(ctx context.Context) error {
+	return j.waitFor(ctx, j.mgr.Seq(), false)
+}
 
 // SyncWith runs fn in the transaction of the next synced write, which also
 // holds every change the manager made before the call, and returns once it
@@ -186,16 +230,25 @@ func (j *Journal) wake() {
 
 // wait returns once the state at change number target is durable.
 func (j *Journal) wait(ctx context.Context, target uint64) error {
+	return j.waitFor(ctx, target, true)
+}
+
+// waitFor returns once the state at change number target is durable, or,
+// without durable, written where a kill of the process cannot lose it.
+func (j *Journal) waitFor(ctx context.Context, target uint64, durable bool) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	for j.durable < target {
+	for {
+		if j.durable >= target || !durable && j.written >= target {
+			return nil
+		}
 		switch {
 		case j.closed:
 			return ErrClosed
 		case j.failed >= target && j.err != nil:
 			return j.err
 		}
-		if j.wantSync < target {
+		if durable && j.wantSync < target {
 			j.wantSync = target
 		}
 		j.wake()
@@ -209,7 +262,6 @@ func (j *Journal) wait(ctx context.Context, target uint64) error {
 		}
 		j.mu.Lock()
 	}
-	return nil
 }
 
 // Close writes what is left, synced, and stops the Journal.
@@ -223,6 +275,9 @@ func (j *Journal) Close() error {
 	err := j.Sync(context.Background())
 	close(j.quit)
 	j.wg.Wait()
+	if j.redo != nil {
+		j.redo.close()
+	}
 	j.mu.Lock()
 	j.closed = true
 	close(j.done) // the committer is gone: nobody else closes it
@@ -302,43 +357,32 @@ func (j *Journal) sweep(now time.Time) {
 }
 
 // batch writes one batch: the manager's changes and the other subsystems'
-// writes, synced when anyone waits for durability.
+// writes, synced when anyone waits for durability. Unsynced changes go to
+// the redo log when there is one.
 func (j *Journal) batch(buf []lock.FileState) []lock.FileState {
 	j.mu.Lock()
 	ops := j.ops
 	j.ops = nil
-	sync := j.wantSync > j.durable
+	sync := j.wantSync > j.durable || len(ops) > 0 || len(j.newClaims) > 0
 	newClaims, oldClaims := j.newClaims, j.oldClaims
 	j.newClaims, j.oldClaims = nil, nil
 	j.mu.Unlock()
-	for _, o := range ops {
-		sync = sync || o.sync
+	if j.redo != nil && len(oldClaims) > 0 {
+		sync = true // the redo log holds file states, not claims
 	}
-	sync = sync || len(newClaims) > 0
 	changes, seq := j.mgr.Changes(buf)
+	tag := j.base + seq
 	var err error
 	switch {
-	case len(changes) > 0 || len(ops) > 0 || len(newClaims) > 0 || len(oldClaims) > 0:
-		update := j.store.UpdateLazy
-		if sync {
-			update = j.store.Update
+	case !sync && j.redo != nil:
+		if len(changes) > 0 {
+			j.scratch, err = j.redo.append(tag, changes, j.scratch)
+			for _, c := range changes {
+				j.unsynced[c.File] = true
+			}
 		}
-		err = update(context.Background(), func(tx meta.Tx) error {
-			if err := writeClaims(tx, oldClaims, newClaims); err != nil {
-				return err
-			}
-			if err := writeChanges(tx, changes); err != nil {
-				return err
-			}
-			for _, o := range ops {
-				if o.err = o.fn(tx); o.err != nil {
-					return o.err
-				}
-			}
-			return nil
-		})
-	case sync:
-		err = j.store.Sync()
+	case sync || len(changes) > 0 || len(oldClaims) > 0:
+		err = j.writeStore(changes, ops, newClaims, oldClaims, tag, sync)
 	}
 	if err != nil {
 		keys := make([]lock.FileKey, len(changes))
@@ -381,7 +425,53 @@ func (j *Journal) batch(buf []lock.FileState) []lock.FileState {
 	return changes[:0]
 }
 
-func writeChanges(tx meta.Tx, changes []lock.FileState) error {
+// writeStore writes changes, with the current state of the files only the
+// redo log holds, claims and ops to the store; synced, it then empties the
+// redo log.
+func (j *Journal) writeStore(changes []lock.FileState, ops []*op, newClaims, oldClaims []lock.Claim, tag uint64, sync bool) error {
+	var extra []lock.FileState
+	if sync {
+		for k := range j.unsynced {
+			extra = append(extra, lock.FileState{File: k, Records: j.mgr.FileRecords(k)})
+		}
+	}
+	update := j.store.UpdateLazy
+	if sync {
+		update = j.store.Update
+	}
+	err := update(context.Background(), func(tx meta.Tx) error {
+		if err := writeClaims(tx, oldClaims, newClaims); err != nil {
+			return err
+		}
+		if err := writeChanges(tx, extra, tag); err != nil {
+			return err
+		}
+		if err := writeChanges(tx, changes, tag); err != nil {
+			return err
+		}
+		for _, o := range ops {
+			if o.err = o.fn(tx); o.err != nil {
+				return o.err
+			}
+		}
+		return nil
+	})
+	if err == nil && sync && len(changes)+len(extra)+len(ops)+len(newClaims)+len(oldClaims) == 0 {
+		err = j.store.Sync()
+	}
+	if err != nil || !sync {
+		return err
+	}
+	clear(j.unsynced)
+	if j.redo != nil {
+		return j.redo.reset()
+	}
+	return nil
+}
+
+// writeChanges puts each file's state, tagged (a uvarint before its
+// lock.AppendRecords), or deletes the file's key when it has none.
+func writeChanges(tx meta.Tx, changes []lock.FileState, tag uint64) error {
 	var key, val []byte
 	for _, c := range changes {
 		key, _ = c.File.AppendBinary(key[:0])
@@ -391,7 +481,8 @@ func writeChanges(tx meta.Tx, changes []lock.FileState) error {
 			}
 			continue
 		}
-		val = lock.AppendRecords(val[:0], c.Records)
+		val = binary.AppendUvarint(val[:0], tag)
+		val = lock.AppendRecords(val, c.Records)
 		if err := tx.Put(Bucket, key, val); err != nil {
 			return err
 		}

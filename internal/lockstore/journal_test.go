@@ -28,7 +28,7 @@ func TestJournalWritesAndLoads(t *testing.T) {
 	ctx := context.Background()
 	store := memory.New()
 	mgr := lock.New(lock.Config{Track: true})
-	j := New(mgr, store, Options{})
+	j := mustNew(t, mgr, store, Options{})
 	defer j.Close()
 
 	if d := mgr.Lock(req(oA, fA, 0, 10)); d.Status != lock.Granted {
@@ -40,7 +40,8 @@ func TestJournalWritesAndLoads(t *testing.T) {
 	if err := j.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	recs, _, err := Load(ctx, store, nil)
+	l, err := Load(ctx, store, "", nil)
+	recs := l.Records
 	if err != nil || len(recs) != 2 || recs[0].Owner != oA || recs[1].Owner != oX {
 		t.Fatalf("loaded %+v %v", recs, err)
 	}
@@ -52,7 +53,7 @@ func TestJournalWritesAndLoads(t *testing.T) {
 	if err := j.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	recs, _, _ = Load(ctx, store, nil)
+	recs = loadRecs(t, store)
 	if len(recs) != 1 || recs[0].File != fB {
 		t.Fatalf("after unlock %+v", recs)
 	}
@@ -87,7 +88,7 @@ func TestJournalGroupCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	mgr := lock.New(lock.Config{Track: true})
-	j := New(mgr, store, Options{})
+	j := mustNew(t, mgr, store, Options{})
 	const n = 64
 	var wg sync.WaitGroup
 	for i := range n {
@@ -115,10 +116,11 @@ func TestJournalGroupCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	recs, claims, err := Load(ctx, store, nil)
-	if err != nil || len(recs) != n || len(claims) != 1 {
-		t.Fatalf("loaded %d records, %d claims, %v", len(recs), len(claims), err)
+	l, err := Load(ctx, store, "", nil)
+	if err != nil || len(l.Records) != n || len(l.Claims) != 1 {
+		t.Fatalf("loaded %+v, %v", l, err)
 	}
+	recs, claims := l.Records, l.Claims
 	again := lock.New(lock.Config{})
 	if err := Recover(again, recs, claims, time.Now().Add(time.Minute), nil); err != nil || !again.InGrace() {
 		t.Fatalf("recover: %v, grace %v", err, again.InGrace())
@@ -132,7 +134,7 @@ func TestJournalFailure(t *testing.T) {
 	store := &flaky{Store: memory.New()}
 	store.fail.Store(true)
 	mgr := lock.New(lock.Config{Track: true})
-	j := New(mgr, store, Options{})
+	j := mustNew(t, mgr, store, Options{})
 	defer j.Close()
 	mgr.Lock(req(oA, fA, 0, 10))
 	if err := j.Sync(ctx); err == nil {
@@ -143,7 +145,7 @@ func TestJournalFailure(t *testing.T) {
 	if err := j.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	recs, _, _ := Load(ctx, store, nil)
+	recs := loadRecs(t, store)
 	if len(recs) != 2 {
 		t.Fatalf("after recovery of the store: %+v", recs)
 	}
@@ -172,7 +174,7 @@ func TestClaimsSpareTheDisk(t *testing.T) {
 	ctx := context.Background()
 	store := &counting{Store: memory.New()}
 	mgr := lock.New(lock.Config{Track: true})
-	j := New(mgr, store, Options{SyncEvery: 20 * time.Millisecond, Linger: 60 * time.Millisecond})
+	j := mustNew(t, mgr, store, Options{SyncEvery: 20 * time.Millisecond, Linger: 60 * time.Millisecond})
 	defer j.Close()
 	grant := func() {
 		t.Helper()
@@ -187,7 +189,7 @@ func TestClaimsSpareTheDisk(t *testing.T) {
 	if n := store.synced.Load(); n != 1 {
 		t.Fatalf("%d synced writes for the first grant, want 1", n)
 	}
-	_, claims, _ := Load(ctx, store, nil)
+	claims := loadClaims(t, store)
 	if len(claims) != 1 || claims[0] != lock.ClaimOf(fA, oA) {
 		t.Fatalf("claims %+v", claims)
 	}
@@ -208,7 +210,7 @@ func TestClaimsSpareTheDisk(t *testing.T) {
 	j.Lazy()
 	deadline := time.Now().Add(2 * time.Second)
 	for {
-		_, claims, _ = Load(ctx, store, nil)
+		claims = loadClaims(t, store)
 		if len(claims) == 0 {
 			break
 		}
@@ -222,4 +224,31 @@ func TestClaimsSpareTheDisk(t *testing.T) {
 	if store.synced.Load() == before {
 		t.Fatal("a grant after the claim went did not wait for a synced write")
 	}
+}
+
+func mustNew(t *testing.T, mgr *lock.Manager, store meta.Store, opt Options) *Journal {
+	t.Helper()
+	j, err := New(mgr, store, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+func loadRecs(t *testing.T, store meta.Store) []lock.Record {
+	t.Helper()
+	l, err := Load(context.Background(), store, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l.Records
+}
+
+func loadClaims(t *testing.T, store meta.Store) []lock.Claim {
+	t.Helper()
+	l, err := Load(context.Background(), store, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l.Claims
 }

@@ -2,25 +2,41 @@ package lockstore
 
 import (
 	"context"
+	"encoding/binary"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/tandemfs/tandem/internal/lock"
 	"github.com/tandemfs/tandem/internal/meta"
 )
 
-// Load reads the persisted lock table and claims. A file's value that
-// does not decode, or whose records name another file, is skipped with an
-// error in the log: it cannot be acted on, and refusing to start would
-// lose every other file's state too.
-func Load(ctx context.Context, store meta.Store, log *slog.Logger) ([]lock.Record, []lock.Claim, error) {
+// Loaded is the persisted lock state: the store's, with what the redo log
+// holds of newer file states.
+type Loaded struct {
+	Records []lock.Record
+	Claims  []lock.Claim
+	// Replayed are the files whose state came from the redo log.
+	Replayed []lock.FileKey
+	// Base is the tag the journal of this run goes on from: above every
+	// tag of the store and the redo log.
+	Base uint64
+}
+
+// Load reads the persisted lock table, claims and redo log (redo may be
+// empty: none). A file's value that does not decode, or whose records
+// name another file, is skipped with an error in the log: it cannot be
+// acted on, and refusing to start would lose every other file's state too.
+func Load(ctx context.Context, store meta.Store, redo string, log *slog.Logger) (*Loaded, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	var out []lock.Record
+	files := map[lock.FileKey]redoState{}
 	var claims []lock.Claim
+	var base uint64
 	err := store.View(ctx, func(tx meta.Tx) error {
-		out, claims = out[:0], claims[:0]
+		clear(files)
+		claims = claims[:0]
 		err := tx.Scan(ClaimBucket, nil, func(k, _ []byte) bool {
 			key, ok := lock.ParseFileKey(k[:min(len(k), lock.FileKeySize)])
 			if !ok || len(k) == lock.FileKeySize {
@@ -35,23 +51,71 @@ func Load(ctx context.Context, store meta.Store, log *slog.Logger) ([]lock.Recor
 		}
 		return tx.Scan(Bucket, nil, func(k, v []byte) bool {
 			key, ok := lock.ParseFileKey(k)
-			recs, err := lock.DecodeRecords(v)
-			if ok && err == nil {
+			tag, n := binary.Uvarint(v)
+			var recs []lock.Record
+			err := lock.ErrRecord
+			if ok && n > 0 {
+				recs, err = lock.DecodeRecords(v[n:])
+			}
+			if err == nil {
 				for _, r := range recs {
-					if r.File != key {
-						ok = false
-					}
+					ok = ok && r.File == key
 				}
 			}
 			if !ok || err != nil {
 				log.Error("skipping a malformed persisted lock record", "key", k, "err", err)
 				return true
 			}
-			out = append(out, recs...)
+			files[key] = redoState{tag: tag, recs: recs}
+			base = max(base, tag)
 			return true
 		})
 	})
-	return out, claims, err
+	if err != nil {
+		return nil, err
+	}
+	out := &Loaded{Claims: claims}
+	if redo != "" {
+		frames, err := readRedo(redo)
+		if err != nil {
+			return nil, err
+		}
+		for k, st := range frames {
+			base = max(base, st.tag)
+			if cur, ok := files[k]; ok && cur.tag > st.tag {
+				continue
+			}
+			if slices.ContainsFunc(st.recs, func(r lock.Record) bool { return r.File != k }) {
+				log.Error("skipping a malformed lock redo frame", "file", k)
+				continue
+			}
+			files[k] = st
+			out.Replayed = append(out.Replayed, k)
+		}
+	}
+	keys := make([]lock.FileKey, 0, len(files))
+	for k := range files {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, cmpKey)
+	for _, k := range keys {
+		out.Records = append(out.Records, files[k].recs...)
+	}
+	slices.SortFunc(out.Replayed, cmpKey)
+	out.Base = base + 1
+	return out, nil
+}
+
+func cmpKey(a, b lock.FileKey) int {
+	switch {
+	case a.Share != b.Share:
+		return int(int64(a.Share) - int64(b.Share))
+	case a.ID < b.ID:
+		return -1
+	case a.ID > b.ID:
+		return 1
+	}
+	return 0
 }
 
 // Recover restores recs in mgr as prior state with a grace period that

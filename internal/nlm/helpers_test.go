@@ -108,14 +108,16 @@ func (e *env) start() {
 	e.mgr = lock.New(lock.Config{Track: e.grace != 0})
 	opt := e.nlmOpt
 	if e.grace != 0 {
-		recs, claims, err := lockstore.Load(context.Background(), e.store, quiet())
+		l, err := lockstore.Load(context.Background(), e.store, "", quiet())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := lockstore.Recover(e.mgr, recs, claims, time.Now().Add(e.grace), quiet()); err != nil {
+		if err := lockstore.Recover(e.mgr, l.Records, l.Claims, time.Now().Add(e.grace), quiet()); err != nil {
 			t.Fatal(err)
 		}
-		e.journal = lockstore.New(e.mgr, e.store, lockstore.Options{Logger: quiet(), Claims: claims})
+		if e.journal, err = lockstore.New(e.mgr, e.store, lockstore.Options{Logger: quiet(), Claims: l.Claims, Loaded: l}); err != nil {
+			t.Fatal(err)
+		}
 		opt.Journal = e.journal
 	}
 	var h *nlm.Handler

@@ -234,7 +234,7 @@ func (h *Handler) ServeRPC(ctx context.Context, c *rpc.Call, w *xdr.Writer) erro
 	case ProcCancel, ProcCancelMsg:
 		return h.serveCancel(c, w)
 	case ProcUnlock, ProcUnlockMsg:
-		return h.serveUnlock(c, w)
+		return h.serveUnlock(ctx, c, w)
 	case ProcGranted, ProcGrantedMsg:
 		return h.serveGranted(c, w)
 	case ProcTestRes:
@@ -248,7 +248,7 @@ func (h *Handler) ServeRPC(ctx context.Context, c *rpc.Call, w *xdr.Writer) erro
 	case ProcShare:
 		return h.serveShare(ctx, c, w)
 	case ProcUnshare:
-		return h.serveUnshare(c, w)
+		return h.serveUnshare(ctx, c, w)
 	case ProcFreeAll:
 		return h.serveFreeAll(c)
 	}

@@ -170,7 +170,7 @@ func (h *Handler) withdraw(key lock.FileKey, owner lock.Owner, rng lock.Range, m
 
 // serveUnlock answers UNLOCK and UNLOCK_MSG. As in POSIX, unlocking what
 // is not held succeeds.
-func (h *Handler) serveUnlock(c *rpc.Call, w *xdr.Writer) error {
+func (h *Handler) serveUnlock(ctx context.Context, c *rpc.Call, w *xdr.Writer) error {
 	var a unlockArgs
 	readUnlockArgs(c.Args, c.Vers == Version4, &a)
 	if err := argsErr(c); err != nil {
@@ -201,9 +201,11 @@ func (h *Handler) serveUnlock(c *rpc.Call, w *xdr.Writer) error {
 			_, more := h.mgr.Unlock(key, prior, rng)
 			ns = append(ns, more...)
 		}
-		h.journal.Lazy()
 		if len(ns) > 0 {
 			h.route(ns)
+		}
+		if err := h.journal.Released(ctx); err != nil {
+			h.log.Error("nlm: unlock not persisted", "host", owner.Host, "err", err)
 		}
 	}
 	h.answer(c, w, func(w *xdr.Writer) { writeRes(w, a.cookie, wireStat(c.Vers, st)) })
@@ -319,7 +321,7 @@ func (h *Handler) serveShare(ctx context.Context, c *rpc.Call, w *xdr.Writer) er
 
 // serveUnshare answers UNSHARE; removing a reservation that is not there
 // succeeds.
-func (h *Handler) serveUnshare(c *rpc.Call, w *xdr.Writer) error {
+func (h *Handler) serveUnshare(ctx context.Context, c *rpc.Call, w *xdr.Writer) error {
 	var a shareArgs
 	readShareArgs(c.Args, &a)
 	if err := argsErr(c); err != nil {
@@ -331,7 +333,9 @@ func (h *Handler) serveUnshare(c *rpc.Call, w *xdr.Writer) error {
 		h.mgr.RemoveShare(key, owner)
 		owner.Prior = true
 		h.mgr.RemoveShare(key, owner)
-		h.journal.Lazy()
+		if err := h.journal.Released(ctx); err != nil {
+			h.log.Error("nlm: unshare not persisted", "host", owner.Host, "err", err)
+		}
 	}
 	writeShareRes(w, a.cookie, wireStat(c.Vers, st))
 	return nil

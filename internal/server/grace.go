@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/tandemfs/tandem/internal/lock"
@@ -13,12 +14,12 @@ import (
 // state that its clients reclaim during the grace period (package lock,
 // grace.go). Nothing to restore means no grace period.
 func (s *Server) recoverLocks(ctx context.Context, l *locks) error {
-	recs, claims, err := lockstore.Load(ctx, s.meta, s.log)
+	loaded, err := lockstore.Load(ctx, s.meta, s.redoPath(), s.log)
 	if err != nil {
 		return fmt.Errorf("load lock state: %w", err)
 	}
-	l.claims = claims
-	recs = restorable(recs, func(string, uint64) bool { return false })
+	l.loaded = loaded
+	recs, claims := restorable(loaded.Records, func(string, uint64) bool { return false }), loaded.Claims
 	if len(recs) == 0 && len(claims) == 0 {
 		return nil
 	}
@@ -41,6 +42,9 @@ func (s *Server) recoverLocks(ctx context.Context, l *locks) error {
 		"clients", len(hosts), "grace", grace, "ends", gs.Ends.Format(time.RFC3339))
 	return nil
 }
+
+// redoPath is where the lock journal's redo log lives.
+func (s *Server) redoPath() string { return filepath.Join(s.cfg.Data, "lock.redo") }
 
 // expire runs the lock manager's deadlines: breaks not acknowledged in
 // time are revoked, waiters that gave up are dropped, and the grace

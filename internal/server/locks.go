@@ -29,7 +29,7 @@ type locks struct {
 	nsm     *nsm.Service
 	smb     atomic.Pointer[smb.Server] // set once SMB serves, while NLM already does
 	log     *slog.Logger
-	claims  []lock.Claim // loaded at start, for the journal
+	loaded  *lockstore.Loaded // at start, for the journal
 
 	stop chan struct{} // ends the expirer
 	wg   sync.WaitGroup
@@ -45,8 +45,12 @@ func (s *Server) startLocks(ctx context.Context, reg prometheus.Registerer) erro
 	if err := s.recoverLocks(ctx, l); err != nil {
 		return err
 	}
-	l.journal = lockstore.New(l.mgr, s.meta, lockstore.Options{Logger: s.log.With("component", "lockstore"), Claims: l.claims})
-	l.claims = nil
+	j, err := lockstore.New(l.mgr, s.meta, lockstore.Options{Logger: s.log.With("component", "lockstore"),
+		Claims: l.loaded.Claims, Loaded: l.loaded, Redo: s.redoPath()})
+	if err != nil {
+		return err
+	}
+	l.journal, l.loaded = j, nil
 	var h *nlm.Handler
 	svc, err := nsm.New(ctx, nsm.Options{
 		Store:  s.meta,

@@ -203,12 +203,15 @@ func serveLock(w *Response, r *Request) {
 				return
 			}
 			st, ns := s.locks().Unlock(key, o.owner, e.r)
-			s.journal().Lazy()
 			s.route(ns)
 			if st != lock.Granted {
+				s.journal().Lazy()
 				w.Error(lockStatus(st))
 				return
 			}
+		}
+		if err := s.journal().Released(r.Context()); err != nil {
+			s.log.Error("smb: unlock not persisted", "file", key, "err", err)
 		}
 		o.lockDone(seq)
 		lockResponse(StatusSuccess)(w)
