@@ -512,3 +512,50 @@ func btoi(b bool) int {
 	}
 	return 0
 }
+
+// TestReclaimBesideAnotherClientsClaim: a host that locked and unlocked a
+// file shortly before the crash (its claim on the file may outlive its
+// locks) must not keep another host from reclaiming its own lock there.
+// Host A locks and unlocks a range; host B locks another and still holds
+// it at the kill; after the restart B's reclaim is granted, and B's lock
+// stays in the table through the end of grace.
+func TestReclaimBesideAnotherClientsClaim(t *testing.T) {
+	data := t.TempDir()
+	addUsers(t, data)
+	p := startSMB(t, data, time.Minute)
+	nc, fh := nlmClient(t, p, "two-hosts")
+	a := testserver.NLMLock{Caller: "host-a", FH: fh, OH: []byte("oh-a"), Svid: 1, Offset: 0, Length: 1}
+	b := testserver.NLMLock{Caller: "host-b", FH: fh, OH: []byte("oh-b"), Svid: 2, Offset: 10, Length: 10}
+	args := testserver.NLMLockArgs{Exclusive: true, State: 1}
+	st, err := nc.NLMLock(a, args)
+	nlmWant(t, "host-a: LOCK", st, err, testserver.NLMGranted)
+	st, err = nc.NLMUnlock(a)
+	nlmWant(t, "host-a: UNLOCK", st, err, testserver.NLMGranted)
+	st, err = nc.NLMLock(b, args)
+	nlmWant(t, "host-b: LOCK", st, err, testserver.NLMGranted)
+	p.Kill()
+
+	p = startSMB(t, data, time.Minute)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server log:\n%s", p.Log())
+		}
+	})
+	before := locks(t, p)
+	if es := entriesOf(before, "host-b"); len(es) != 1 || !es[0].Unreclaimed {
+		t.Fatalf("host-b after the restart: %s; want its lock, unreclaimed", describe(es))
+	}
+	nc, _ = nlmClient(t, p, "two-hosts")
+	args.Reclaim = true
+	st, err = nc.NLMLock(b, args)
+	if err != nil || st != testserver.NLMGranted {
+		t.Errorf("host-b: reclaim of its lock: %v %v, want %v; table before it:\n%s", st, err, testserver.NLMGranted, describe(before))
+	}
+	if err := p.EndGrace(); err != nil {
+		t.Fatal(err)
+	}
+	if es := entriesOf(locks(t, p), "host-b"); len(es) != 1 || es[0].Unreclaimed || es[0].Offset != 10 || es[0].Length != 10 {
+		t.Errorf("host-b after grace: %s; want its lock [10,20), held", describe(es))
+	}
+	noErrors(t, p)
+}
