@@ -80,13 +80,7 @@ func TestGracePeriodWithSMBLeases(t *testing.T) {
 		}
 	}
 
-	p.Kill()
-	p = startSMB(t, data, graceShort)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("server log:\n%s", p.Log())
-		}
-	})
+	p = crashRestart(t, p, data, graceShort)
 	g := grace(t, p)
 	if !g.Active || g.Unreclaimed == 0 || time.Until(g.Ends) <= 0 || time.Until(g.Ends) > graceShort {
 		t.Fatalf("after the restart: grace %+v, want active with unreclaimed entries, ending within %v", g, graceShort)
@@ -259,13 +253,7 @@ func TestReclaimRefusals(t *testing.T) {
 		want(t, "A: LOCK", sst, err, smbclient.StatusSuccess)
 	}
 
-	p.Kill()
-	p = startSMB(t, data, time.Minute)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("server log:\n%s", p.Log())
-		}
-	})
+	p = crashRestart(t, p, data, time.Minute)
 	if g := grace(t, p); !g.Active {
 		t.Fatalf("no grace period after the restart: %+v", g)
 	}
@@ -379,13 +367,7 @@ func TestSMBRelockInGrace(t *testing.T) {
 	st, err = tp.Lock(r.FileID, shared)
 	want(t, "P: LOCK [20,25) shared", st, err, smbclient.StatusSuccess)
 
-	p.Kill()
-	p = startSMB(t, data, time.Minute)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("server log:\n%s", p.Log())
-		}
-	})
+	p = crashRestart(t, p, data, time.Minute)
 	es := entriesOf(locks(t, p), clientOf(gP))
 	if len(es) != 2 || !es[0].Unreclaimed || !es[1].Unreclaimed {
 		t.Fatalf("P's locks after the restart: %s; want its two ranges, unreclaimed", describe(es))
@@ -450,14 +432,7 @@ func TestAcknowledgedLocksSurviveKill(t *testing.T) {
 		sst, err := ts.Lock(r.FileID, smbLock(i))
 		want(t, fmt.Sprintf("SMB LOCK %d", i), sst, err, smbclient.StatusSuccess)
 	}
-	p.Kill()
-
-	p = startSMB(t, data, time.Minute)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("server log:\n%s", p.Log())
-		}
-	})
+	p = crashRestart(t, p, data, time.Minute)
 	es := locks(t, p)
 	for _, c := range []struct{ client, proto string }{{"host-n", "nlm"}, {clientOf(gS), "smb"}} {
 		got := entriesOf(es, c.client)
@@ -533,14 +508,7 @@ func TestReclaimBesideAnotherClientsClaim(t *testing.T) {
 	nlmWant(t, "host-a: UNLOCK", st, err, testserver.NLMGranted)
 	st, err = nc.NLMLock(b, args)
 	nlmWant(t, "host-b: LOCK", st, err, testserver.NLMGranted)
-	p.Kill()
-
-	p = startSMB(t, data, time.Minute)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("server log:\n%s", p.Log())
-		}
-	})
+	p = crashRestart(t, p, data, time.Minute)
 	before := locks(t, p)
 	if es := entriesOf(before, "host-b"); len(es) != 1 || !es[0].Unreclaimed {
 		t.Fatalf("host-b after the restart: %s; want its lock, unreclaimed", describe(es))

@@ -51,6 +51,21 @@ func startSMB(t *testing.T, data string, grace time.Duration) *testserver.Proces
 	return p
 }
 
+// crashRestart kills p with SIGKILL and starts a server on its data with
+// the grace period given; the new server's log is shown if the test
+// fails.
+func crashRestart(t *testing.T, p *testserver.Process, data string, grace time.Duration) *testserver.Process {
+	t.Helper()
+	p.Kill()
+	p = startSMB(t, data, grace)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server log of the last restart:\n%s", p.Log())
+		}
+	})
+	return p
+}
+
 // smbConnect logs user on to the export with a ClientGuid of its own
 // (SMB 3.1.1).
 func smbConnect(t *testing.T, p *testserver.Process, guid [16]byte, user, pass string) (*smbclient.Conn, *smbclient.Tree) {
