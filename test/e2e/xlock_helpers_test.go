@@ -38,6 +38,10 @@ func (s *tandemServer) entries(t *testing.T) []lockEntry {
 type lockView struct {
 	files map[string]string
 	guids map[string]bool
+	// owners adds who owns an entry, where it outlives a restart: an NLM
+	// owner (svid and owner handle) and an SMB lease (its key); not an
+	// SMB open, which a restart replaces.
+	owners bool
 }
 
 func newLockView() *lockView {
@@ -49,13 +53,18 @@ func (lv *lockView) name(ino uint64, name string) {
 	lv.files[strconv.FormatUint(ino, 10)] = name
 }
 
-func (lv *lockView) show(e lockEntry) string {
-	file := e.File
-	if i := strings.LastIndexByte(file, ':'); i >= 0 {
-		if n, ok := lv.files[file[i+1:]]; ok {
-			file = n
+// file names a file of `tandem locks` ("share:id").
+func (lv *lockView) file(f string) string {
+	if i := strings.LastIndexByte(f, ':'); i >= 0 {
+		if n, ok := lv.files[f[i+1:]]; ok {
+			return n
 		}
 	}
+	return f
+}
+
+func (lv *lockView) show(e lockEntry) string {
+	file := lv.file(e.File)
 	client := e.Client
 	if e.Proto == "smb" {
 		lv.guids[client] = true
@@ -71,6 +80,9 @@ func (lv *lockView) show(e lockEntry) string {
 	}
 	if e.Unreclaimed {
 		s += " unreclaimed"
+	}
+	if lv.owners && !strings.HasPrefix(e.Owner, "open ") {
+		s += " (" + e.Owner + ")"
 	}
 	return s
 }
@@ -104,16 +116,18 @@ func (s *tandemServer) awaitRanges(t *testing.T, lv *lockView, timeout time.Dura
 	if want == nil {
 		want = []string{}
 	}
+	plain := *lv // ranges as the caller names them, without owners
+	plain.owners = false
 	deadline := time.Now().Add(timeout)
 	for {
 		es := s.entries(t)
-		got := lv.ranges(es)
+		got := plain.ranges(es)
 		if slices.Equal(got, want) {
 			return es
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("tandem locks (byte ranges) after %v:\n got %q\nwant %q\nall entries: %q\nserver log:\n%s",
-				timeout, got, want, lv.all(es), s.lastLog())
+				timeout, got, want, lv.all(es), withoutAdmin(s.lastLog()))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -156,4 +170,16 @@ func wantData(t *testing.T, rs []probeResult, id, want string) {
 	if r.Data == nil || *r.Data != want {
 		t.Fatalf("%s read %s, want %q", id, r, want)
 	}
+}
+
+// withoutAdmin drops the server's log lines about admin requests (this
+// test's own `tandem locks` and `tandem status`).
+func withoutAdmin(log string) string {
+	var out []string
+	for _, l := range strings.Split(log, "\n") {
+		if !strings.Contains(l, `msg="admin request"`) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
