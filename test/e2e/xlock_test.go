@@ -53,11 +53,10 @@ type xlock struct {
 
 // smbHolds: a program on the CIFS mount writes 200 bytes and locks 0..100
 // for writing under a write-caching lease, so the server has seen neither
-// (`tandem locks` shows the lease and the open, no lock; NFS sees an
-// empty file). Through the NFS
-// mount, F_GETLK reports the lock (the NLM TEST broke the lease first; an
-// SMB holder has no svid, so the pid is 0), F_SETLK inside it gets
-// EAGAIN, and the bytes the program wrote are on the server: an O_DIRECT
+// (`tandem locks` shows the lease and the open, no lock; NFS sees an empty
+// file). Through the NFS mount, F_GETLK reports the lock (the NLM TEST
+// broke the lease first; an SMB holder has no svid, the server says 0, and
+// Linux reports -svid as the pid), F_SETLK inside it gets EAGAIN, and the bytes the program wrote are on the server: an O_DIRECT
 // read outside the lock returns them, one inside the exclusive SMB lock is
 // refused (EACCES). Once the program unlocks and closes, NFS F_SETLK is
 // granted and reads everything.
