@@ -132,6 +132,10 @@ func New(mgr *lock.Manager, store meta.Store, opt Options) (*Journal, error) {
 			return nil, fmt.Errorf("lock redo log: %w", err)
 		}
 		j.redo = r
+		if err := writeBoot(opt.Redo); err != nil {
+			r.close()
+			return nil, fmt.Errorf("lock redo log: %w", err)
+		}
 	}
 	// What only the redo log held goes to the store first: new frames
 	// start after an empty log.
