@@ -296,12 +296,12 @@ type DurableInfo struct {
 }
 
 // DurableOpens lists the durable opens, connected or not, by persistent
-// FileId.
+// FileId; those being closed are left out.
 func (s *Server) DurableOpens() []DurableInfo {
 	s.ops.mu.Lock()
 	var out []DurableInfo
 	for _, o := range s.ops.opens {
-		if d := o.dur; d != nil {
+		if d := o.dur; d != nil && d.state != durableClosing {
 			info := DurableInfo{Persistent: o.id.Persistent, File: o.key(), Client: o.owner.Host}
 			if d.state != durableConnected {
 				info.Disconnected, info.Expires = true, d.expires
