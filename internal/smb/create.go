@@ -40,6 +40,7 @@ type createRequest struct {
 	oplock                              byte       // RequestedOplockLevel
 	wait                                *breakWait // set with statusBreakWait
 	waited                              bool       // the open waited for breaks
+	holds                               *createKey // the CreateGuid held while the CREATE runs (durablereconnect.go)
 }
 
 // serveCreate opens or creates a file or directory (MS-SMB2 3.3.5.9,
@@ -107,11 +108,11 @@ func serveCreate(w *Response, r *Request) {
 		return
 	}
 	raw, stream, st := splitStream(raw)
-	if st != StatusSuccess {
-		w.Error(st)
-		return
+	if st == StatusSuccess {
+		q.comps, st = parseName(raw)
 	}
-	if q.comps, st = parseName(raw); st != StatusSuccess {
+	if st != StatusSuccess {
+		s.releaseCreateGuid(&q)
 		w.Error(st)
 		return
 	}
@@ -128,6 +129,7 @@ func serveCreate(w *Response, r *Request) {
 		return
 	}
 	if st != StatusSuccess {
+		s.releaseCreateGuid(&q)
 		w.Error(st)
 		return
 	}

@@ -140,18 +140,15 @@ func (s *Server) grantDurable(r *Request, q *createRequest, o *open, level byte,
 func (s *Server) keepDurable(o *open) bool {
 	ops := &s.ops
 	ops.mu.Lock()
+	defer ops.mu.Unlock()
 	d := o.dur
-	ops.mu.Unlock()
-	if d == nil {
+	if d == nil || d.state != durableConnected || ops.opens[o.id.Persistent] != o {
 		return false
 	}
+	// Asked under serverOps.mu: a break that starts after this finds the
+	// open disconnected (sendBreak) and closes it.
 	g, ok := s.locks().Caching(o.key(), o.cache.holder)
 	if !ok || g.State&lock.CacheHandle == 0 || g.Breaking {
-		return false
-	}
-	ops.mu.Lock()
-	defer ops.mu.Unlock()
-	if o.dur != d || d.state != durableConnected || ops.opens[o.id.Persistent] != o {
 		return false
 	}
 	s.disconnectLocked(o, d.timeout)

@@ -417,6 +417,37 @@ func TestDurableReplay(t *testing.T) {
 	if again.Status != StatusSuccess || again.ID != cr.ID || again.Action != actionCreated || again.contexts["DH2Q"] == nil {
 		t.Fatalf("replay: %v id %v (want %v) action %d contexts %v", again.Status, again.ID, cr.ID, again.Action, again.contexts)
 	}
+	// A replay of a CREATE still waiting for a break is to be tried again
+	// later; the CREATE itself goes on.
+	holder := e.connect("export")
+	b := holder.createCtx(createReq{name: "p", access: rw, share: shareAll, disp: dispCreate}, oplockBatch)
+	if b.Status != StatusSuccess {
+		t.Fatal(b.Status)
+	}
+	pq := createReq{name: "p", access: rw, share: shareAll, disp: dispOpen, contexts: ctxChain("DH2Q", dh2qCtx(0, 6))}
+	pending := pq.body()
+	if r := c.call(CmdCreate, pending, nil); r.Status != StatusPending {
+		t.Fatalf("open that breaks a batch oplock: %v", r.Status)
+	}
+	holder.recvBreak()
+	if r := c.call(CmdCreate, pending, func(h *Header) { h.Flags |= FlagReplay }); r.Status != StatusFileNotAvailable {
+		t.Errorf("replay of a pending CREATE: %v", r.Status)
+	}
+	ack := make([]byte, 24)
+	binary.LittleEndian.PutUint16(ack, 24)
+	ack[2] = oplockLevelII
+	copy(ack[8:], b.ID.Append(nil))
+	if r := holder.call(CmdOplockBreak, ack, nil); r.Status != StatusSuccess {
+		t.Fatal(r.Status)
+	}
+	done := decodeCreate(t, c.recv()[0])
+	if done.Status != StatusSuccess {
+		t.Fatalf("pending CREATE: %v", done.Status)
+	}
+	if r := decodeCreate(t, c.call(CmdCreate, pending, func(h *Header) { h.Flags |= FlagReplay })); r.Status != StatusSuccess || r.ID != done.ID {
+		t.Errorf("replay after the CREATE: %v %v, want %v", r.Status, r.ID, done.ID)
+	}
+
 	c.close(cr.ID)
 	// Closed, the CreateGuid is free again.
 	if cr := decodeCreate(t, c.call(CmdCreate, body, func(h *Header) { h.Flags |= FlagReplay })); cr.Status != StatusObjectNameCollision {

@@ -81,7 +81,7 @@ func (s *Server) serveReconnect(w *Response, r *Request, q *createRequest, raw [
 	}
 	s.log.Debug("smb: durable open reconnected", "file", o.key(), "id", o.id.Persistent, "v2", v2)
 	r.FileID(o.id)
-	s.reopenReply(w, o, actionOpened, &a, "", nil)
+	s.reopenReply(w, o, actionOpened, &a, nil)
 }
 
 // takeDisconnected finds the disconnected durable open a reconnect names,
@@ -144,28 +144,44 @@ func (s *Server) redisconnect(o *open, d *durable) {
 	}
 }
 
-// reopenReply answers a CREATE with an open that exists already (a
-// reconnect or a replay): its current oplock level or lease state, and
-// the durable context dh (named dhName) if any.
-func (s *Server) reopenReply(w *Response, o *open, action uint32, a *fs.Attr, dhName string, dh []byte) {
+// reopenReply answers a CREATE with an open that exists already: a
+// reconnect (replay nil), with the open's oplock level or lease state, or
+// a replay, which answers the oplock level the replayed request asks for
+// and its durability only if that level could have had it, as Windows and
+// Samba do, without changing the open.
+func (s *Server) reopenReply(w *Response, o *open, action uint32, a *fs.Attr, replay *createRequest) {
 	o.withAlloc(a)
 	g, _ := s.locks().Caching(o.key(), o.cache.holder)
 	level := oplockLevel(g.State)
-	var lease []byte
 	if o.cache.lease {
 		level = oplockLease
-		g.Epochs = o.cache.v2
-		lease = leaseResponse(&o.cache, g)
+	}
+	withLease := o.cache.lease
+	var dh []byte
+	if replay != nil {
+		level = replay.oplock
+		withLease = withLease && replay.ctx.lease != nil
+		s.ops.mu.Lock()
+		if d := o.dur; d != nil && (level == oplockBatch || level == oplockLease) {
+			dh = make([]byte, 8)
+			binary.LittleEndian.PutUint32(dh, uint32(d.timeout/time.Millisecond))
+		}
+		s.ops.mu.Unlock()
 	}
 	cw := createResponse(w, level, action, a, o.id)
-	if dhName != "" {
-		cw.add(dhName, dh)
+	if dh != nil {
+		cw.add(ctxDurableV2Request, dh)
 	}
-	if lease != nil {
-		cw.add(ctxLeaseRequest, lease)
+	if withLease {
+		g.Epochs = o.cache.v2
+		cw.add(ctxLeaseRequest, leaseResponse(&o.cache, g))
 	}
 	cw.endCreate()
 }
+
+// pendingCreate stands in the table of CreateGuids for the open a CREATE
+// is still making.
+var pendingCreate = &open{}
 
 // noteCreateIDs records with the open a CREATE made the ids the request
 // gave it: the CreateGuid of DH2Q, so that a replay of the request finds
@@ -177,6 +193,12 @@ func (s *Server) noteCreateIDs(q *createRequest, o *open, action uint32) {
 	ops := &s.ops
 	ops.mu.Lock()
 	defer ops.mu.Unlock()
+	if q.holds != nil {
+		if ops.createGuids[*q.holds] == pendingCreate {
+			delete(ops.createGuids, *q.holds)
+		}
+		q.holds = nil
+	}
 	if ops.opens[o.id.Persistent] != o {
 		return // closed meanwhile
 	}
@@ -194,35 +216,51 @@ func (s *Server) noteCreateIDs(q *createRequest, o *open, action uint32) {
 	}
 }
 
+// releaseCreateGuid gives up the CreateGuid a CREATE held while it ran,
+// when it made no open.
+func (s *Server) releaseCreateGuid(q *createRequest) {
+	if q.holds == nil {
+		return
+	}
+	ops := &s.ops
+	ops.mu.Lock()
+	if ops.createGuids[*q.holds] == pendingCreate {
+		delete(ops.createGuids, *q.holds)
+	}
+	ops.mu.Unlock()
+	q.holds = nil
+}
+
 // replayCreate answers a CREATE with DH2Q whose CreateGuid names an open
 // of the client already, and reports whether it did (MS-SMB2
 // 3.3.5.9.10). A replay (SMB2_FLAGS_REPLAY_OPERATION) gets that open, as
 // if the CREATE had been carried out once; without the flag the
 // CreateGuid is in use (STATUS_DUPLICATE_OBJECTID). A replay must name
 // the same lease (STATUS_ACCESS_DENIED) and reach the open from the
-// request's tree; a disconnected open is taken back by a reconnect, not a
-// replay (STATUS_FILE_NOT_AVAILABLE).
+// request's tree. While the CREATE that holds the CreateGuid still runs,
+// or its open is disconnected (a reconnect takes it back, not a replay),
+// the client is to try again later (STATUS_FILE_NOT_AVAILABLE). A CREATE
+// that goes on holds its CreateGuid until it made its open or failed.
 func (s *Server) replayCreate(w *Response, r *Request, q *createRequest) bool {
 	k := createKey{r.Conn.lockClient(), [16]byte(q.ctx.dh2q[16:32])}
 	ops := &s.ops
 	ops.mu.Lock()
 	o := ops.createGuids[k]
 	var st Status
-	var dhName string
-	var dh []byte
 	switch {
 	case o == nil:
+		ops.createGuids[k] = pendingCreate
+		q.holds = &k
 		ops.mu.Unlock()
 		return false
+	case o == pendingCreate:
+		st = StatusFileNotAvailable
 	case r.Header.Flags&FlagReplay == 0:
 		st = StatusDuplicateObjectID
 	case o.disconnected() || o.tree.Load() != r.Tree:
 		st = StatusFileNotAvailable
 	case q.ctx.lease != nil && (!o.cache.lease || [16]byte(q.ctx.lease[:16]) != o.cache.key):
 		st = StatusAccessDenied
-	case o.dur != nil:
-		dhName, dh = ctxDurableV2Request, make([]byte, 8)
-		binary.LittleEndian.PutUint32(dh, uint32(o.dur.timeout/time.Millisecond))
 	}
 	ops.mu.Unlock()
 	if st != StatusSuccess {
@@ -235,6 +273,6 @@ func (s *Server) replayCreate(w *Response, r *Request, q *createRequest) bool {
 		return true
 	}
 	r.FileID(o.id)
-	s.reopenReply(w, o, o.action, &a, dhName, dh)
+	s.reopenReply(w, o, o.action, &a, q)
 	return true
 }

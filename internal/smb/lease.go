@@ -228,6 +228,7 @@ func (s *Server) createAfterBreaks(r *Request, q *createRequest) {
 	go func() {
 		for {
 			if !s.waitBreak(p.Context(), bw) {
+				s.releaseCreateGuid(q)
 				p.Complete(func(w *Response) { w.Error(StatusCancelled) })
 				return
 			}
@@ -236,6 +237,13 @@ func (s *Server) createAfterBreaks(r *Request, q *createRequest) {
 			if st == statusBreakWait {
 				bw = q.wait
 				continue
+			}
+			// The CreateGuid goes to the open, or is free again, before
+			// the response, which is dropped if the session ended.
+			if st == StatusSuccess {
+				s.noteCreateIDs(q, o, action)
+			} else {
+				s.releaseCreateGuid(q)
 			}
 			p.Complete(func(w *Response) {
 				if st != StatusSuccess {
