@@ -41,7 +41,7 @@ func (s *Server) closeAppInstance(ctx context.Context, r *Request, q *createRequ
 	gone = s.claimDisconnected(gone)
 	ops.mu.Unlock()
 	for _, o := range gone {
-		s.closeDisconnected(o)
+		s.closeDurable(o)
 	}
 	for _, o := range live {
 		if o.tree.Load().ops.remove(o.id) == o {

@@ -179,7 +179,7 @@ func (s *Server) expireDurable(o *open, gen uint64) {
 	d.state = durableClosing
 	ops.mu.Unlock()
 	s.log.Debug("smb: durable open expired", "file", o.key(), "id", o.id.Persistent)
-	s.closeDisconnected(o)
+	s.closeDurable(o)
 }
 
 // claimDisconnected picks the opens of list that are disconnected and
@@ -202,12 +202,13 @@ func (s *Server) purge(list []*open) {
 	for _, o := range list {
 		s.log.Debug("smb: disconnected durable open closed for a break", "file", o.key(), "id", o.id.Persistent)
 		s.ops.purges.Add(1)
-		s.closeDisconnected(o)
+		s.closeDurable(o)
 	}
 }
 
-// closeDisconnected closes a disconnected open marked closing.
-func (s *Server) closeDisconnected(o *open) {
+// closeDurable closes a durable open that no session has: one marked
+// closing, or one whose reconnect failed.
+func (s *Server) closeDurable(o *open) {
 	s.ops.mu.Lock()
 	restored := o.dur != nil && o.dur.restored
 	s.ops.mu.Unlock()

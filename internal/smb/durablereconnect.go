@@ -64,13 +64,13 @@ func (s *Server) serveReconnect(w *Response, r *Request, q *createRequest, raw [
 	ctx := r.Context()
 	if d.restored && !s.reclaim(o) {
 		s.log.Debug("smb: restored durable open could not take back its locks", "file", o.key(), "id", o.id.Persistent)
-		o.close(ctx)
+		s.closeDurable(o)
 		w.Error(StatusObjectNameNotFound)
 		return
 	}
 	a, err := s.fs.GetAttr(ctx, o.h)
 	if err != nil {
-		o.close(ctx)
+		s.closeDurable(o)
 		w.Error(StatusObjectNameNotFound)
 		return
 	}
