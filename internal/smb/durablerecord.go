@@ -56,7 +56,10 @@ type DurableOpen struct {
 	DeleteOnClose       bool
 
 	// The caching grant: a lease (key, parent key, version) or an oplock,
-	// and its state when saved (the lock manager keeps the current one).
+	// and its state when saved, an oplock's level as what it caches (RWH
+	// batch, RW exclusive, R level II). The lock manager keeps the
+	// current state; a reconnect after a restart asks for this one where
+	// the lock manager has none.
 	Lease     bool
 	LeaseKey  [16]byte
 	LeaseV2   bool
