@@ -52,8 +52,17 @@ func locks(args []string) error {
 			rng = rangeText(e)
 		}
 		state := "held"
-		if e.Waiting {
+		switch {
+		case e.Waiting:
 			state = "waiting"
+		case e.Unreclaimed:
+			state = "unreclaimed"
+		}
+		if e.Durable {
+			state += ",durable"
+		}
+		if e.Disconnected {
+			state += ",disconnected"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 			e.File, e.Kind, e.Mode, rng, e.Proto, e.Owner, e.Client, e.Age.Round(time.Second), state)

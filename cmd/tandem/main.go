@@ -11,9 +11,10 @@ const usage = `tandem — one namespace over NFSv3 and SMB, with one lock manage
 
 Usage:
   tandem serve [flags]       run the server (tandem serve --help for flags)
-  tandem status [--data D]   show the running server of a data directory
+  tandem status [--data D] [--json]   show the running server of a data directory
   tandem user add|passwd|del|list ...   manage SMB users (tandem user --help)
   tandem locks [--data D]    list every lock, waiting request and share reservation
+  tandem grace end [--data D]   end the grace period after a restart now
   tandem version             print the version
 
 With no flags, "tandem serve" keeps everything in ./tandem-data, exports one
@@ -47,6 +48,8 @@ func main() {
 		err = user(os.Args[2:])
 	case "locks":
 		err = locks(os.Args[2:])
+	case "grace":
+		err = grace(os.Args[2:])
 	case "version", "--version", "-v":
 		fmt.Println("tandem", version)
 	case "help", "--help", "-h":

@@ -47,6 +47,10 @@ Flags:
 	pmPort := fl.Int("portmap-port", cfg.PortmapPort, "portmapper/rpcbind `port` (0: off; if it cannot be bound the server carries on)")
 	metrics := fl.String("metrics-addr", cfg.MetricsAddr, "`address` of the Prometheus /metrics endpoint (empty: off)")
 	logLevel := fl.String("log-level", cfg.LogLevel, "debug, info, warn or error")
+	grace := fl.Duration("grace-period", time.Duration(cfg.GracePeriod),
+		"after a restart, how long clients have to reclaim the locks, leases and durable handles they held\n(new locks wait meanwhile; ends early once all is reclaimed)")
+	breakTimeout := fl.Duration("break-timeout", time.Duration(cfg.BreakTimeout),
+		"how long an SMB lease or oplock break waits for the client's acknowledgment before it is revoked")
 	if err := fl.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -78,6 +82,10 @@ Flags:
 			cfg.MetricsAddr = *metrics
 		case "log-level":
 			cfg.LogLevel = *logLevel
+		case "grace-period":
+			cfg.GracePeriod = server.Duration(*grace)
+		case "break-timeout":
+			cfg.BreakTimeout = server.Duration(*breakTimeout)
 		}
 	})
 	var level slog.Level

@@ -210,6 +210,18 @@ func (m *Manager) contend(f *file, except *owner, delay, drop Caching, deadline 
 		if g.owner == except && except != nil || skip != nil && skip(g) {
 			continue
 		}
+		if g.owner.Prior {
+			// Its holder has no connection to hear a break: what needs
+			// its caching gone waits until it is reclaimed (and then
+			// broken as usual) or released when grace ends.
+			if g.state&drop != 0 {
+				d.Wait = true
+				if until == 0 || m.grace.until < until {
+					until = m.grace.until
+				}
+			}
+			continue
+		}
 		target := g.state &^ drop
 		if target&CacheRead == 0 {
 			target = 0 // handle caching alone is no state
@@ -265,6 +277,7 @@ func (m *Manager) startBreak(f *file, g *grant, target Caching, deadline int64) 
 		g.breaking, g.breakTo, g.need, g.deadline, g.timeout = true, target, target, deadline, deadline-now
 	} else {
 		g.state = target
+		m.touch(f)
 	}
 	return Notice{Status: Breaking, Lock: Lock{File: f.key, Owner: g.owner.Owner},
 		Break: Break{File: f.key, Holder: g.owner.Owner, Lease: g.lease, From: from, To: target, Epoch: g.epoch, AckRequired: ack}}
@@ -313,6 +326,11 @@ func (m *Manager) GrantCaching(req CacheRequest) (CacheGrant, Status) {
 			break
 		}
 	}
+	if m.grace.until != 0 && f.hasPrior() {
+		// What a reclaim may bring back must not find the file cached
+		// for writes or with handles kept open.
+		want &= CacheRead
+	}
 	for i := range f.caching {
 		g := &f.caching[i]
 		switch {
@@ -327,6 +345,7 @@ func (m *Manager) GrantCaching(req CacheRequest) (CacheGrant, Status) {
 		want &= CacheRead
 	}
 	if mine != nil {
+		m.touch(f)
 		if !mine.sharedBy(req.Open) {
 			mine.opens = append(mine.opens, req.Open)
 		}
@@ -387,6 +406,7 @@ func (m *Manager) AckBreak(holder Owner, state Caching) (CacheGrant, Status, []N
 		return g.cacheGrant(), Invalid, nil
 	}
 	g.state, g.breaking, g.breakTo, g.deadline = state, false, 0, 0
+	m.touch(f)
 	out := []Notice{doneNotice(f, g.owner.Owner)}
 	// Conflicts that came during the break take what they need now, but
 	// read caching alone, which needs no acknowledgment, goes when the
@@ -508,6 +528,9 @@ func (m *Manager) dropCaching(f *file, gone func(*owner) bool, out []Notice) []N
 					opens = append(opens, o)
 				}
 			}
+			if len(opens) != len(g.opens) {
+				m.touch(f)
+			}
 			clear(g.opens[len(opens):])
 			g.opens = opens
 		}
@@ -551,6 +574,7 @@ func (m *Manager) expireBreaks(now int64, out []Notice) []Notice {
 			g := &f.caching[i]
 			if g.breaking && g.deadline != 0 && g.deadline <= now {
 				g.state, g.breaking, g.breakTo, g.deadline = 0, false, 0, 0
+				m.touch(f)
 				out = append(out, doneNotice(f, g.owner.Owner))
 			}
 		}
@@ -573,5 +597,34 @@ func (m *Manager) nextBreakDeadline() int64 {
 }
 
 func (f *file) cachingRecord(g *grant) Record {
-	return Record{Kind: KindCaching, File: f.key, Owner: g.owner.Owner, Caching: g.state, Since: timeOf(g.since)}
+	r := Record{Kind: KindCaching, File: f.key, Owner: g.owner.Owner, Caching: g.state, Lease: g.lease,
+		Epochs: g.epochs, Epoch: g.epoch, Opens: make([]uint64, len(g.opens)), Since: timeOf(g.since)}
+	for i, o := range g.opens {
+		r.Opens[i] = o.Open
+	}
+	return r
+}
+
+// restoreCaching adds the grant of a record to the table (Restore). The
+// grant's opens are the SMB owners of the holder's host with the record's
+// Open numbers and the holder's Prior.
+func (m *Manager) restoreCaching(r Record, since int64) error {
+	switch {
+	case r.Owner.Proto != SMB || r.Mode != 0 || r.Range != (Range{}) || r.Access != 0 || r.ShareAccess != 0:
+		return errRestore("invalid caching grant")
+	case r.Caching&^cacheAll != 0 || len(r.Opens) == 0 || !r.Lease && len(r.Opens) != 1 || !r.Lease && r.Epochs:
+		return errRestore("invalid caching grant")
+	}
+	f, ow := m.fileOf(r.File), m.ownerOf(r.Owner)
+	if f.grantOf(ow) != nil {
+		return errRestore("two grants of one holder")
+	}
+	g := grant{owner: ow, lease: r.Lease, epochs: r.Epochs, state: r.Caching, epoch: r.Epoch, since: since,
+		opens: make([]Owner, len(r.Opens))}
+	for i, id := range r.Opens {
+		g.opens[i] = Owner{Proto: SMB, Host: r.Owner.Host, Open: id, Prior: r.Owner.Prior}
+	}
+	f.caching = append(f.caching, g)
+	m.ref(ow, f, 1)
+	return nil
 }

@@ -140,7 +140,17 @@
 // Snapshot lists every entry with its owner, range, kind and age for
 // `tandem locks`. Records, FileRecords and Restore expose the granted state
 // as plain records with a compact binary form (Record.MarshalBinary,
-// AppendRecords, DecodeRecords): the caller persists the records of the
-// files a call changed in the same metadata transaction as the change, and
-// restores them on start-up. The Manager itself never calls a store.
+// AppendRecords, DecodeRecords). With Config.Track the Manager remembers
+// which files changed (Changes), so that a journal (package lockstore)
+// writes each changed file's state; front ends tell the journal of each
+// grant before they answer it (Journal.Granted) and of each release
+// (Journal.Lazy). The Manager itself never calls a store.
+//
+// # Restart and grace
+//
+// After a crash, Recover restores the persisted records as prior state
+// (Owner.Prior) and starts a grace period in which clients take back what
+// they held (Reclaim, ReclaimOwner) and prior state binds everyone else;
+// what is not reclaimed goes when grace ends (EndGrace, or Expire at its
+// deadline). grace.go tells the whole story, with what a crash may leave.
 package lock

@@ -171,6 +171,9 @@ func checkInvariants(t *testing.T, m *Manager) {
 		for _, r := range f.shares {
 			perOwner[r.owner]++
 		}
+		for _, g := range f.caching {
+			perOwner[g.owner]++
+		}
 	}
 	if total != m.count {
 		t.Fatalf("count %d, tables hold %d", m.count, total)

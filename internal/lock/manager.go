@@ -3,6 +3,7 @@ package lock
 import (
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,6 +22,14 @@ type Manager struct {
 	lastID  WaiterID
 	count   int    // entries of every file
 	epoch   uint64 // marks of the current wait-for graph walk
+
+	grace   grace            // the grace period after a restart (grace.go)
+	inGrace atomic.Bool      // grace.until != 0, for readers without mu
+	prior   int              // owners with Prior set
+	claims  map[Claim]bool   // the claims of clients during grace
+	track   bool             // remember changed files (changes.go)
+	changed map[FileKey]bool // files whose persisted state changed
+	seq     atomic.Uint64    // number of the last change to persisted state
 
 	presence presence // which files have a table, for readers without mu
 
@@ -106,6 +115,9 @@ func New(c Config) *Manager {
 		owners:  make(map[Owner]*owner),
 		hosts:   make(map[client]*host),
 		waiters: make(map[WaiterID]*waiter),
+		track:   c.Track,
+		changed: make(map[FileKey]bool),
+		claims:  make(map[Claim]bool),
 	}
 }
 
@@ -146,6 +158,9 @@ func (m *Manager) ownerOf(o Owner) *owner {
 	}
 	h.owners = ow
 	m.owners[o] = ow
+	if o.Prior {
+		m.prior++
+	}
 	return ow
 }
 
@@ -200,6 +215,7 @@ func (m *Manager) ref(o *owner, f *file, d int) {
 	o.n += d
 	o.host.n += d
 	m.count += d
+	m.touch(f)
 	m.gcOwner(o)
 }
 
@@ -210,6 +226,9 @@ func (m *Manager) gcOwner(o *owner) {
 		return
 	}
 	delete(m.owners, o.Owner)
+	if o.Prior {
+		m.prior--
+	}
 	h := o.host
 	if o.prev != nil {
 		o.prev.next = o.next

@@ -180,6 +180,7 @@ func (m *Manager) posixPlan(f *file, o *owner, s span, mode Mode, since int64) (
 
 // posixCommit applies the plan of the last posixPlan to f.
 func (m *Manager) posixCommit(f *file) {
+	m.touch(f)
 	f.removeAt(m.idx)
 	for _, p := range m.pieces {
 		f.insert(p)

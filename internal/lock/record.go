@@ -22,6 +22,13 @@ import (
 //	host      uvarint length, bytes
 //	oh        uvarint length, bytes
 //
+// and for a caching grant (kind 3), then:
+//
+//	caching   1 byte (the R, H and W bits)
+//	flags     1 byte (1: a lease, 2: it counts epochs)
+//	epoch     uvarint
+//	opens     uvarint count, then each open's number as a uvarint
+//
 // Varints are canonical (shortest form), so a record has exactly one
 // encoding and decode-then-encode gives back the same bytes.
 const recordVersion = 1
@@ -45,8 +52,27 @@ func (r Record) AppendBinary(b []byte) ([]byte, error) {
 	b = binary.AppendUvarint(b, uint64(len(r.Owner.Host)))
 	b = append(b, r.Owner.Host...)
 	b = binary.AppendUvarint(b, uint64(len(r.Owner.OH)))
-	return append(b, r.Owner.OH...), nil
+	b = append(b, r.Owner.OH...)
+	if r.Kind == KindCaching {
+		var flags byte
+		if r.Lease {
+			flags |= 1
+		}
+		if r.Epochs {
+			flags |= 2
+		}
+		b = append(b, byte(r.Caching), flags)
+		b = binary.AppendUvarint(b, uint64(r.Epoch))
+		b = binary.AppendUvarint(b, uint64(len(r.Opens)))
+		for _, o := range r.Opens {
+			b = binary.AppendUvarint(b, o)
+		}
+	}
+	return b, nil
 }
+
+// maxOpens bounds the opens of a caching grant's record.
+const maxOpens = 1 << 16
 
 // MarshalBinary is r's binary form.
 func (r Record) MarshalBinary() ([]byte, error) {
@@ -92,6 +118,10 @@ func (d *decoder) record() (Record, bool) {
 		if r.Mode != 0 || r.Access&^accessMask != 0 || r.ShareAccess&^accessMask != 0 {
 			return Record{}, false
 		}
+	case r.Kind == KindCaching:
+		if r.Mode != 0 || r.Access != 0 || r.ShareAccess != 0 {
+			return Record{}, false
+		}
 	default:
 		return Record{}, false
 	}
@@ -107,7 +137,10 @@ func (d *decoder) record() (Record, bool) {
 	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7 && ok8 && ok9) || share > 1<<32-1 || svid > 1<<32-1 {
 		return Record{}, false
 	}
-	if r.Kind == KindShare && (off != 0 || length != 0) {
+	if r.Kind != KindRange && (off != 0 || length != 0) {
+		return Record{}, false
+	}
+	if r.Kind == KindCaching && !d.caching(&r) {
 		return Record{}, false
 	}
 	r.File = FileKey{Share: uint32(share), ID: id}
@@ -117,6 +150,30 @@ func (d *decoder) record() (Record, bool) {
 	}
 	r.Owner.Svid, r.Owner.Open, r.Owner.Host, r.Owner.OH = uint32(svid), open, host, oh
 	return r, true
+}
+
+// caching decodes the fields only a caching grant's record has.
+func (d *decoder) caching(r *Record) bool {
+	if len(d.b) < 2 || d.b[0]&^byte(cacheAll) != 0 || d.b[1]&^3 != 0 {
+		return false
+	}
+	r.Caching, r.Lease, r.Epochs = Caching(d.b[0]), d.b[1]&1 != 0, d.b[1]&2 != 0
+	d.b = d.b[2:]
+	epoch, ok1 := d.uvarint()
+	n, ok2 := d.uvarint()
+	if !ok1 || !ok2 || epoch > 1<<16-1 || n > maxOpens || n > uint64(len(d.b)) {
+		return false
+	}
+	r.Epoch = uint16(epoch)
+	r.Opens = make([]uint64, n)
+	for i := range r.Opens {
+		v, ok := d.uvarint()
+		if !ok {
+			return false
+		}
+		r.Opens[i] = v
+	}
+	return true
 }
 
 func (d *decoder) uvarint() (uint64, bool) {

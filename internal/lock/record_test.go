@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,9 @@ var sampleRecords = []Record{
 	{Kind: KindRange, File: fB, Owner: Owner{Proto: Local, Host: "tandem"}, Mode: Shared},
 	{Kind: KindRange, File: fB, Owner: NLMOwner(strings.Repeat("h", MaxHostLen), 1<<32-1, bytes.Repeat([]byte{7}, MaxOHLen)), Mode: Shared,
 		Range: Range{Length: max64}, Since: time.Unix(0, -5)},
+	{Kind: KindCaching, File: fA, Owner: LeaseOwner("c1", [16]byte{1, 2}), Caching: CacheRead | CacheHandle,
+		Lease: true, Epochs: true, Epoch: 65535, Opens: []uint64{7, max64}, Since: t0},
+	{Kind: KindCaching, File: fB, Owner: SMBOwner("c2", 9), Caching: CacheRead | CacheWrite, Opens: []uint64{9}},
 }
 
 func TestRecordGolden(t *testing.T) {
@@ -46,7 +50,7 @@ func TestRecordRoundTrip(t *testing.T) {
 			t.Fatalf("%d: since %v, want %v", i, got.Since, r.Since)
 		}
 		got.Since, r.Since = time.Time{}, time.Time{}
-		if got != r {
+		if !reflect.DeepEqual(got, r) {
 			t.Fatalf("%d: %+v, want %+v", i, got, r)
 		}
 	}

@@ -59,6 +59,7 @@ func (m *Manager) addShare(k FileKey, o Owner, a Access, s ShareAccess, since in
 	if mine >= 0 {
 		r := &f.shares[mine]
 		r.access, r.share, r.since = a, s, since
+		m.touch(f)
 		return f.reservationOf(r), Granted
 	}
 	if ow == nil {

@@ -19,9 +19,15 @@ type Record struct {
 	Range       Range
 	Access      Access
 	ShareAccess ShareAccess
-	// Caching is the state of a caching grant (KindCaching). Such
-	// records are shown, never persisted: a grant goes with its opens.
+	// A caching grant (KindCaching): its state, whether it is a lease
+	// (else an oplock), whether the lease counts its changes in an
+	// epoch (SMB2 lease v2) and that epoch, and the opens that share it,
+	// by their Open numbers (the opens are SMB owners of Owner's Host).
 	Caching Caching
+	Lease   bool
+	Epochs  bool
+	Epoch   uint16
+	Opens   []uint64
 	Since   time.Time
 }
 
@@ -119,6 +125,9 @@ func (f *file) appendRecords(out []Record) []Record {
 	for i := range f.shares {
 		out = append(out, f.shareRecord(&f.shares[i]))
 	}
+	for i := range f.caching {
+		out = append(out, f.cachingRecord(&f.caching[i]))
+	}
 	for i := range f.locks {
 		out = append(out, f.lockRecord(&f.locks[i]))
 	}
@@ -129,7 +138,8 @@ func (f *file) appendRecords(out []Record) []Record {
 // persisted state. The records must be consistent: a record that is
 // malformed, of a kind this package does not grant, or in conflict with an
 // earlier one fails Restore, which then changes nothing. Limits do not
-// apply. Waiters queued before are dropped without notices.
+// apply. Waiters queued before are dropped without notices, and a grace
+// period in progress ends without releasing anything.
 func (m *Manager) Restore(recs []Record) error {
 	n := New(Config{Now: m.now})
 	for i, r := range recs {
@@ -140,7 +150,11 @@ func (m *Manager) Restore(recs []Record) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.presence.replace(m.files, n.files)
-	m.files, m.owners, m.hosts, m.waiters, m.count = n.files, n.owners, n.hosts, n.waiters, n.count
+	m.files, m.owners, m.hosts, m.waiters, m.count, m.prior = n.files, n.owners, n.hosts, n.waiters, n.count, n.prior
+	m.grace = grace{}
+	m.inGrace.Store(false)
+	clear(m.claims)
+	m.seq.Add(1)
 	return nil
 }
 
@@ -173,6 +187,8 @@ func (m *Manager) restore(r Record) error {
 		if res, st := m.addShare(r.File, r.Owner, r.Access, r.ShareAccess, since); st != Granted {
 			return errRestore("conflicts with " + res.Owner.String())
 		}
+	case KindCaching:
+		return m.restoreCaching(r, since)
 	default:
 		return errRestore("kind not restorable")
 	}

@@ -101,6 +101,11 @@ type Owner struct {
 	Svid  uint32 // NLM
 	OH    string // NLM, the oh bytes
 	Open  uint64 // SMB
+	// Prior marks state held before the server restarted and not yet
+	// reclaimed (see grace.go): the prior twin of an owner is the same
+	// Owner with Prior set. It is never persisted: every record is
+	// restored as prior.
+	Prior bool
 }
 
 // NLMOwner is the owner of an NLM lock.
@@ -132,7 +137,16 @@ func (o Owner) String() string {
 			s += "/oh=" + hex.EncodeToString([]byte(o.OH))
 		}
 	}
+	if o.Prior {
+		s += "/prior"
+	}
 	return s
+}
+
+// prior is o's prior twin.
+func (o Owner) prior() Owner {
+	o.Prior = true
+	return o
 }
 
 // Kind is what an entry of the lock table is.
@@ -272,6 +286,9 @@ const (
 	// (acknowledged, revoked, or the grant went); requests waiting for it
 	// may go on.
 	BreakDone
+	// Grace: a reclaim outside the grace period, or a request that the
+	// grace period holds back (NLM4_DENIED_GRACE_PERIOD).
+	Grace
 )
 
 var statusNames = [...]string{
@@ -286,6 +303,7 @@ var statusNames = [...]string{
 	Invalid:       "invalid request",
 	Breaking:      "breaking",
 	BreakDone:     "break done",
+	Grace:         "grace period",
 }
 
 func (s Status) String() string {
@@ -304,6 +322,8 @@ func (s Status) Err() error {
 		return nil
 	case Denied, Deadlock, Cancelled:
 		return fs.ErrLocked
+	case Grace:
+		return fs.ErrJukebox
 	case LimitExceeded:
 		return fs.ErrNoSpace
 	}
@@ -378,4 +398,7 @@ type Config struct {
 	// Now is the clock: lock ages, waiter deadlines. Nil means time.Now.
 	Now    func() time.Time
 	Limits Limits
+	// Track makes the Manager remember which files' persisted state
+	// changed, for Changes: set it when a journal persists the table.
+	Track bool
 }

@@ -301,8 +301,9 @@ func (m *Manager) Cancel(id WaiterID) (notices []Notice, ok bool) {
 }
 
 // Expire drops the waiters whose deadline has passed, reporting each as
-// Denied, revokes the breaks not acknowledged in time (BreakDone), and returns with them the waiters that this grants. Call it when
-// NextDeadline says.
+// Denied, revokes the breaks not acknowledged in time (BreakDone), ends a
+// grace period whose time is up (EndGrace), and returns with them the
+// waiters that this grants. Call it when NextDeadline says.
 func (m *Manager) Expire() []Notice {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -314,6 +315,9 @@ func (m *Manager) Expire() []Notice {
 		}
 	}
 	breaks := m.expireBreaks(now, nil)
+	if m.grace.until != 0 && m.grace.until <= now {
+		breaks = m.endGrace(breaks)
+	}
 	if len(gone) == 0 {
 		return breaks
 	}
@@ -358,12 +362,15 @@ func cmpID(a, b WaiterID) int {
 	return 0
 }
 
-// NextDeadline is the earliest deadline of a waiter or of a break, when Expire next has
-// work; ok is false when no waiter has a deadline.
+// NextDeadline is the earliest deadline of a waiter, of a break or of the
+// grace period, when Expire next has work; ok is false when there is none.
 func (m *Manager) NextDeadline() (t time.Time, ok bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	next := m.nextBreakDeadline()
+	if g := m.grace.until; g != 0 && (next == 0 || g < next) {
+		next = g
+	}
 	for _, w := range m.waiters {
 		if w.deadline != 0 && (next == 0 || w.deadline < next) {
 			next = w.deadline

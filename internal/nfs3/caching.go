@@ -1,6 +1,7 @@
 package nfs3
 
 import (
+	"context"
 	"time"
 
 	"github.com/tandemfs/tandem/internal/fs"
@@ -18,9 +19,6 @@ import (
 // defaultBreakWait is how long a READ or WRITE waits inline for breaks.
 const defaultBreakWait = time.Second
 
-// breakPoll is how often a waiting request asks again.
-const breakPoll = 5 * time.Millisecond
-
 // contend breaks the caching grants c conflicts with on the file fh names
 // and waits until none holds what c needs gone, or answers fs.ErrJukebox.
 func (h *Handler) contend(fh fs.Handle, c lock.Contention) error {
@@ -28,24 +26,11 @@ func (h *Handler) contend(fh fs.Handle, c lock.Contention) error {
 	if h.locks == nil || h.locks.Idle(k) {
 		return nil
 	}
-	deadline := time.Now().Add(h.breakTimeout)
-	stop := time.Now().Add(h.breakWait)
-	for {
-		d := h.locks.Contend(k, lock.Owner{}, c, deadline)
-		h.route(d.Notices)
-		if !d.Wait {
-			return nil
-		}
-		now := time.Now()
-		if !d.Deadline.IsZero() && !now.Before(d.Deadline) {
-			h.route(h.locks.Expire()) // the break timed out: revoke it
-			continue
-		}
-		if now.After(stop) {
-			return fs.ErrJukebox
-		}
-		time.Sleep(breakPoll)
+	now := time.Now()
+	if !lock.AwaitBreaks(context.Background(), h.locks, k, c, now.Add(h.breakTimeout), now.Add(h.breakWait), h.route) {
+		return fs.ErrJukebox
 	}
+	return nil
 }
 
 func (h *Handler) route(ns []lock.Notice) {

@@ -23,7 +23,8 @@ import (
 //
 // Each method is asked by one procedure before it touches the file and
 // returns nil to go on, or the error to answer: fs.ErrLocked, which is
-// NFS3ERR_ACCES. A guard without a lock manager (NFS served alone) allows
+// NFS3ERR_ACCES, or fs.ErrJukebox (retry) while what refuses it is prior
+// state that its client may reclaim after a restart, or lose. A guard without a lock manager (NFS served alone) allows
 // everything. On a file with no lock state at all, which is nearly every
 // file, READ, WRITE and SETATTR cost an atomic load and allocate nothing;
 // REMOVE, RENAME and CREATE, which name the file by a directory entry,
@@ -58,13 +59,24 @@ func (g *crossGuard) io(fh fs.Handle, off uint64, n int, a lock.Access) error {
 	if g.locks.Idle(k) {
 		return nil
 	}
-	if _, denied := g.locks.ShareDenies(k, a); denied {
-		return fs.ErrLocked
+	if r, denied := g.locks.ShareDenies(k, a); denied {
+		return refusal(r.Owner)
 	}
-	if _, held := g.locks.CheckIO(k, lock.Owner{}, off, uint64(n), a == lock.AccessWrite); held {
-		return fs.ErrLocked
+	if l, held := g.locks.CheckIO(k, lock.Owner{}, off, uint64(n), a == lock.AccessWrite); held {
+		return refusal(l.Owner)
 	}
 	return nil
+}
+
+// refusal is the answer to an operation that meets holder's state: it is
+// refused, or, while the state is prior (held before a restart, not yet
+// reclaimed: it may be released at the end of the grace period), the
+// client is told to try again.
+func refusal(holder lock.Owner) error {
+	if holder.Prior {
+		return fs.ErrJukebox
+	}
+	return fs.ErrLocked
 }
 
 // setattr guards SETATTR: a change of size writes the file. Byte-range
@@ -74,8 +86,8 @@ func (g *crossGuard) setattr(ctx context.Context, fh fs.Handle, sa *fs.SetAttr) 
 	if g.locks == nil || sa.Mask&fs.SetSize == 0 {
 		return nil
 	}
-	if _, denied := g.locks.ShareDenies(lock.KeyOf(fh), lock.AccessWrite); denied {
-		return fs.ErrLocked
+	if r, denied := g.locks.ShareDenies(lock.KeyOf(fh), lock.AccessWrite); denied {
+		return refusal(r.Owner)
 	}
 	return nil
 }
@@ -132,8 +144,8 @@ func (g *crossGuard) deletes(ctx context.Context, cl *fs.Caller, dir fs.Handle, 
 	if err := g.contend(h, lock.ContendRemove); err != nil {
 		return err
 	}
-	if _, denied := g.locks.ShareDenies(lock.KeyOf(h), lock.AccessDelete); denied {
-		return fs.ErrLocked
+	if r, denied := g.locks.ShareDenies(lock.KeyOf(h), lock.AccessDelete); denied {
+		return refusal(r.Owner)
 	}
 	return nil
 }

@@ -111,6 +111,14 @@ func (h *Handler) runGrant(g *grant) {
 			h.finishGrant(g, false)
 			return
 		}
+		if try == 0 {
+			// The client hears of the grant only once it is durable.
+			if err := h.journal.Granted(h.ctx, g.file, g.owner); err != nil {
+				h.log.Error("nlm: lock granted to a waiter but not persisted; given back", "host", g.owner.Host, "err", err)
+				h.finishGrant(g, true)
+				return
+			}
+		}
 		st, err := h.sendGrant(g)
 		if err != nil {
 			h.log.Debug("nlm: GRANTED callback failed", "host", g.owner.Host, "addr", g.peer.remote, "try", try+1, "err", err)
@@ -153,7 +161,9 @@ func (h *Handler) finishGrant(g *grant, giveBack bool) {
 	}
 	h.mu.Unlock()
 	if giveBack && !stopped {
-		if _, ns := h.mgr.Unlock(g.file, g.owner, g.rng); len(ns) > 0 {
+		_, ns := h.mgr.Unlock(g.file, g.owner, g.rng)
+		h.journal.Lazy()
+		if len(ns) > 0 {
 			h.route(ns)
 		}
 	}
@@ -258,7 +268,9 @@ func (h *Handler) releaseHost(host string) {
 		}
 	}
 	h.mu.Unlock()
-	if ns := h.mgr.ReleaseHost(lock.NLM, host); len(ns) > 0 {
+	ns := h.mgr.ReleaseHost(lock.NLM, host)
+	h.journal.Lazy()
+	if len(ns) > 0 {
 		h.route(ns)
 	}
 	h.hosts.drop(host)

@@ -16,6 +16,7 @@ import (
 	contentmem "github.com/tandemfs/tandem/internal/content/memory"
 	"github.com/tandemfs/tandem/internal/fs"
 	"github.com/tandemfs/tandem/internal/lock"
+	"github.com/tandemfs/tandem/internal/lockstore"
 	"github.com/tandemfs/tandem/internal/meta"
 	metamem "github.com/tandemfs/tandem/internal/meta/memory"
 	"github.com/tandemfs/tandem/internal/nlm"
@@ -54,7 +55,15 @@ type env struct {
 	machines map[string]*machine
 	names    map[string][]netip.Addr // what the fake resolver answers
 	nlmOpt   nlm.Options
+	// grace, when set, persists the lock table in store through a
+	// journal and restores it on start with a grace period this long.
+	grace   time.Duration
+	journal *lockstore.Journal
 }
+
+// persistent makes the env persist its lock table and recover it with a
+// grace period of d at every restart.
+func persistent(d time.Duration) envOption { return func(e *env) { e.grace = d } }
 
 type envOption func(*env)
 
@@ -96,7 +105,21 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 // start wires and serves the lock service on e.store, as the server does.
 func (e *env) start() {
 	t := e.t
-	e.mgr = lock.New(lock.Config{})
+	e.mgr = lock.New(lock.Config{Track: e.grace != 0})
+	opt := e.nlmOpt
+	if e.grace != 0 {
+		l, err := lockstore.Load(context.Background(), e.store, "", quiet())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := lockstore.Recover(e.mgr, l.Records, l.Claims, time.Now().Add(e.grace), quiet()); err != nil {
+			t.Fatal(err)
+		}
+		if e.journal, err = lockstore.New(e.mgr, e.store, lockstore.Options{Logger: quiet(), Claims: l.Claims, Loaded: l}); err != nil {
+			t.Fatal(err)
+		}
+		opt.Journal = e.journal
+	}
 	var h *nlm.Handler
 	mon, err := nsm.New(context.Background(), nsm.Options{
 		Store:  e.store,
@@ -117,9 +140,11 @@ func (e *env) start() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opt := e.nlmOpt
 	opt.Monitor = mon
 	h = nlm.New(e.fs, e.mgr, opt)
+	for name, addr := range mon.Hosts() {
+		h.Remember(name, addr)
+	}
 	e.h, e.mon = h, mon
 	e.srv = rpc.NewServer(rpc.ServerOptions{Logger: quiet()})
 	for _, p := range append(h.Programs(), mon.Program()) {
@@ -136,13 +161,16 @@ func (e *env) start() {
 	e.addr = l.Addr().String()
 	go e.srv.ServeTCP(l)
 	go e.srv.ServeUDP(pc)
-	srv := e.srv
+	srv, j := e.srv, e.journal
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Shutdown(ctx)
 		h.Close()
 		mon.Close()
+		if j != nil {
+			j.Close()
+		}
 	})
 }
 
@@ -154,6 +182,12 @@ func (e *env) restart() {
 	e.srv.Shutdown(ctx)
 	e.h.Close()
 	e.mon.Close()
+	if e.journal != nil {
+		// A crash loses what the journal had not written; the tests
+		// check what a grant's reply promised, which is durable.
+		e.journal.Close()
+		e.journal = nil
+	}
 	for _, m := range e.machines {
 		m.closeClients()
 	}

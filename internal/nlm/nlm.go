@@ -83,7 +83,21 @@ type Options struct {
 	// GrantBackoff is the pause after the first failed try; it doubles
 	// with each try. Zero means DefaultGrantBackoff.
 	GrantBackoff time.Duration
+	// Journal persists the lock manager's table: a grant is answered
+	// once it is durable. Nil persists nothing.
+	Journal lock.Journal
+	// BreakWait bounds how long a LOCK or TEST waits for SMB clients to
+	// give up write caching of the file (they flush, and send the
+	// byte-range locks they kept to themselves) before the client is told
+	// to retry. Zero means DefaultBreakWait.
+	BreakWait time.Duration
+	// BreakTimeout is how long a break waits for its acknowledgment before
+	// it is revoked. Zero means lock.DefaultBreakTimeout.
+	BreakTimeout time.Duration
 }
+
+// DefaultBreakWait is Options.BreakWait's default.
+const DefaultBreakWait = 2 * time.Second
 
 // Handler serves NLM versions 1, 3 and 4 over a lock manager shared with
 // the server's other protocols. It implements rpc.Handler and is safe for
@@ -101,6 +115,9 @@ type Handler struct {
 	grantRetries int
 	grantBackoff time.Duration
 	ports        portCache
+	journal      lock.Journal
+	breakWait    time.Duration
+	breakTimeout time.Duration
 
 	ctx    context.Context // ends with Close; bounds every callback
 	cancel context.CancelFunc
@@ -126,6 +143,9 @@ func New(fsys *fs.FS, mgr *lock.Manager, opt Options) *Handler {
 		grantTimeout: opt.GrantTimeout,
 		grantRetries: opt.GrantRetries,
 		grantBackoff: opt.GrantBackoff,
+		journal:      opt.Journal,
+		breakWait:    opt.BreakWait,
+		breakTimeout: opt.BreakTimeout,
 		pending:      make(map[lock.WaiterID]*blocked),
 		grants:       make(map[lock.WaiterID]*grant),
 		awaiting:     make(map[resKey]*grant),
@@ -149,6 +169,15 @@ func New(fsys *fs.FS, mgr *lock.Manager, opt Options) *Handler {
 	}
 	if h.grantBackoff <= 0 {
 		h.grantBackoff = DefaultGrantBackoff
+	}
+	if h.journal == nil {
+		h.journal = lock.NoJournal{}
+	}
+	if h.breakWait <= 0 {
+		h.breakWait = DefaultBreakWait
+	}
+	if h.breakTimeout <= 0 {
+		h.breakTimeout = lock.DefaultBreakTimeout
 	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	return h
@@ -205,7 +234,7 @@ func (h *Handler) ServeRPC(ctx context.Context, c *rpc.Call, w *xdr.Writer) erro
 	case ProcCancel, ProcCancelMsg:
 		return h.serveCancel(c, w)
 	case ProcUnlock, ProcUnlockMsg:
-		return h.serveUnlock(c, w)
+		return h.serveUnlock(ctx, c, w)
 	case ProcGranted, ProcGrantedMsg:
 		return h.serveGranted(c, w)
 	case ProcTestRes:
@@ -219,7 +248,7 @@ func (h *Handler) ServeRPC(ctx context.Context, c *rpc.Call, w *xdr.Writer) erro
 	case ProcShare:
 		return h.serveShare(ctx, c, w)
 	case ProcUnshare:
-		return h.serveUnshare(c, w)
+		return h.serveUnshare(ctx, c, w)
 	case ProcFreeAll:
 		return h.serveFreeAll(c)
 	}

@@ -20,7 +20,13 @@ func (h *Handler) serveTest(ctx context.Context, c *rpc.Call, w *xdr.Writer) err
 	}
 	key, st := h.fileOf(ctx, c, a.lock.fh)
 	var hl holder
-	if st == StatGranted {
+	switch {
+	case st != StatGranted:
+	case h.mgr.InGrace():
+		st = StatDeniedGrace
+	case !h.awaitWriters(ctx, key):
+		st = StatDeniedGrace
+	default:
 		d := h.mgr.Test(lock.Request{
 			File:  key,
 			Owner: lock.NLMOwner(string(a.lock.caller), a.lock.svid, a.lock.oh),
@@ -65,14 +71,8 @@ func (h *Handler) lock(ctx context.Context, c *rpc.Call, a *lockArgs) Stat {
 	if st != StatGranted {
 		return st
 	}
-	// Grace: once granted locks survive a restart, this is where a
-	// reclaim (a.reclaim) is checked against what the client held and a
-	// new lock answers StatDeniedGrace until the grace period ends. Until
-	// then no lock outlives the server, so there is nothing to reclaim
-	// and a reclaim is an ordinary request.
 	p := peerOf(c)
 	owner := lock.NLMOwner(string(a.lock.caller), a.lock.svid, a.lock.oh)
-	h.seen(owner.Host, p, a.state, c.Proc != ProcNMLock)
 	req := lock.Request{
 		File:  key,
 		Owner: owner,
@@ -80,6 +80,14 @@ func (h *Handler) lock(ctx context.Context, c *rpc.Call, a *lockArgs) Stat {
 		Mode:  modeOf(a.exclusive),
 		Wait:  a.block,
 	}
+	if a.reclaim {
+		h.seen(owner.Host, p, a.state, c.Proc != ProcNMLock)
+		return h.reclaim(ctx, req)
+	}
+	if h.mgr.InGrace() || !h.awaitWriters(ctx, key) {
+		return StatDeniedGrace
+	}
+	h.seen(owner.Host, p, a.state, c.Proc != ProcNMLock)
 	var d lock.Decision
 	if a.block {
 		// The waiter is recorded under h.mu in the same step as it is
@@ -95,6 +103,12 @@ func (h *Handler) lock(ctx context.Context, c *rpc.Call, a *lockArgs) Stat {
 	}
 	switch d.Status {
 	case lock.Granted:
+		if st := h.durable(ctx, req); st != StatGranted {
+			if len(d.Notices) > 0 {
+				h.route(d.Notices)
+			}
+			return st
+		}
 		h.count(EventGranted)
 		// A client polling again for a lock granted meanwhile learns it
 		// here; a GRANTED callback still on its way is then moot.
@@ -127,6 +141,7 @@ func (h *Handler) serveCancel(c *rpc.Call, w *xdr.Writer) error {
 			// does not want the lock, so it goes back.
 			if h.settleGrants(owner, key, rng, true) {
 				_, ns := h.mgr.Unlock(key, owner, rng)
+				h.journal.Lazy()
 				h.route(ns)
 			}
 		}
@@ -155,7 +170,7 @@ func (h *Handler) withdraw(key lock.FileKey, owner lock.Owner, rng lock.Range, m
 
 // serveUnlock answers UNLOCK and UNLOCK_MSG. As in POSIX, unlocking what
 // is not held succeeds.
-func (h *Handler) serveUnlock(c *rpc.Call, w *xdr.Writer) error {
+func (h *Handler) serveUnlock(ctx context.Context, c *rpc.Call, w *xdr.Writer) error {
 	var a unlockArgs
 	readUnlockArgs(c.Args, c.Vers == Version4, &a)
 	if err := argsErr(c); err != nil {
@@ -179,8 +194,18 @@ func (h *Handler) serveUnlock(c *rpc.Call, w *xdr.Writer) error {
 		var s lock.Status
 		s, ns = h.mgr.Unlock(key, owner, rng)
 		st = statOf(s)
+		if h.mgr.InGrace() {
+			// What the owner gives up it need not reclaim first.
+			prior := owner
+			prior.Prior = true
+			_, more := h.mgr.Unlock(key, prior, rng)
+			ns = append(ns, more...)
+		}
 		if len(ns) > 0 {
 			h.route(ns)
+		}
+		if err := h.journal.Released(ctx); err != nil {
+			h.log.Error("nlm: unlock not persisted", "host", owner.Host, "err", err)
 		}
 	}
 	h.answer(c, w, func(w *xdr.Writer) { writeRes(w, a.cookie, wireStat(c.Vers, st)) })
@@ -268,13 +293,26 @@ func (h *Handler) serveShare(ctx context.Context, c *rpc.Call, w *xdr.Writer) er
 		return err
 	}
 	key, st := h.fileOf(ctx, c, a.fh)
-	if st == StatGranted {
-		owner := lock.NLMOwner(string(a.caller), 0, a.oh)
+	owner := lock.NLMOwner(string(a.caller), 0, a.oh)
+	switch {
+	case st != StatGranted:
+	case a.reclaim != h.mgr.InGrace():
+		st = StatDeniedGrace // a new share during grace, a reclaim after it
+	case a.reclaim && !h.reclaimShare(key, owner):
+		st = StatDenied
+	default:
 		h.seen(owner.Host, peerOf(c), 0, true)
 		_, s := h.mgr.AddShare(key, owner, shareAccessOf[a.access], shareModeOf[a.mode])
 		st = statOf(s)
 		if s == lock.Denied {
 			h.count(EventDenied)
+		}
+		if s == lock.Granted {
+			if err := h.journal.Granted(ctx, key, owner); err != nil {
+				h.log.Error("nlm: share granted but not persisted; given back", "host", owner.Host, "err", err)
+				h.mgr.RemoveShare(key, owner)
+				st = StatDeniedNoLocks
+			}
 		}
 	}
 	writeShareRes(w, a.cookie, wireStat(c.Vers, st))
@@ -283,7 +321,7 @@ func (h *Handler) serveShare(ctx context.Context, c *rpc.Call, w *xdr.Writer) er
 
 // serveUnshare answers UNSHARE; removing a reservation that is not there
 // succeeds.
-func (h *Handler) serveUnshare(c *rpc.Call, w *xdr.Writer) error {
+func (h *Handler) serveUnshare(ctx context.Context, c *rpc.Call, w *xdr.Writer) error {
 	var a shareArgs
 	readShareArgs(c.Args, &a)
 	if err := argsErr(c); err != nil {
@@ -291,7 +329,13 @@ func (h *Handler) serveUnshare(c *rpc.Call, w *xdr.Writer) error {
 	}
 	key, st := keyOf(a.fh)
 	if st == StatGranted {
-		h.mgr.RemoveShare(key, lock.NLMOwner(string(a.caller), 0, a.oh))
+		owner := lock.NLMOwner(string(a.caller), 0, a.oh)
+		h.mgr.RemoveShare(key, owner)
+		owner.Prior = true
+		h.mgr.RemoveShare(key, owner)
+		if err := h.journal.Released(ctx); err != nil {
+			h.log.Error("nlm: unshare not persisted", "host", owner.Host, "err", err)
+		}
 	}
 	writeShareRes(w, a.cookie, wireStat(c.Vers, st))
 	return nil

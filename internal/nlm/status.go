@@ -51,6 +51,9 @@ var statusTable = [...]Stat{
 	lock.NotLocked:     StatDenied,
 	lock.Cancelled:     StatDenied,
 	lock.Invalid:       StatFailed,
+	lock.Breaking:      StatFailed,
+	lock.BreakDone:     StatFailed,
+	lock.Grace:         StatDeniedGrace,
 }
 
 func statOf(s lock.Status) Stat {

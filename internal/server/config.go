@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 
@@ -14,15 +15,42 @@ import (
 // Config is everything `tandem serve` can be told. Each key of the config
 // file has a flag of the same name with dashes (nfs_port -> --nfs-port).
 type Config struct {
-	Data        string        `toml:"data"`
-	Listen      string        `toml:"listen"`
-	NFSPort     int           `toml:"nfs_port"`
-	SMBPort     int           `toml:"smb_port"`
-	PortmapPort int           `toml:"portmap_port"`
-	MetricsAddr string        `toml:"metrics_addr"`
-	LogLevel    string        `toml:"log_level"`
-	Shares      []ShareConfig `toml:"share"`
+	Data        string `toml:"data"`
+	Listen      string `toml:"listen"`
+	NFSPort     int    `toml:"nfs_port"`
+	SMBPort     int    `toml:"smb_port"`
+	PortmapPort int    `toml:"portmap_port"`
+	MetricsAddr string `toml:"metrics_addr"`
+	LogLevel    string `toml:"log_level"`
+	// GracePeriod is how long, after a start that found lock state of an
+	// earlier run, clients have to reclaim it before it is released; it
+	// ends early once everything is reclaimed.
+	GracePeriod Duration `toml:"grace_period"`
+	// BreakTimeout is how long a lease or oplock break waits for the SMB
+	// client's acknowledgment before the grant is revoked.
+	BreakTimeout Duration      `toml:"break_timeout"`
+	Shares       []ShareConfig `toml:"share"`
 }
+
+// Duration is a time.Duration written as Go spells one ("90s", "1m30s")
+// in the config file.
+type Duration time.Duration
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	if v < 0 {
+		return fmt.Errorf("negative duration %s", b)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
 
 // ShareConfig is one [[share]] table of the config file.
 type ShareConfig struct {
@@ -41,13 +69,15 @@ type ShareConfig struct {
 // share named "export", NFS on 12049, SMB on 12445, the portmapper on 111.
 func Defaults() Config {
 	return Config{
-		Data:        "./tandem-data",
-		Listen:      "",
-		NFSPort:     12049,
-		SMBPort:     12445,
-		PortmapPort: 111,
-		MetricsAddr: "127.0.0.1:12080",
-		LogLevel:    "info",
+		Data:         "./tandem-data",
+		Listen:       "",
+		NFSPort:      12049,
+		SMBPort:      12445,
+		PortmapPort:  111,
+		MetricsAddr:  "127.0.0.1:12080",
+		LogLevel:     "info",
+		GracePeriod:  Duration(90 * time.Second),
+		BreakTimeout: Duration(35 * time.Second),
 	}
 }
 

@@ -4,13 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tandemfs/tandem/internal/lock"
+	"github.com/tandemfs/tandem/internal/lockstore"
 	"github.com/tandemfs/tandem/internal/nlm"
 	"github.com/tandemfs/tandem/internal/nsm"
 	"github.com/tandemfs/tandem/internal/rpc"
@@ -20,17 +23,34 @@ import (
 // locks is the lock service: the one lock manager of every protocol, and
 // the NLM and NSM front ends through which NFS clients lock.
 type locks struct {
-	mgr *lock.Manager
-	nlm *nlm.Handler
-	nsm *nsm.Service
-	smb atomic.Pointer[smb.Server] // set once SMB serves, while NLM already does
+	mgr     *lock.Manager
+	journal *lockstore.Journal
+	nlm     *nlm.Handler
+	nsm     *nsm.Service
+	smb     atomic.Pointer[smb.Server] // set once SMB serves, while NLM already does
+	log     *slog.Logger
+	loaded  *lockstore.Loaded // at start, for the journal
+
+	stop chan struct{} // ends the expirer
+	wg   sync.WaitGroup
 }
 
 // startLocks makes the lock manager and its NFS front ends, and serves
-// `tandem locks`. The status monitor advances its state number here, so a
-// failing store fails the start.
+// `tandem locks`. It restores the lock state a crash left, as prior state
+// that clients reclaim in a grace period, and starts the journal that
+// persists every change. The status monitor advances its state number
+// here, so a failing store fails the start.
 func (s *Server) startLocks(ctx context.Context, reg prometheus.Registerer) error {
-	l := &locks{mgr: lock.New(lock.Config{Limits: lock.DefaultLimits})}
+	l := &locks{mgr: lock.New(lock.Config{Limits: lock.DefaultLimits, Track: true}), log: s.log, stop: make(chan struct{})}
+	if err := s.recoverLocks(ctx, l); err != nil {
+		return err
+	}
+	j, err := lockstore.New(l.mgr, s.meta, lockstore.Options{Logger: s.log.With("component", "lockstore"),
+		Claims: l.loaded.Claims, Loaded: l.loaded, Redo: s.redoPath()})
+	if err != nil {
+		return err
+	}
+	l.journal, l.loaded = j, nil
 	var h *nlm.Handler
 	svc, err := nsm.New(ctx, nsm.Options{
 		Store:  s.meta,
@@ -43,16 +63,28 @@ func (s *Server) startLocks(ctx context.Context, reg prometheus.Registerer) erro
 		return fmt.Errorf("status monitor: %w", err)
 	}
 	h = nlm.New(s.FS, l.mgr, nlm.Options{
-		Logger:  s.log.With("component", "nlm"),
-		Monitor: svc,
-		Notices: l.route,
-		Metrics: newLockMetrics(reg, "nlm"),
+		Logger:       s.log.With("component", "nlm"),
+		Monitor:      svc,
+		Notices:      l.route,
+		Metrics:      newLockMetrics(reg, "nlm"),
+		Journal:      l.journal,
+		BreakTimeout: time.Duration(s.cfg.BreakTimeout),
 	})
+	// Hosts the monitor knew before are believed when they announce a
+	// reboot, before they lock again: their prior locks go at once.
+	for name, addr := range svc.Hosts() {
+		h.Remember(name, addr)
+	}
 	l.nlm, l.nsm = h, svc
 	s.locks = l
 	s.admin.Handle("locks", func(context.Context, json.RawMessage) (any, error) {
 		return l.entries(), nil
 	})
+	s.admin.Handle("grace-end", func(context.Context, json.RawMessage) (any, error) {
+		return l.endGrace("ended by hand"), nil
+	})
+	l.wg.Add(1)
+	go l.expire()
 	s.log.Info("lock manager up", "nsm_state", svc.State())
 	return nil
 }
@@ -72,10 +104,16 @@ func (l *locks) route(ns []lock.Notice) {
 	}
 }
 
-// close stops the callbacks and notifications in progress.
+// close stops the callbacks and notifications in progress, and writes
+// what the journal has not yet.
 func (l *locks) close() {
+	close(l.stop)
+	l.wg.Wait()
 	l.nlm.Close()
 	l.nsm.Close()
+	if err := l.journal.Close(); err != nil {
+		l.log.Error("lock state not persisted at shutdown", "err", err)
+	}
 }
 
 // lockMetrics counts lock outcomes of one protocol for Prometheus.
@@ -142,6 +180,14 @@ type LockEntry struct {
 	Client  string        `json:"client"` // NLM caller name, SMB client
 	Age     time.Duration `json:"age_ns"`
 	Waiting bool          `json:"waiting"`
+	// Unreclaimed: held before the server restarted and not reclaimed
+	// yet by its client; released when the grace period ends.
+	Unreclaimed bool `json:"unreclaimed"`
+	// Durable: the SMB open (or a lease of one) is a durable handle;
+	// Disconnected: its client's connection is gone and the handle waits
+	// for a reconnect.
+	Durable      bool `json:"durable"`
+	Disconnected bool `json:"disconnected"`
 }
 
 func (l *locks) entries() []LockEntry {
@@ -149,13 +195,14 @@ func (l *locks) entries() []LockEntry {
 	out := make([]LockEntry, 0, len(snap))
 	for _, e := range snap {
 		le := LockEntry{
-			File:    e.File.String(),
-			Kind:    e.Kind.String(),
-			Proto:   e.Owner.Proto.String(),
-			Owner:   ownerText(e.Owner),
-			Client:  e.Owner.Host,
-			Age:     e.Age,
-			Waiting: e.Waiting,
+			File:        e.File.String(),
+			Kind:        e.Kind.String(),
+			Proto:       e.Owner.Proto.String(),
+			Owner:       ownerText(e.Owner),
+			Client:      e.Owner.Host,
+			Age:         e.Age,
+			Waiting:     e.Waiting,
+			Unreclaimed: e.Owner.Prior,
 		}
 		switch e.Kind {
 		case lock.KindShare:

@@ -115,7 +115,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	s.rpc = rpc.NewServer(rpc.ServerOptions{Logger: log.With("component", "rpc")})
 	progs := []rpc.Program{
 		{Prog: mount.Program, Low: 1, High: 3, Name: "mount", Handler: mount.New(s.FS, mount.Options{Logger: log})},
-		{Prog: nfs3.Program, Low: 3, High: 3, Name: "nfs", Handler: nfs3.New(s.FS, nfs3.Options{Logger: log, Locks: s.locks.mgr, Notices: s.locks.route})},
+		{Prog: nfs3.Program, Low: 3, High: 3, Name: "nfs", Handler: nfs3.New(s.FS, nfs3.Options{Logger: log, Locks: s.locks.mgr, Notices: s.locks.route,
+			BreakTimeout: time.Duration(cfg.BreakTimeout)})},
 	}
 	progs = append(progs, s.locks.programs()...)
 	for _, p := range progs {

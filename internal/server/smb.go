@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/tandemfs/tandem/internal/meta"
 	"github.com/tandemfs/tandem/internal/smb"
@@ -24,10 +25,12 @@ func (s *Server) startSMB(ctx context.Context) error {
 		byName[sh.Name] = sh
 	}
 	s.smb = smb.New(s.FS, s.ids, smb.Options{
-		Logger:     s.log.With("component", "smb"),
-		ServerGUID: guid,
-		Locks:      s.locks.mgr,
-		Notices:    s.locks.route,
+		Logger:       s.log.With("component", "smb"),
+		ServerGUID:   guid,
+		Locks:        s.locks.mgr,
+		Notices:      s.locks.route,
+		Journal:      s.locks.journal,
+		BreakTimeout: time.Duration(s.cfg.BreakTimeout),
 		Share: func(name string) smb.ShareOptions {
 			sh := byName[name]
 			return smb.ShareOptions{Encrypt: sh.Encrypt, Guest: sh.Guest, Comment: sh.Comment}

@@ -83,6 +83,14 @@ func (s *Server) sidMapper(ctx context.Context) (identity.Mapper, error) {
 // locks is the lock manager.
 func (s *Server) locks() *lock.Manager { return s.opt.Locks }
 
+// journal persists the lock manager's table.
+func (s *Server) journal() lock.Journal {
+	if s.opt.Journal == nil {
+		return lock.NoJournal{}
+	}
+	return s.opt.Journal
+}
+
 // route hands notices of the lock manager to whoever waits for them.
 func (s *Server) route(ns []lock.Notice) {
 	if len(ns) == 0 {

@@ -1,6 +1,7 @@
 package smb
 
 import (
+	"context"
 	"encoding/binary"
 	"sync"
 
@@ -86,11 +87,53 @@ func (s *Server) Deliver(ns []lock.Notice) {
 			st = StatusLockNotGranted
 		}
 		close(w.done)
-		if st == StatusSuccess {
-			w.granted()
+		if st != StatusSuccess {
+			w.p.Complete(lockResponse(st))
+			continue
 		}
-		w.p.Complete(lockResponse(st))
+		w.granted()
+		// The client hears of the lock once it is durable; the caller
+		// whose change granted it does not wait for that.
+		go func(w *lockWait, n lock.Notice) {
+			st := StatusSuccess
+			if err := s.journal().Granted(context.Background(), n.Lock.File, n.Lock.Owner); err != nil {
+				st = s.undoLock(n.Lock.File, n.Lock.Owner, []lock.Range{n.Lock.Range}, err)
+			}
+			w.p.Complete(lockResponse(st))
+		}(w, n)
 	}
+}
+
+// durable waits until the locks just granted to owner are persisted; if
+// they cannot be, they are given back and the status says so.
+func (s *Server) durable(ctx context.Context, k lock.FileKey, owner lock.Owner, rs []lock.Range) Status {
+	if err := s.journal().Granted(ctx, k, owner); err != nil {
+		return s.undoLock(k, owner, rs, err)
+	}
+	return StatusSuccess
+}
+
+func (s *Server) undoLock(k lock.FileKey, owner lock.Owner, rs []lock.Range, err error) Status {
+	s.log.Error("smb: lock granted but not persisted; given back", "file", k, "err", err)
+	for _, r := range rs {
+		_, ns := s.locks().Unlock(k, owner, r)
+		s.route(ns)
+	}
+	s.journal().Lazy()
+	return StatusInsufficientResources
+}
+
+// lockOrReclaim asks for a lock that does not wait. During a grace period
+// it first tries it as a reclaim: a client that lost its open in the
+// restart and locks again through a new one (the Linux client does) gets
+// back what an open of its own held (package lock, Reclaim).
+func (s *Server) lockOrReclaim(req lock.Request) lock.Decision {
+	if s.locks().InGrace() {
+		if d := s.locks().Reclaim(req); d.Status != lock.NotLocked && d.Status != lock.Grace {
+			return d
+		}
+	}
+	return s.locks().Lock(req)
 }
 
 // lockResponse builds a LOCK response with status st.
@@ -162,9 +205,13 @@ func serveLock(w *Response, r *Request) {
 			st, ns := s.locks().Unlock(key, o.owner, e.r)
 			s.route(ns)
 			if st != lock.Granted {
+				s.journal().Lazy()
 				w.Error(lockStatus(st))
 				return
 			}
+		}
+		if err := s.journal().Released(r.Context()); err != nil {
+			s.log.Error("smb: unlock not persisted", "file", key, "err", err)
 		}
 		o.lockDone(seq)
 		lockResponse(StatusSuccess)(w)
@@ -184,7 +231,7 @@ func serveLock(w *Response, r *Request) {
 				s.waitLock(w, r, req, func() { o.lockDone(seq) }) // the only element: validLockFlags saw to it
 				return
 			}
-			d := s.locks().Lock(req)
+			d := s.lockOrReclaim(req)
 			s.route(d.Notices)
 			if d.Status != lock.Granted {
 				st = lockStatus(d.Status)
@@ -195,9 +242,18 @@ func serveLock(w *Response, r *Request) {
 				_, ns := s.locks().Unlock(key, o.owner, prev.r)
 				s.route(ns)
 			}
+			s.journal().Lazy()
 			w.Error(st)
 			return
 		}
+	}
+	rs := make([]lock.Range, len(elems))
+	for i, e := range elems {
+		rs[i] = e.r
+	}
+	if st := s.durable(r.Context(), key, o.owner, rs); st != StatusSuccess {
+		w.Error(st)
+		return
 	}
 	o.lockDone(seq)
 	lockResponse(StatusSuccess)(w)
@@ -226,12 +282,23 @@ func (s *Server) waitLock(w *Response, r *Request, req lock.Request, granted fun
 	// Hold the table while asking, so that a notice granting the new
 	// waiter cannot be delivered before the waiter is in it.
 	waits.mu.Lock()
-	d := s.locks().Lock(req)
+	var d lock.Decision
+	if s.locks().InGrace() {
+		if d = s.locks().Reclaim(req); d.Status == lock.NotLocked || d.Status == lock.Grace {
+			d = s.locks().Lock(req)
+		}
+	} else {
+		d = s.locks().Lock(req)
+	}
 	if d.Status != lock.Queued {
 		waits.mu.Unlock()
 		s.route(d.Notices)
 		if d.Status != lock.Granted {
 			w.Error(lockStatus(d.Status))
+			return
+		}
+		if st := s.durable(r.Context(), req.File, req.Owner, []lock.Range{req.Range}); st != StatusSuccess {
+			w.Error(st)
 			return
 		}
 		granted()
@@ -260,7 +327,7 @@ func (s *Server) waitLock(w *Response, r *Request, req lock.Request, granted fun
 		// Granted while being cancelled: the grant's notice found no
 		// waiter; the lock is held, so say so.
 		granted()
-		lw.p.Complete(lockResponse(StatusSuccess))
+		lw.p.Complete(lockResponse(s.durable(context.Background(), req.File, req.Owner, []lock.Range{req.Range})))
 	}()
 }
 

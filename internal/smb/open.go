@@ -123,7 +123,9 @@ func (o *open) register(dir fs.Handle, name, path string) Status {
 func (o *open) close(ctx context.Context) bool {
 	s := o.srv
 	s.notifyClosed(o)
-	s.route(s.locks().ReleaseOwner(o.owner))
+	ns := s.locks().ReleaseOwner(o.owner)
+	s.journal().Lazy()
+	s.route(ns)
 	o.mu.Lock()
 	doc := o.deleteOnClose
 	o.enum = nil

@@ -79,6 +79,9 @@ type Options struct {
 	// BreakTimeout is how long an oplock or lease break waits for the
 	// client's acknowledgment before it is revoked; zero means 35 s.
 	BreakTimeout time.Duration
+	// Journal persists the lock manager's table: a byte-range lock is
+	// answered once it is durable. Nil persists nothing.
+	Journal lock.Journal
 	// Durable keeps durable opens across restarts (durablerecord.go); nil
 	// means durable handles still work while the server runs, and are
 	// forgotten when it stops.
