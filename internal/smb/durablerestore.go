@@ -93,16 +93,19 @@ func (s *Server) restoreDurable(rec *DurableOpen, wait time.Duration) error {
 }
 
 // reclaim makes what a restored open held before the restart its own
-// again, as it reconnects: its share reservation, caching grant and
-// byte-range locks, which the lock manager holds for the open's and the
-// lease's prior twins. Where there is nothing prior to take back, the
-// open asks again for its share reservation (refused if another open
-// took the file meanwhile) and its caching grant, as it was saved; it
-// then has no byte-range locks.
+// again, as it reconnects: its share reservation, byte-range locks and
+// place among its lease's opens, which the lock manager holds for the
+// open's prior twin, and its caching grant, held for the prior twin of the
+// lease (or of the open, for an oplock). Where there is nothing prior to
+// take back (the grace period is over), the open asks again for its share
+// reservation (refused if another open took the file meanwhile) and its
+// caching grant, as it was saved; it then has no byte-range locks.
 func (s *Server) reclaim(o *open) bool {
 	key := o.key()
 	if !s.reclaimOwner(o.owner) {
-		if _, st := s.locks().AddShare(key, o.owner, lockAccess(o.access), lock.ShareAccess(o.shareAccess&7)); st != lock.Granted {
+		_, st := s.locks().AddShare(key, o.owner, lockAccess(o.access), lock.ShareAccess(o.shareAccess&7))
+		s.journal().Lazy()
+		if st != lock.Granted {
 			return false
 		}
 	}
@@ -111,6 +114,7 @@ func (s *Server) reclaim(o *open) bool {
 	}
 	if o.cache.lease || o.cache.want != 0 {
 		s.locks().GrantCaching(o.lockCacheRequest()) // joins the grant, or makes it again
+		s.journal().Lazy()
 	}
 	s.ops.mu.Lock()
 	if o.dur != nil {
@@ -121,19 +125,26 @@ func (s *Server) reclaim(o *open) bool {
 }
 
 // reclaimOwner makes what the prior twin of owner holds owner's own and
-// reports whether there was any. It is to call the lock manager's
-// ReclaimOwner(owner) and route the notices it returns, once the lock
-// manager restores prior state; until then a restored open finds none.
+// reports whether there was any.
 func (s *Server) reclaimOwner(owner lock.Owner) bool {
-	_ = owner
-	return false
+	ns, ok := s.locks().ReclaimOwner(owner)
+	if ok {
+		s.journal().Lazy()
+	}
+	s.route(ns)
+	return ok
 }
 
 // releasePrior lets go of what a restored open that was never reconnected
-// held before the restart. It is to release the prior twins of the open's
-// owner and of its lease (ReleaseOwner of each with Prior set, routing the
-// notices), once the lock manager keeps prior state; until then there is
-// none, and the end of the grace period would release it anyway.
+// held before the restart: the state of its prior twin, which leaves its
+// lease's grant too, and the grant with its last open. CREATEs waiting
+// for that grant go on (a prior grant is never broken: they wait until it
+// goes).
 func (s *Server) releasePrior(o *open) {
-	_ = o
+	twin := o.owner
+	twin.Prior = true
+	ns := s.locks().ReleaseOwner(twin)
+	s.journal().Lazy()
+	s.route(ns)
+	s.ops.caching.wake(o.key())
 }

@@ -78,7 +78,16 @@ func (e *env) restart(opt Options) (*Server, string) {
 	return srv, l.Addr().String()
 }
 
+// TestDurableStoreAndRestore saves a durable open, restarts the server
+// and reconnects to the open: with the lock manager's state of the last
+// run back as prior state, as the server's journal restores it, and
+// without (the grace period is over), when the open asks again.
 func TestDurableStoreAndRestore(t *testing.T) {
+	t.Run("prior state", func(t *testing.T) { testDurableRestore(t, true) })
+	t.Run("no prior state", func(t *testing.T) { testDurableRestore(t, false) })
+}
+
+func testDurableRestore(t *testing.T, prior bool) {
 	store := &memDurable{}
 	e := newEnv(t, Options{Durable: store})
 	c1 := e.connect30("alice", alicePass, "")
@@ -90,6 +99,9 @@ func TestDurableStoreAndRestore(t *testing.T) {
 	id := cr.ID
 	epoch := binary.LittleEndian.Uint16(cr.contexts["RqLs"][48:])
 	c1.write(id, 0, []byte("hello"))
+	if st := c1.lock(id, excl(0, 10)); st != StatusSuccess {
+		t.Fatal(st)
+	}
 	recs := store.all(t)
 	if len(recs) != 1 {
 		t.Fatalf("%d records saved", len(recs))
@@ -110,8 +122,19 @@ func TestDurableStoreAndRestore(t *testing.T) {
 
 	// The server restarts: the open is rebuilt, disconnected, and the
 	// client reconnects to it with its FileId and lease.
-	srv, addr := e.restart(Options{Durable: store})
+	m := lock.New(lock.Config{})
+	if prior {
+		if err := m.Recover(e.srv.locks().Records(), nil, time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv, addr := e.restart(Options{Durable: store, Locks: m})
 	srv.RestoreDurable(store.all(t), time.Now().Add(time.Hour))
+	key := lockKey(t, e, "f")
+	nlm := lock.Request{File: key, Owner: lock.NLMOwner("nfs-client", 1, nil), Range: lock.Range{Offset: 5, Length: 1}, Mode: lock.Shared}
+	if d := m.Test(nlm); prior != (d.Status == lock.Denied) {
+		t.Errorf("an NFS lock over the restored open's lock: %v", d.Status)
+	}
 	d := srv.DurableOpens()
 	if len(d) != 1 || d[0].Persistent != id.Persistent || !d[0].Disconnected || time.Until(d[0].Expires) > time.Minute || d[0].Client != r.Client {
 		t.Fatalf("restored: %+v", d)
@@ -128,11 +151,19 @@ func TestDurableStoreAndRestore(t *testing.T) {
 	if len(l) != 52 || binary.LittleEndian.Uint32(l[16:]) != 7 || binary.LittleEndian.Uint16(l[48:]) != epoch {
 		t.Errorf("lease after restart %x, want RWH epoch %d", l, epoch)
 	}
-	if g, ok := srv.locks().Caching(lockKey(t, e, "f"), lock.LeaseOwner(r.Client, r.LeaseKey)); !ok || g.State != 7 {
+	if g, ok := m.Caching(key, lock.LeaseOwner(r.Client, r.LeaseKey)); !ok || g.State != 7 {
 		t.Errorf("lease in the lock manager: %+v %v", g, ok)
 	}
 	if b, st := c2.read(id, 0, 5); st != StatusSuccess || string(b) != "hello" {
 		t.Errorf("read after restart: %q %v", b, st)
+	}
+	// With prior state, the lock came back with the open: it unlocks it,
+	// and nothing is left to reclaim.
+	if st := c2.lock(id, unlock(0, 10)); prior != (st == StatusSuccess) {
+		t.Errorf("unlock after restart: %v", st)
+	}
+	if g := m.Grace(); g.Active || g.Unreclaimed != 0 {
+		t.Errorf("grace after the reconnect: %+v", g)
 	}
 	// FileIds given out now are above the restored one.
 	n := c2.mustCreate(createReq{name: "g", access: rw, share: shareAll, disp: dispCreate})
@@ -153,12 +184,22 @@ func TestRestoreDurableExpires(t *testing.T) {
 	rec := DurableOpen{Persistent: 99, Volatile: 99, Client: "c", Timeout: time.Minute, User: "alice", UID: 1000,
 		Share: "export", File: e.root(), Dir: e.root()}
 	store.Save(context.Background(), &rec)
-	srv, _ := e.restart(Options{Durable: store})
+	// What it held comes back as prior state; a grace period longer than
+	// the open lives would keep it, were it not released with the open.
+	m := lock.New(lock.Config{})
+	share := lock.Record{Kind: lock.KindShare, File: lock.KeyOf(rec.File), Owner: lock.SMBOwner("c", 99), Access: lock.AccessRead, ShareAccess: lock.ShareRead}
+	if err := m.Recover([]lock.Record{share}, nil, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	srv, _ := e.restart(Options{Durable: store, Locks: m})
 	srv.RestoreDurable(store.all(t), time.Now().Add(50*time.Millisecond))
 	for end := time.Now().Add(5 * time.Second); len(store.all(t)) != 0 && time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
 	}
 	if len(store.all(t)) != 0 || len(srv.DurableOpens()) != 0 {
 		t.Errorf("a restored open outlived its deadline: %+v", srv.DurableOpens())
+	}
+	if g := m.Grace(); g.Unreclaimed != 0 {
+		t.Errorf("prior state of the expired open kept: %+v", g)
 	}
 	// A record of a FileId in use is refused.
 	srv.RestoreDurable([]DurableOpen{rec, rec}, time.Now().Add(time.Hour))
