@@ -251,6 +251,40 @@ func (s *Server) deleteDurable(ctx context.Context, id uint64, d *durable) {
 	}
 }
 
+// resaveDurable saves again the records of the durable opens of file f,
+// which moved: a reconnect with a lease names the file, and after a
+// restart the record says what its name is.
+func (s *Server) resaveDurable(f *fileState) {
+	if s.opt.Durable == nil {
+		return
+	}
+	type pair struct {
+		o *open
+		d *durable
+	}
+	var list []pair
+	s.ops.mu.Lock()
+	for _, o := range s.ops.opens {
+		if o.file == f && o.dur != nil && o.dur.state != durableClosing {
+			list = append(list, pair{o, o.dur})
+		}
+	}
+	s.ops.mu.Unlock()
+	for _, p := range list {
+		p.d.storeMu.Lock()
+		s.ops.mu.Lock()
+		still := p.o.dur == p.d
+		s.ops.mu.Unlock()
+		if still {
+			rec := s.durableRecord(p.o, p.d)
+			if err := s.opt.Durable.Save(context.Background(), &rec); err != nil {
+				s.log.Warn("smb: durable open record not updated after a rename", "id", rec.Persistent, "err", err)
+			}
+		}
+		p.d.storeMu.Unlock()
+	}
+}
+
 // durableRecord is o's record for the store.
 func (s *Server) durableRecord(o *open, d *durable) DurableOpen {
 	dir, name, path := o.location()

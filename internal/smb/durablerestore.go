@@ -14,7 +14,9 @@ import (
 // state of each owner's prior twin for a grace period. RestoreDurable
 // rebuilds the opens, disconnected and without a tree; a reconnect then
 // makes the prior state the open's own again (reclaim) and goes on as
-// any reconnect.
+// any reconnect. Until then the open's caching grant is prior state,
+// which the lock manager never breaks: what needs it gone waits for the
+// reconnect, the open's expiry or the end of the grace period.
 
 // RestoreDurable recreates each record as a disconnected durable open,
 // without a connection, that a DHnC or DH2C can reconnect to until its

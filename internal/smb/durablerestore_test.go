@@ -91,7 +91,7 @@ func testDurableRestore(t *testing.T, prior bool) {
 	store := &memDurable{}
 	e := newEnv(t, Options{Durable: store})
 	c1 := e.connect30("alice", alicePass, "")
-	cr := c1.createCtx(createReq{name: "f", access: rw, share: shareAll, disp: dispCreate,
+	cr := c1.createCtx(createReq{name: "e", access: rw | accessDelete, share: shareAll, disp: dispCreate,
 		contexts: ctxChain("DH2Q", dh2qCtx(0, 4), "RqLs", leaseV2Ctx(0x44, 7))}, oplockLease)
 	if cr.Status != StatusSuccess || cr.contexts["DH2Q"] == nil {
 		t.Fatalf("durable create: %v", cr.Status)
@@ -99,6 +99,11 @@ func testDurableRestore(t *testing.T, prior bool) {
 	id := cr.ID
 	epoch := binary.LittleEndian.Uint16(cr.contexts["RqLs"][48:])
 	c1.write(id, 0, []byte("hello"))
+	// A rename saves the record again: a reconnect with a lease names the
+	// file.
+	if st := c1.setInfo(id, infoFile, classFileRename, renameInfo("f", false), 0); st != StatusSuccess {
+		t.Fatal(st)
+	}
 	if st := c1.lock(id, excl(0, 10)); st != StatusSuccess {
 		t.Fatal(st)
 	}

@@ -218,6 +218,7 @@ func (o *open) moved(dir fs.Handle, name, path string) {
 	ops.mu.Lock()
 	o.file.dir, o.file.name, o.file.path = dir, name, path
 	ops.mu.Unlock()
+	o.srv.resaveDurable(o.file)
 }
 
 // fileOpen reports whether the file h has an open on this server.
