@@ -267,9 +267,10 @@ func (m *Manager) Reclaim(req Request) Decision {
 		}
 		m.takePrior(f, req.Owner, s, twin, exact)
 	}
+	// Nothing live conflicts, nor anything prior but placeholders, which
+	// stand for ranges unknown and bar only new requests.
 	now := m.clock()
-	req.Wait = false
-	d := m.lock(req, s, now, now)
+	d := m.grant(req, m.files[req.File], m.owners[req.Owner], s, now, now)
 	d.Notices = m.settleGrace(d.Notices)
 	return d
 }

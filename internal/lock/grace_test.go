@@ -361,3 +361,19 @@ func TestClaims(t *testing.T) {
 	}
 	checkInvariants(t, n)
 }
+
+// TestReclaimBesidePlaceholder: another client's placeholder (its claim
+// outlived its locks, or its records were lost) does not stop a reclaim
+// that the records vouch for.
+func TestReclaimBesidePlaceholder(t *testing.T) {
+	c := &fakeClock{t: t0}
+	n := New(Config{Now: c.Now})
+	recs := []Record{{Kind: KindRange, File: fA, Owner: oB, Mode: Exclusive, Range: Range{Offset: 10, Length: 10}}}
+	if err := n.Recover(recs, []Claim{ClaimOf(fA, oA), ClaimOf(fA, oB)}, t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if d := n.Reclaim(rq(oB, fA, 10, 10, Exclusive)); d.Status != Granted {
+		t.Fatalf("reclaim beside A's placeholder: %v (holder %v)", d.Status, d.Holder.Owner)
+	}
+	checkInvariants(t, n)
+}

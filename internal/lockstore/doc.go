@@ -31,7 +31,8 @@
 // A kill of the server process loses nothing that was answered: the store
 // and the redo log together hold the state of every file as of the last
 // answered change, and Load takes, per file, the newer of the two (each
-// write is tagged). A crash of the machine loses at most a second of the
+// write is tagged); it knows the machine did not restart meanwhile by its
+// boot id (boot.go), and says the state is exact (Loaded.Exact). A crash of the machine loses at most a second of the
 // exact state, but every grant answered is covered by a durable claim;
 // lock.Manager.Recover turns the records into prior state and the claims
 // into what stands for grants the records missed, and package lock

@@ -132,6 +132,10 @@ func New(mgr *lock.Manager, store meta.Store, opt Options) (*Journal, error) {
 			return nil, fmt.Errorf("lock redo log: %w", err)
 		}
 		j.redo = r
+		if err := writeBoot(opt.Redo); err != nil {
+			r.close()
+			return nil, fmt.Errorf("lock redo log: %w", err)
+		}
 	}
 	// What only the redo log held goes to the store first: new frames
 	// start after an empty log.
@@ -197,8 +201,9 @@ func (j *Journal) SyncWith(ctx context.Context, fn func(meta.Tx) error) error {
 	return j.with(ctx, fn, true)
 }
 
-// LazyWith runs fn in the transaction of the next write without waiting
-// for it to be durable; it returns fn's error once it ran.
+// LazyWith runs fn in a transaction of the next write without waiting for
+// it to be durable (a kill of the process may lose it); it returns fn's
+// error once it ran.
 func (j *Journal) LazyWith(ctx context.Context, fn func(meta.Tx) error) error {
 	return j.with(ctx, fn, false)
 }
@@ -363,7 +368,10 @@ func (j *Journal) batch(buf []lock.FileState) []lock.FileState {
 	j.mu.Lock()
 	ops := j.ops
 	j.ops = nil
-	sync := j.wantSync > j.durable || len(ops) > 0 || len(j.newClaims) > 0
+	sync := j.wantSync > j.durable || len(j.newClaims) > 0
+	for _, o := range ops {
+		sync = sync || o.sync
+	}
 	newClaims, oldClaims := j.newClaims, j.oldClaims
 	j.newClaims, j.oldClaims = nil, nil
 	j.mu.Unlock()
@@ -380,6 +388,9 @@ func (j *Journal) batch(buf []lock.FileState) []lock.FileState {
 			for _, c := range changes {
 				j.unsynced[c.File] = true
 			}
+		}
+		if err == nil && len(ops) > 0 {
+			err = j.writeStore(nil, ops, nil, nil, tag, false)
 		}
 	case sync || len(changes) > 0 || len(oldClaims) > 0:
 		err = j.writeStore(changes, ops, newClaims, oldClaims, tag, sync)

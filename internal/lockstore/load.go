@@ -21,6 +21,11 @@ type Loaded struct {
 	// Base is the tag the journal of this run goes on from: above every
 	// tag of the store and the redo log.
 	Base uint64
+	// Exact says the records are the exact state of the last answered
+	// change of the last run: the machine did not restart since (boot.go),
+	// so the redo log lost nothing. The claims then stand for nothing the
+	// records do not show.
+	Exact bool
 }
 
 // Load reads the persisted lock table, claims and redo log (redo may be
@@ -76,6 +81,7 @@ func Load(ctx context.Context, store meta.Store, redo string, log *slog.Logger) 
 	}
 	out := &Loaded{Claims: claims}
 	if redo != "" {
+		out.Exact = sameBoot(redo)
 		frames, err := readRedo(redo)
 		if err != nil {
 			return nil, err

@@ -135,3 +135,24 @@ func FuzzRedo(f *testing.F) {
 		readRedo(p) // never panics
 	})
 }
+
+// TestExactAfterKill: a redo log written in this boot makes the loaded
+// state exact; one of another boot does not.
+func TestExactAfterKill(t *testing.T) {
+	ctx := context.Background()
+	store := memory.New()
+	redo := filepath.Join(t.TempDir(), "redo")
+	mgr := lock.New(lock.Config{Track: true})
+	j := mustNew(t, mgr, store, Options{Redo: redo})
+	crash(j)
+	l, err := Load(ctx, store, redo, nil)
+	if err != nil || l.Exact != (len(bootID()) > 0) {
+		t.Fatalf("same boot: exact %v, %v", l.Exact, err)
+	}
+	old := bootID
+	defer func() { bootID = old }()
+	bootID = func() []byte { return []byte("another-boot") }
+	if l, _ := Load(ctx, store, redo, nil); l.Exact {
+		t.Fatal("a redo log of another boot taken as whole")
+	}
+}

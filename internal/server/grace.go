@@ -20,6 +20,9 @@ func (s *Server) recoverLocks(ctx context.Context, l *locks) error {
 	}
 	l.loaded = loaded
 	recs, claims := restorable(loaded.Records, func(string, uint64) bool { return false }), loaded.Claims
+	if loaded.Exact {
+		claims = nil // the records are the whole truth: see lockstore's boot.go
+	}
 	if len(recs) == 0 && len(claims) == 0 {
 		return nil
 	}

@@ -189,6 +189,8 @@ type lockEntry struct {
 	Client  string `json:"client"`
 	AgeNS   int64  `json:"age_ns"`
 	Waiting bool   `json:"waiting"`
+	// Unreclaimed: held before a restart, not yet reclaimed.
+	Unreclaimed bool `json:"unreclaimed"`
 }
 
 // short is what the tests compare of an entry.

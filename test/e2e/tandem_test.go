@@ -57,7 +57,8 @@ type tandemServer struct {
 	v    *vm.VM
 	bin  string
 	data string
-	logs string // directory of the per-process logs
+	logs string   // directory of the per-process logs
+	args []string // more flags for `tandem serve`
 	n    int
 	proc *vm.Process
 }
@@ -88,6 +89,7 @@ func (s *tandemServer) start(t *testing.T) {
 	defer logFile.Close()
 	cmd := exec.Command(s.bin, "serve", "--data", s.data, "--listen", "0.0.0.0",
 		"--nfs-port", strconv.Itoa(nfsPort), "--portmap-port", strconv.Itoa(portmapPort))
+	cmd.Args = append(cmd.Args, s.args...)
 	if lv := os.Getenv("TANDEM_E2E_LOG_LEVEL"); lv != "" {
 		cmd.Args = append(cmd.Args, "--log-level", lv) // debug: every refused SMB request
 	}
