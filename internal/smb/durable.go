@@ -323,6 +323,7 @@ type DurableInfo struct {
 	Persistent   uint64
 	File         lock.FileKey
 	Client       string
+	Holder       lock.Owner // of its caching grant: its lease, or the open itself for an oplock
 	Disconnected bool
 	Expires      time.Time // when a disconnected open is closed; zero while connected
 }
@@ -334,7 +335,7 @@ func (s *Server) DurableOpens() []DurableInfo {
 	var out []DurableInfo
 	for _, o := range s.ops.opens {
 		if d := o.dur; d != nil && d.state != durableClosing {
-			info := DurableInfo{Persistent: o.id.Persistent, File: o.key(), Client: o.owner.Host}
+			info := DurableInfo{Persistent: o.id.Persistent, File: o.key(), Client: o.owner.Host, Holder: o.cache.holder}
 			if d.state != durableConnected {
 				info.Disconnected, info.Expires = true, d.expires
 			}
