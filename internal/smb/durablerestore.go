@@ -99,17 +99,11 @@ func (s *Server) restoreDurable(rec *DurableOpen, wait time.Duration) error {
 // place among its lease's opens, which the lock manager holds for the
 // open's prior twin, and its caching grant, held for the prior twin of the
 // lease (or of the open, for an oplock). Where there is nothing prior to
-// take back (the grace period is over), the open asks again for its share
-// reservation (refused if another open took the file meanwhile) and its
-// caching grant, as it was saved; it then has no byte-range locks.
+// take back (the grace period is over and released it, or its state was
+// lost), the reconnect fails: the handle is gone with what it held.
 func (s *Server) reclaim(o *open) bool {
-	key := o.key()
 	if !s.reclaimOwner(o.owner) {
-		_, st := s.locks().AddShare(key, o.owner, lockAccess(o.access), lock.ShareAccess(o.shareAccess&7))
-		s.journal().Lazy()
-		if st != lock.Granted {
-			return false
-		}
+		return false
 	}
 	if o.cache.lease {
 		s.reclaimOwner(o.cache.holder) // or taken back already by another open of the lease

@@ -80,8 +80,9 @@ func (e *env) restart(opt Options) (*Server, string) {
 
 // TestDurableStoreAndRestore saves a durable open, restarts the server
 // and reconnects to the open: with the lock manager's state of the last
-// run back as prior state, as the server's journal restores it, and
-// without (the grace period is over), when the open asks again.
+// run back as prior state, as the server's journal restores it; and
+// without (the grace period is over and released it), when the handle is
+// gone.
 func TestDurableStoreAndRestore(t *testing.T) {
 	t.Run("prior state", func(t *testing.T) { testDurableRestore(t, true) })
 	t.Run("no prior state", func(t *testing.T) { testDurableRestore(t, false) })
@@ -149,6 +150,15 @@ func testDurableRestore(t *testing.T, prior bool) {
 		t.Errorf("reconnect with another CreateGuid: %v", cr.Status)
 	}
 	cr = c2.createCtx(createReq{name: "f", contexts: ctxChain("DH2C", dh2cCtx(id, 4), "RqLs", leaseV2Ctx(0x44, 0))}, 0)
+	if !prior {
+		if cr.Status != StatusObjectNameNotFound {
+			t.Fatalf("reconnect after restart without prior state: %v, want STATUS_OBJECT_NAME_NOT_FOUND", cr.Status)
+		}
+		if d := srv.DurableOpens(); len(d) != 0 {
+			t.Fatalf("the open outlived a failed reconnect: %+v", d)
+		}
+		return
+	}
 	if cr.Status != StatusSuccess || cr.ID != id || cr.Size != 5 {
 		t.Fatalf("reconnect after restart: %v %v size %d", cr.Status, cr.ID, cr.Size)
 	}
