@@ -106,11 +106,11 @@ func (s *Server) reclaim(o *open) bool {
 		return false
 	}
 	if o.cache.lease {
-		s.reclaimOwner(o.cache.holder) // or taken back already by another open of the lease
-	}
-	if o.cache.lease || o.cache.want != 0 {
-		s.locks().GrantCaching(o.lockCacheRequest()) // joins the grant, or makes it again
-		s.journal().Lazy()
+		// Its place among the lease's opens came back with the open;
+		// the grant itself comes back once, with the first open of the
+		// lease to reconnect, in the state it had (not the one asked at
+		// CREATE: breaks may have taken some away).
+		s.reclaimOwner(o.cache.holder)
 	}
 	s.ops.mu.Lock()
 	if o.dur != nil {

@@ -511,6 +511,7 @@ func ackOplock(w *Response, r *Request, b []byte) {
 	}
 	g, lst, ns := s.locks().AckBreak(o.owner, c)
 	s.route(ns)
+	s.ackPersisted(r)
 	if lst != lock.Granted {
 		w.Error(StatusInvalidOplockProtocol)
 		return
@@ -538,6 +539,7 @@ func ackLease(w *Response, r *Request, b []byte) {
 	}
 	g, st, ns := s.locks().AckBreak(lock.LeaseOwner(r.Conn.lockClient(), key), state)
 	s.route(ns)
+	s.ackPersisted(r)
 	switch st {
 	case lock.Granted:
 	case lock.NotLocked:
@@ -554,4 +556,13 @@ func ackLease(w *Response, r *Request, b []byte) {
 	binary.LittleEndian.PutUint16(out, 36)
 	copy(out[8:24], key[:])
 	binary.LittleEndian.PutUint32(out[24:], uint32(g.State))
+}
+
+// ackPersisted waits until the caching an acknowledgment left is written
+// where a kill of the server cannot lose it: a durable open reconnected
+// after a restart must not come back caching what its client gave up.
+func (s *Server) ackPersisted(r *Request) {
+	if err := s.journal().Released(r.Context()); err != nil {
+		s.log.Error("smb: break acknowledgment not persisted", "err", err)
+	}
 }
