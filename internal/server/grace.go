@@ -19,7 +19,10 @@ func (s *Server) recoverLocks(ctx context.Context, l *locks) error {
 		return fmt.Errorf("load lock state: %w", err)
 	}
 	l.loaded = loaded
-	recs, claims := restorable(loaded.Records, func(string, uint64) bool { return false }), loaded.Claims
+	if l.durable, err = s.loadDurable(ctx); err != nil {
+		return fmt.Errorf("load SMB durable opens: %w", err)
+	}
+	recs, claims := restorable(loaded.Records, durableSet(l.durable)), loaded.Claims
 	if loaded.Exact {
 		claims = nil // the records are the whole truth: see lockstore's boot.go
 	}
@@ -41,7 +44,8 @@ func (s *Server) recoverLocks(ctx context.Context, l *locks) error {
 		return nil
 	}
 	s.log.Info("grace period: lock state of the last run restored; clients reclaim it until the end, new locks wait",
-		"locks", kinds[lock.KindRange], "share_reservations", kinds[lock.KindShare], "leases_oplocks", kinds[lock.KindCaching], "claims", len(claims),
+		"locks", kinds[lock.KindRange], "share_reservations", kinds[lock.KindShare], "leases_oplocks", kinds[lock.KindCaching],
+		"smb_durable_opens", len(l.durable), "claims", len(claims),
 		"clients", len(hosts), "grace", grace, "ends", gs.Ends.Format(time.RFC3339))
 	return nil
 }

@@ -30,6 +30,7 @@ type locks struct {
 	smb     atomic.Pointer[smb.Server] // set once SMB serves, while NLM already does
 	log     *slog.Logger
 	loaded  *lockstore.Loaded // at start, for the journal
+	durable []smb.DurableOpen // the durable opens of the last run, until SMB restores them
 
 	stop chan struct{} // ends the expirer
 	wg   sync.WaitGroup
@@ -193,6 +194,16 @@ type LockEntry struct {
 func (l *locks) entries() []LockEntry {
 	snap := l.mgr.Snapshot()
 	out := make([]LockEntry, 0, len(snap))
+	// Durable SMB opens, by the owners of their entries: the open, and the
+	// holder of its caching grant. A prior entry is its twin's.
+	durable := map[lock.Owner]bool{} // owner -> disconnected
+	if srv := l.smb.Load(); srv != nil {
+		for _, d := range srv.DurableOpens() {
+			o := lock.SMBOwner(d.Client, d.Persistent)
+			durable[o] = durable[o] || d.Disconnected
+			durable[d.Holder] = durable[d.Holder] || d.Disconnected
+		}
+	}
 	for _, e := range snap {
 		le := LockEntry{
 			File:        e.File.String(),
@@ -203,6 +214,11 @@ func (l *locks) entries() []LockEntry {
 			Age:         e.Age,
 			Waiting:     e.Waiting,
 			Unreclaimed: e.Owner.Prior,
+		}
+		live := e.Owner
+		live.Prior = false
+		if disc, ok := durable[live]; ok && live.Proto == lock.SMB {
+			le.Durable, le.Disconnected = true, disc
 		}
 		switch e.Kind {
 		case lock.KindShare:

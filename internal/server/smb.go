@@ -30,6 +30,7 @@ func (s *Server) startSMB(ctx context.Context) error {
 		Locks:        s.locks.mgr,
 		Notices:      s.locks.route,
 		Journal:      s.locks.journal,
+		Durable:      durableStore{s.locks.journal},
 		BreakTimeout: time.Duration(s.cfg.BreakTimeout),
 		Share: func(name string) smb.ShareOptions {
 			sh := byName[name]
@@ -37,6 +38,17 @@ func (s *Server) startSMB(ctx context.Context) error {
 		},
 	})
 	s.locks.smb.Store(s.smb)
+	if recs := s.locks.durable; len(recs) > 0 {
+		// They wait for their clients' reconnects until the grace period
+		// ends (or their own timeout, if sooner).
+		until := time.Now()
+		if gs := s.locks.mgr.Grace(); gs.Active {
+			until = gs.Ends
+		}
+		s.smb.RestoreDurable(recs, until)
+		s.log.Info("SMB durable opens of the last run restored, waiting for their clients", "opens", len(recs), "until", until.Format(time.RFC3339))
+	}
+	s.locks.durable = nil
 	addr := net.JoinHostPort(s.cfg.Listen, strconv.Itoa(s.cfg.SMBPort))
 	l, err := net.Listen("tcp", addr)
 	if err != nil {

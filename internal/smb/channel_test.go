@@ -24,7 +24,7 @@ func cmacSignerOf(key [16]byte) signer {
 func signedReq(h *Header) { h.Flags |= FlagSigned }
 
 // logon30 logs a 3.0 connection on and returns the session's signer.
-func logon30(t *testing.T, c *raw, user, pass string) signer {
+func logon30(t testing.TB, c *raw, user, pass string) signer {
 	t.Helper()
 	r, key := c.ntlmExchange(user, pass, 0, nil)
 	if r.Status != StatusSuccess {

@@ -40,6 +40,7 @@ type createRequest struct {
 	oplock                              byte       // RequestedOplockLevel
 	wait                                *breakWait // set with statusBreakWait
 	waited                              bool       // the open waited for breaks
+	holds                               *createKey // the CreateGuid held while the CREATE runs (durablereconnect.go)
 }
 
 // serveCreate opens or creates a file or directory (MS-SMB2 3.3.5.9,
@@ -65,50 +66,56 @@ func serveCreate(w *Response, r *Request) {
 		options: binary.LittleEndian.Uint32(b[40:]),
 		oplock:  b[3],
 	}
+	nameOff, nameLen := uint32(binary.LittleEndian.Uint16(b[44:])), uint32(binary.LittleEndian.Uint16(b[46:]))
+	raw, nameOK := r.Buffer(nameOff, nameLen)
+	nameOK = nameOK && (nameLen == 0 || nameOff >= HeaderSize+56)
+	ctxSt := StatusSuccess
+	if ctxOff, ctxLen := binary.LittleEndian.Uint32(b[48:]), binary.LittleEndian.Uint32(b[52:]); ctxLen > 0 {
+		if cb, ok := r.Buffer(ctxOff, ctxLen); !ok || ctxOff%8 != 0 {
+			ctxSt = StatusInvalidParameter
+		} else {
+			q.ctx, ctxSt = parseCreateContexts(cb)
+		}
+	}
+	s := r.Conn.srv
+	if r.Conn.dialect < Dialect300 {
+		q.ctx.dh2q, q.ctx.dh2c = nil, nil // SMB 3 contexts, unknown before
+	}
+	// A durable reconnect ignores the request's other fields (MS-SMB2
+	// 3.3.5.9.7, 3.3.5.9.12), so it comes before their checks.
+	if nameOK && ctxSt == StatusSuccess && (q.ctx.dhnc != nil || q.ctx.dh2c != nil) {
+		s.serveReconnect(w, r, &q, raw)
+		return
+	}
 	if st := q.check(binary.LittleEndian.Uint32(b[4:])); st != StatusSuccess {
 		w.Error(st)
 		return
 	}
-	nameOff, nameLen := uint32(binary.LittleEndian.Uint16(b[44:])), uint32(binary.LittleEndian.Uint16(b[46:]))
-	if nameLen > 0 && nameOff < HeaderSize+56 {
-		w.Error(StatusInvalidParameter)
-		return
-	}
-	raw, ok := r.Buffer(nameOff, nameLen)
-	if !ok {
-		w.Error(StatusInvalidParameter)
-		return
-	}
-	if ctxOff, ctxLen := binary.LittleEndian.Uint32(b[48:]), binary.LittleEndian.Uint32(b[52:]); ctxLen > 0 {
-		cb, ok := r.Buffer(ctxOff, ctxLen)
-		if !ok || ctxOff%8 != 0 {
-			w.Error(StatusInvalidParameter)
-			return
-		}
-		var st Status
-		if q.ctx, st = parseCreateContexts(cb); st != StatusSuccess {
-			w.Error(st)
-			return
-		}
-	}
 	switch {
-	case q.ctx.reconnect:
-		w.Error(StatusObjectNameNotFound) // no durable handle to reconnect to
+	case !nameOK:
+		w.Error(StatusInvalidParameter)
+		return
+	case ctxSt != StatusSuccess:
+		w.Error(ctxSt)
+		return
+	case q.ctx.dhnq != nil && q.ctx.dh2q != nil:
+		w.Error(StatusInvalidParameter) // one durable request, not two
 		return
 	case q.ctx.timewarp:
 		w.Error(StatusObjectNameNotFound) // no previous versions
 		return
+	case q.ctx.dh2q != nil && s.replayCreate(w, r, &q):
+		return
 	}
 	raw, stream, st := splitStream(raw)
+	if st == StatusSuccess {
+		q.comps, st = parseName(raw)
+	}
 	if st != StatusSuccess {
+		s.releaseCreateGuid(&q)
 		w.Error(st)
 		return
 	}
-	if q.comps, st = parseName(raw); st != StatusSuccess {
-		w.Error(st)
-		return
-	}
-	s := r.Conn.srv
 	var o *open
 	var action uint32
 	var a fs.Attr
@@ -122,6 +129,7 @@ func serveCreate(w *Response, r *Request) {
 		return
 	}
 	if st != StatusSuccess {
+		s.releaseCreateGuid(&q)
 		w.Error(st)
 		return
 	}
@@ -136,15 +144,10 @@ func (s *Server) createReply(w *Response, r *Request, q *createRequest, o *open,
 	}
 	o.withAlloc(a)
 	level, lease := s.grantCaching(o)
+	s.noteCreateIDs(q, o, action)
+	dhName, dh := s.grantDurable(r, q, o, level, lease)
 
-	out := w.Grow(88)
-	binary.LittleEndian.PutUint16(out, 89)
-	out[2] = level
-	binary.LittleEndian.PutUint32(out[4:], action)
-	putNetworkOpen(out[8:], a)
-	binary.LittleEndian.PutUint64(out[64:], o.id.Persistent)
-	binary.LittleEndian.PutUint64(out[72:], o.id.Volatile)
-	cw := contextWriter{w: w}
+	cw := createResponse(w, level, action, a, o.id)
 	if q.ctx.maxAccess {
 		var d [8]byte
 		dir, _, _ := o.location()
@@ -157,11 +160,33 @@ func (s *Server) createReply(w *Response, r *Request, q *createRequest, o *open,
 		binary.LittleEndian.PutUint64(d[8:], a.FSID)
 		cw.add(ctxQueryOnDiskID, d[:])
 	}
+	if dhName != "" {
+		cw.add(dhName, dh)
+	}
 	if lease != nil {
 		cw.add(ctxLeaseRequest, lease)
 	}
+	cw.endCreate()
+}
+
+// createResponse starts the body of a CREATE response; its contexts
+// follow through the writer it returns, and endCreate ends it.
+func createResponse(w *Response, level byte, action uint32, a *fs.Attr, id FileID) *contextWriter {
+	out := w.Grow(88)
+	binary.LittleEndian.PutUint16(out, 89)
+	out[2] = level
+	binary.LittleEndian.PutUint32(out[4:], action)
+	putNetworkOpen(out[8:], a)
+	binary.LittleEndian.PutUint64(out[64:], id.Persistent)
+	binary.LittleEndian.PutUint64(out[72:], id.Volatile)
+	return &contextWriter{w: w}
+}
+
+// endCreate records where the contexts of a CREATE response are.
+func (cw *contextWriter) endCreate() {
+	w := cw.w
 	off, n := cw.bounds()
-	out = w.Bytes()
+	out := w.Bytes()
 	binary.LittleEndian.PutUint32(out[80:], off)
 	binary.LittleEndian.PutUint32(out[84:], n)
 	if w.Len() == 88 {
@@ -275,6 +300,7 @@ func (s *Server) openExisting(ctx context.Context, r *Request, q *createRequest,
 		// it as they would a write through this one.
 		access |= fileWriteData
 	}
+	s.closeAppInstance(ctx, r, q, res.h)
 	o := s.newOpen(r, res.h, isDir, access, q.share, q.options)
 	o.cacheRequest(r.Conn, q)
 	if st := s.breakForOpen(o, q, overwrite); st != StatusSuccess {
@@ -297,7 +323,7 @@ func (s *Server) openExisting(ctx context.Context, r *Request, q *createRequest,
 		sa.Mask |= fs.SetSize
 		sa.Size = 0
 		if err := s.setAttrKeepSD(ctx, r, res.h, &a, sa); err != nil {
-			o.tree.ops.remove(o.id)
+			r.Tree.ops.remove(o.id)
 			o.close(ctx)
 			return nil, 0, a, StatusOf(err)
 		}
@@ -307,14 +333,14 @@ func (s *Server) openExisting(ctx context.Context, r *Request, q *createRequest,
 		}
 		if q.ctx.eaBuffer != nil {
 			if st := s.setEAs(r, res.h, q.ctx.eaBuffer); st != StatusSuccess {
-				o.tree.ops.remove(o.id)
+				r.Tree.ops.remove(o.id)
 				o.close(ctx)
 				return nil, 0, a, st
 			}
 		}
 		var err error
 		if a, err = s.fs.GetAttr(ctx, res.h); err != nil {
-			o.tree.ops.remove(o.id)
+			r.Tree.ops.remove(o.id)
 			o.close(ctx)
 			return nil, 0, a, StatusOf(err)
 		}
@@ -438,7 +464,7 @@ func (s *Server) applyNewSD(ctx context.Context, r *Request, h fs.Handle, a fs.A
 // entries (STATUS_DIRECTORY_NOT_EMPTY), not the share's root.
 func (o *open) checkDelete(ctx context.Context, a *fs.Attr) Status {
 	switch {
-	case o.h == o.tree.Root():
+	case o.h == o.tree.Load().Root():
 		return StatusAccessDenied
 	case a.Type != fs.TypeDir && a.Mode&0o200 == 0:
 		return StatusCannotDelete

@@ -14,14 +14,17 @@ import (
 // on-disk file id). SecD (a security descriptor for a new file) sets the
 // new file's owner, group and mode. A lease request (RqLs, v1 or v2) is
 // granted as the lock manager allows (lease.go). The durable handle
-// requests (DHnQ, DH2Q) are decoded and not granted, which clients
-// accept: no response context means no durability. A durable
-// reconnect (DHnC, DH2C) finds nothing to reconnect to
-// (STATUS_OBJECT_NAME_NOT_FOUND), and a previous version (TWrp) does not
-// exist. Extended attributes (ExtA) are set on a file the CREATE makes
-// or overwrites (ea.go). Other contexts,
-// including those named by GUID (application instance, SVHDX, POSIX) and
-// Apple's AAPL, are ignored, as the protocol wants for unknown ones.
+// requests (DHnQ, and from SMB 3.0 DH2Q with its CreateGuid) are granted
+// with a batch oplock or a lease that caches handles, and the reconnects
+// (DHnC, DH2C) find the open again after its connection was lost
+// (durable.go, durablereconnect.go); the persistent flag of DH2Q is not
+// granted, as no share is continuously available. A previous version
+// (TWrp) does not exist. Extended attributes (ExtA) are set on a file the
+// CREATE makes or overwrites (ea.go). An application instance id (SMB
+// 3.x) closes the open another client made of the file under the same id
+// (appinstance.go). Other contexts, including those named by GUID (SVHDX,
+// POSIX) and Apple's AAPL, are ignored, as the protocol wants for unknown
+// ones.
 
 // optCreateTreeConnection is a create option Windows does not support
 // either (MS-SMB2 2.2.13).
@@ -40,6 +43,7 @@ const (
 	ctxDurableV2Request = "DH2Q"
 	ctxDurableV2Recon   = "DH2C"
 	ctxLeaseRequest     = "RqLs"
+	ctxAppInstanceID    = "\x45\xbc\xa6\x6a\xef\xa7\xf7\x4a\x90\x08\xfa\x46\x2e\x14\x4d\x74"
 )
 
 // createContexts is what a CREATE request's contexts ask for.
@@ -50,13 +54,15 @@ type createContexts struct {
 	eaBuffer  []byte // FILE_FULL_EA_INFORMATION list for a new or overwritten file
 	alloc     []byte // AlSi: allocation size of a new or overwritten file
 	timewarp  bool
-	reconnect bool // DHnC or DH2C
-
-	// Decoded for the durable handle support to come; today they only
-	// say what the client asked for.
-	durable   []byte // DHnQ or DH2Q data
-	durableV2 bool
 	lease     []byte // RqLs data (lease.go)
+
+	// The durable handle contexts (durable.go), each nil when absent, and
+	// how many contexts the request has in all: a reconnect tolerates
+	// few others.
+	dhnq, dh2q, dhnc, dh2c []byte
+	count                  int
+
+	appInstance [16]byte // SMB2_CREATE_APP_INSTANCE_ID (appinstance.go), zero without
 }
 
 // parseCreateContexts decodes the chain in b (the bytes at
@@ -105,6 +111,7 @@ func parseCreateContexts(b []byte) (createContexts, Status) {
 
 // add records one context.
 func (cc *createContexts) add(name string, data []byte) Status {
+	cc.count++
 	switch name {
 	case ctxMaxAccess:
 		if len(data) != 0 && len(data) != 8 {
@@ -129,19 +136,33 @@ func (cc *createContexts) add(name string, data []byte) Status {
 		if len(data) != 16 {
 			return StatusInvalidParameter
 		}
-		cc.durable = data
+		cc.dhnq = data
 	case ctxDurableV2Request:
 		if len(data) != 32 {
 			return StatusInvalidParameter
 		}
-		cc.durable, cc.durableV2 = data, true
-	case ctxDurableReconnect, ctxDurableV2Recon:
-		cc.reconnect = true
+		cc.dh2q = data
+	case ctxDurableReconnect:
+		if len(data) != 16 {
+			return StatusInvalidParameter
+		}
+		cc.dhnc = data
+	case ctxDurableV2Recon:
+		if len(data) != 36 {
+			return StatusInvalidParameter
+		}
+		cc.dh2c = data
 	case ctxLeaseRequest:
 		if len(data) != 32 && len(data) != 52 {
 			return StatusInvalidParameter
 		}
 		cc.lease = data
+	case ctxAppInstanceID:
+		// Not validated, as the protocol allows: a malformed one is
+		// ignored like an unknown context.
+		if len(data) == 20 && binary.LittleEndian.Uint16(data) == 20 {
+			copy(cc.appInstance[:], data[4:])
+		}
 	case ctxAllocationSize:
 		if len(data) != 8 {
 			return StatusInvalidParameter

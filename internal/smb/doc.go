@@ -57,8 +57,10 @@
 // create.go and createctx.go (CREATE and its contexts), close.go (CLOSE,
 // FLUSH), readwrite.go, querydir.go, fileinfo.go, queryinfo.go and
 // setinfo.go (attributes), security.go (security descriptors), ioctl.go,
-// lock.go, and notify.go and notifychanges.go (CHANGE_NOTIFY, fed by the
-// file system's change events).
+// lock.go, notify.go and notifychanges.go (CHANGE_NOTIFY, fed by the
+// file system's change events), lease.go (oplocks and leases), and the
+// durable handles: durable.go, durablereconnect.go, durablerecord.go,
+// durablerestore.go and appinstance.go.
 //
 // # File operations
 //
@@ -90,9 +92,20 @@
 // protocols cause reach it through Options.Notices and Server.Deliver.
 // Oplocks and leases are caching grants of the lock manager (lease.go): a
 // conflicting CREATE goes asynchronous until the breaks it causes are
-// acknowledged or time out. No durable handle is granted. CHANGE_NOTIFY
-// reports the changes the file system reports (fs.Watch), whichever
-// protocol made them.
+// acknowledged or time out. CHANGE_NOTIFY reports the changes the file
+// system reports (fs.Watch), whichever protocol made them.
+//
+// An open that asks for durability (DHnQ, DH2Q) and caches handles (a
+// batch oplock, a lease with H) is durable (durable.go): when its session
+// ends without closing it (connection lost, LOGOFF, a reconnect naming
+// the session as the previous one) it stays, disconnected, with its share
+// reservation, caching grant and byte-range locks in the lock manager,
+// until the client reconnects to it (DHnC, DH2C: durablereconnect.go) or
+// its timeout passes; a break it cannot acknowledge closes it instead. A
+// DH2Q CREATE replayed with SMB2_FLAGS_REPLAY_OPERATION gets the open it
+// made. Options.Durable keeps a record of every durable open
+// (durablerecord.go) so that RestoreDurable rebuilds them after a restart
+// (durablerestore.go); Server.DurableOpens lists them.
 //
 // # Adding a command handler
 //
@@ -186,7 +199,7 @@
 //     signs with a key of its own (channel.go). A session ends with its
 //     last connection. A failed re-authentication ends the session; a
 //     reconnecting client naming its PreviousSessionId has that session of
-//     the same user logged off.
+//     the same user logged off, its durable opens left for a reconnect.
 //   - Capabilities: LEASING and LARGE_MTU (reads and writes up to 8 MiB)
 //     from 2.1, ENCRYPTION for 3.0 and 3.0.2 clients that offer it. For
 //     3.1.1 the server prefers AES-128-GCM, AES-128-CCM, AES-256-GCM,

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/tandemfs/tandem/internal/fs"
 	"github.com/tandemfs/tandem/internal/identity"
@@ -29,12 +30,21 @@ import (
 
 // serverOps is the server-wide state.
 type serverOps struct {
+	// nextOpen gives out persistent FileIds. It starts at the clock's
+	// nanoseconds when the server starts and only grows, so that the ids
+	// of one run stay above those of every earlier run (durable opens
+	// restored from an earlier run keep theirs): that fails only if a run
+	// gave out more than one id per nanosecond of its life or the clock
+	// went back, and RestoreDurable lifts it above every id it restores.
 	nextOpen atomic.Uint64
 	volatile uint64 // mixed into volatile FileIds, fixed per server
 
 	mu    sync.Mutex
 	files map[lock.FileKey]*fileState
-	opens map[uint64]*open // by persistent FileId
+	opens map[uint64]*open // by persistent FileId, disconnected durable opens too
+
+	createGuids map[createKey]*open // opens of DH2Q requests (durable.go)
+	purges      atomic.Uint64       // disconnected durable opens closed for a break
 
 	waits   lockWaits  // SMB2 LOCK requests waiting in the lock manager
 	caching breakWakes // CREATEs waiting for breaks (lease.go)
@@ -45,10 +55,12 @@ type serverOps struct {
 	mapper *identity.Mapper
 }
 
-func (o *serverOps) init() {
+func (o *serverOps) init(now time.Time) {
 	o.files = map[lock.FileKey]*fileState{}
 	o.opens = map[uint64]*open{}
+	o.createGuids = map[createKey]*open{}
 	o.volatile = rand.Uint64()
+	o.nextOpen.Store(uint64(max(now.UnixNano(), 0)))
 	o.waits.init()
 }
 
@@ -127,8 +139,9 @@ type treeOps struct {
 // release closes every open of the tree, as closing each would, oldest
 // first: a lock an older open holds is released before a younger open's
 // request waiting for it is dropped, so that the wait is granted, as on
-// Windows.
-func (t *treeOps) release(tree *Tree) {
+// Windows. With keep, durable opens are not closed but left disconnected
+// for a reconnect (durable.go): the session went, not the tree.
+func (t *treeOps) release(tree *Tree, keep bool) {
 	t.mu.Lock()
 	t.closed = true
 	opens := make([]*open, 0, len(t.opens))
@@ -138,7 +151,11 @@ func (t *treeOps) release(tree *Tree) {
 	clear(t.opens)
 	t.mu.Unlock()
 	slices.SortFunc(opens, func(a, b *open) int { return cmp.Compare(a.id.Persistent, b.id.Persistent) })
+	srv := tree.session.conn.srv
 	for _, o := range opens {
+		if keep && srv.keepDurable(o) {
+			continue
+		}
 		o.close(context.Background())
 	}
 }

@@ -22,7 +22,7 @@ func FuzzCreateContexts(f *testing.F) {
 		default:
 			t.Fatalf("status %v", st)
 		}
-		for _, part := range [][]byte{cc.secDesc, cc.durable, cc.lease, cc.eaBuffer} {
+		for _, part := range [][]byte{cc.secDesc, cc.dhnq, cc.dh2q, cc.dhnc, cc.dh2c, cc.lease, cc.eaBuffer} {
 			if len(part) > 0 && !bytes.Contains(b, part) {
 				t.Fatal("a context's data is not from the chain")
 			}

@@ -171,12 +171,18 @@ func (s *Server) breakForOpen(o *open, q *createRequest, overwrite bool) Status 
 	}
 	wakes := &s.ops.caching
 	wk := wakes.get(req.File)
+	purges := s.ops.purges.Load()
 	d := s.locks().PrepareOpen(req)
 	s.route(d.Notices)
 	switch {
 	case d.Status == lock.Invalid:
 		wakes.put(req.File, wk)
 		return StatusInvalidParameter
+	case s.ops.purges.Load() != purges:
+		// Disconnected durable opens were closed rather than broken:
+		// the file may even be gone with them, so look again.
+		wakes.put(req.File, wk)
+		return statusRetry
 	case !d.Wait:
 		wakes.put(req.File, wk)
 		return StatusSuccess
@@ -222,6 +228,7 @@ func (s *Server) createAfterBreaks(r *Request, q *createRequest) {
 	go func() {
 		for {
 			if !s.waitBreak(p.Context(), bw) {
+				s.releaseCreateGuid(q)
 				p.Complete(func(w *Response) { w.Error(StatusCancelled) })
 				return
 			}
@@ -230,6 +237,13 @@ func (s *Server) createAfterBreaks(r *Request, q *createRequest) {
 			if st == statusBreakWait {
 				bw = q.wait
 				continue
+			}
+			// The CreateGuid goes to the open, or is free again, before
+			// the response, which is dropped if the session ended.
+			if st == StatusSuccess {
+				s.noteCreateIDs(q, o, action)
+			} else {
+				s.releaseCreateGuid(q)
 			}
 			p.Complete(func(w *Response) {
 				if st != StatusSuccess {
@@ -247,7 +261,7 @@ func (s *Server) createAfterBreaks(r *Request, q *createRequest) {
 // an asynchronous CREATE outlives.
 func (cc *createContexts) detach() {
 	cc.secDesc = bytes.Clone(cc.secDesc)
-	cc.durable = bytes.Clone(cc.durable)
+	cc.dhnq, cc.dh2q = bytes.Clone(cc.dhnq), bytes.Clone(cc.dh2q)
 	cc.lease = bytes.Clone(cc.lease)
 }
 
@@ -266,8 +280,13 @@ func (s *Server) grantCaching(o *open) (byte, []byte) {
 	if !ref.lease {
 		return oplockLevel(g.State), nil
 	}
-	// The lease answers in the version it was made with (MS-SMB2
-	// 3.3.5.9.11).
+	return oplockLease, leaseResponse(ref, g)
+}
+
+// leaseResponse is the data of the lease response context of a CREATE
+// whose open has the lease ref in state g. The lease answers in the
+// version it was made with (MS-SMB2 3.3.5.9.11).
+func leaseResponse(ref *cacheRef, g lock.CacheGrant) []byte {
 	n := 32
 	if g.Epochs {
 		n = 52
@@ -287,7 +306,7 @@ func (s *Server) grantCaching(o *open) (byte, []byte) {
 		binary.LittleEndian.PutUint16(b[48:], g.Epoch)
 	}
 	binary.LittleEndian.PutUint32(b[20:], flags)
-	return oplockLease, b
+	return b
 }
 
 // oplockLevel is the oplock level of a caching state.
@@ -361,23 +380,43 @@ func (s *Server) deliverCaching(n lock.Notice) {
 }
 
 // sendBreak sends a break to the holder: an oplock's open, or a
-// connection of an open of the lease. A holder with no live connection
-// gets nothing; the break then times out.
+// connection of an open of the lease. A holder whose opens are all
+// durable and disconnected cannot acknowledge: those opens are closed
+// instead (MS-SMB2 3.3.4.6, 3.3.4.7), which ends the break. Any other
+// holder with no live connection gets nothing; the break then times out.
 func (s *Server) sendBreak(b *lock.Break) {
 	ops := &s.ops
 	ops.mu.Lock()
 	var o *open
+	var gone []*open
 	if b.Lease {
 		for _, x := range ops.opens {
-			if x.cache.lease && x.cache.holder == b.Holder && x.tree.session.liveConn() != nil {
+			if !x.cache.lease || x.cache.holder != b.Holder {
+				continue
+			}
+			if x.disconnected() {
+				gone = append(gone, x)
+			} else if t := x.tree.Load(); t != nil && t.session.liveConn() != nil {
 				o = x
 				break
 			}
 		}
 	} else if x := ops.opens[b.Holder.Open]; x != nil && x.owner == b.Holder {
-		o = x
+		if x.disconnected() {
+			gone = append(gone, x)
+		} else {
+			o = x
+		}
 	}
+	if o != nil {
+		gone = nil
+	}
+	gone = s.claimDisconnected(gone)
 	ops.mu.Unlock()
+	if len(gone) > 0 {
+		s.purge(gone)
+		return
+	}
 	if o == nil {
 		return
 	}
@@ -406,7 +445,10 @@ func (s *Server) sendBreak(b *lock.Break) {
 // MessageId all ones, no session in the header, encrypted when the
 // session or tree requires it (MS-SMB2 3.3.4.6, 3.3.4.7).
 func (s *Server) sendUnsolicited(o *open, w *Response) {
-	t := o.tree
+	t := o.tree.Load()
+	if t == nil {
+		return
+	}
 	sess := t.session
 	c := sess.liveConn() // any channel of the session will do
 	if c == nil {
@@ -469,6 +511,7 @@ func ackOplock(w *Response, r *Request, b []byte) {
 	}
 	g, lst, ns := s.locks().AckBreak(o.owner, c)
 	s.route(ns)
+	s.ackPersisted(r)
 	if lst != lock.Granted {
 		w.Error(StatusInvalidOplockProtocol)
 		return
@@ -496,6 +539,7 @@ func ackLease(w *Response, r *Request, b []byte) {
 	}
 	g, st, ns := s.locks().AckBreak(lock.LeaseOwner(r.Conn.lockClient(), key), state)
 	s.route(ns)
+	s.ackPersisted(r)
 	switch st {
 	case lock.Granted:
 	case lock.NotLocked:
@@ -512,4 +556,13 @@ func ackLease(w *Response, r *Request, b []byte) {
 	binary.LittleEndian.PutUint16(out, 36)
 	copy(out[8:24], key[:])
 	binary.LittleEndian.PutUint32(out[24:], uint32(g.State))
+}
+
+// ackPersisted waits until the caching an acknowledgment left is written
+// where a kill of the server cannot lose it: a durable open reconnected
+// after a restart must not come back caching what its client gave up.
+func (s *Server) ackPersisted(r *Request) {
+	if err := s.journal().Released(r.Context()); err != nil {
+		s.log.Error("smb: break acknowledgment not persisted", "err", err)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tandemfs/tandem/internal/fs"
 	"github.com/tandemfs/tandem/internal/lock"
@@ -14,8 +15,8 @@ import (
 type open struct {
 	id     FileID
 	srv    *Server
-	tree   *Tree
-	caller fs.Caller // the opener, kept for a close after the session is gone
+	tree   atomic.Pointer[Tree] // nil for an open restored without a connection
+	caller fs.Caller            // the opener, kept for a close after the session is gone
 	h      fs.Handle
 	isDir  bool
 	file   *fileState
@@ -25,6 +26,10 @@ type open struct {
 	owner       lock.Owner
 	cache       cacheRef // the oplock or lease asked for (lease.go)
 	seqs        lockSequences
+	createGuid  [16]byte // of a DH2Q request, zero without (durable.go)
+	action      uint32   // the create action, for a replay of a DH2Q request
+	appInstance [16]byte // the application instance id it was made under (appinstance.go)
+	dur         *durable // set when durability was granted; guarded by serverOps.mu
 
 	mu            sync.Mutex
 	deleteOnClose bool
@@ -59,7 +64,6 @@ func (s *Server) newOpen(r *Request, h fs.Handle, isDir bool, access, share, opt
 	o := &open{
 		id:          FileID{Persistent: n, Volatile: n ^ s.ops.volatile ^ rand.Uint64()<<32},
 		srv:         s,
-		tree:        r.Tree,
 		caller:      *r.Caller(),
 		h:           h,
 		isDir:       isDir,
@@ -67,6 +71,7 @@ func (s *Server) newOpen(r *Request, h fs.Handle, isDir bool, access, share, opt
 		shareAccess: share,
 		mode:        options & optModeMask,
 	}
+	o.tree.Store(r.Tree)
 	o.owner = lock.SMBOwner(r.Conn.lockClient(), n)
 	return o
 }
@@ -104,7 +109,7 @@ func (o *open) register(dir fs.Handle, name, path string) Status {
 	o.file = f
 	ops.opens[o.id.Persistent] = o
 	ops.mu.Unlock()
-	if st := o.tree.ops.add(o); st != StatusSuccess {
+	if st := o.tree.Load().ops.add(o); st != StatusSuccess {
 		o.close(context.Background())
 		return st
 	}
@@ -136,12 +141,16 @@ func (o *open) close(ctx context.Context) bool {
 	ops := &s.ops
 	ops.mu.Lock()
 	delete(ops.opens, o.id.Persistent)
+	dur := s.forgetDurable(o)
 	f := o.file
 	if doc && !f.deletePending {
 		f.deletePending, f.deleter = true, o.caller
 		defer s.notifyDeletePending(f.key) // once ops.mu is released
 	}
 	f.opens--
+	if dur != nil {
+		defer s.deleteDurable(ctx, o.id.Persistent, dur)
+	}
 	if f.opens > 0 {
 		ops.mu.Unlock()
 		return false
@@ -209,6 +218,7 @@ func (o *open) moved(dir fs.Handle, name, path string) {
 	ops.mu.Lock()
 	o.file.dir, o.file.name, o.file.path = dir, name, path
 	ops.mu.Unlock()
+	o.srv.resaveDurable(o.file)
 }
 
 // fileOpen reports whether the file h has an open on this server.

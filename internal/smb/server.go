@@ -82,6 +82,18 @@ type Options struct {
 	// Journal persists the lock manager's table: a byte-range lock is
 	// answered once it is durable. Nil persists nothing.
 	Journal lock.Journal
+	// Durable keeps durable opens across restarts (durablerecord.go); nil
+	// means durable handles still work while the server runs, and are
+	// forgotten when it stops.
+	Durable DurableStore
+	// DurableV1Timeout is how long a durable open granted to a DHnQ
+	// request outlives its connection; zero means 16 minutes, as on
+	// Windows and Samba.
+	DurableV1Timeout time.Duration
+	// DurableMaxTimeout caps the timeout a DH2Q request asks for; zero
+	// means 300 s. A request that asks for none gets 60 s, or the cap if
+	// it is lower.
+	DurableMaxTimeout time.Duration
 }
 
 // ErrServerClosed is returned by Serve after Shutdown.
@@ -144,7 +156,7 @@ func New(fsys *fs.FS, ids *identity.Store, opt Options) *Server {
 	if s.opt.Locks == nil {
 		s.opt.Locks = lock.New(lock.Config{Limits: lock.DefaultLimits})
 	}
-	s.ops.init()
+	s.ops.init(s.opt.Now())
 	if s.guid == [16]byte{} {
 		rand.Read(s.guid[:])
 	}
@@ -225,6 +237,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		s.wg.Wait()
+		s.stopDurable()
 		close(done)
 	}()
 	select {

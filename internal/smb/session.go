@@ -388,8 +388,12 @@ func (s *Session) logoff() {
 		c.removeSession(s)
 		c.cancelSession(s)
 	}
+	// Durable opens outlive their session, whether it ends with its
+	// connection, a LOGOFF or a reconnect naming it as the previous
+	// session, as on Windows and Samba: only a tree disconnect or a
+	// CLOSE ends them.
 	for _, t := range trees {
-		t.disconnect()
+		t.disconnect(true)
 	}
 	s.ops.release(s)
 	srv := s.conn.srv

@@ -76,11 +76,13 @@ const (
 	StatusIODeviceError             Status = 0xc0000185
 	StatusUserSessionDeleted        Status = 0xc0000203
 	StatusNotFound                  Status = 0xc0000225
+	StatusDuplicateObjectID         Status = 0xc000022a
 	StatusRetry                     Status = 0xc000022d
 	StatusTooManyLinks              Status = 0xc0000265
 	StatusNotAReparsePoint          Status = 0xc0000275
 	StatusNetworkSessionExpired     Status = 0xc000035c
 	StatusRequestOutOfSequence      Status = 0xc000042a
+	StatusFileNotAvailable          Status = 0xc0000467
 	StatusNoEASOnFile               Status = 0xc0000052
 	StatusInvalidOwner              Status = 0xc000005a
 	StatusBadImpersonationLevel     Status = 0xc00000a5
@@ -152,11 +154,13 @@ var statusNames = map[Status]string{
 	StatusIODeviceError:             "STATUS_IO_DEVICE_ERROR",
 	StatusUserSessionDeleted:        "STATUS_USER_SESSION_DELETED",
 	StatusNotFound:                  "STATUS_NOT_FOUND",
+	StatusDuplicateObjectID:         "STATUS_DUPLICATE_OBJECTID",
 	StatusRetry:                     "STATUS_RETRY",
 	StatusTooManyLinks:              "STATUS_TOO_MANY_LINKS",
 	StatusNotAReparsePoint:          "STATUS_NOT_A_REPARSE_POINT",
 	StatusNetworkSessionExpired:     "STATUS_NETWORK_SESSION_EXPIRED",
 	StatusRequestOutOfSequence:      "STATUS_REQUEST_OUT_OF_SEQUENCE",
+	StatusFileNotAvailable:          "STATUS_FILE_NOT_AVAILABLE",
 	StatusNoEASOnFile:               "STATUS_NO_EAS_ON_FILE",
 	StatusInvalidOwner:              "STATUS_INVALID_OWNER",
 	StatusBadImpersonationLevel:     "STATUS_BAD_IMPERSONATION_LEVEL",

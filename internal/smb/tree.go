@@ -187,17 +187,18 @@ func serveTreeDisconnect(w *Response, r *Request) {
 	s.mu.Lock()
 	delete(s.trees, t.id)
 	s.mu.Unlock()
-	t.disconnect()
+	t.disconnect(false) // a tree disconnect closes durable opens too
 	b := w.Grow(4)
 	binary.LittleEndian.PutUint16(b, 4)
 }
 
-// disconnect releases what the tree holds.
-func (t *Tree) disconnect() {
+// disconnect releases what the tree holds; with keepDurable its durable
+// opens stay for a reconnect.
+func (t *Tree) disconnect(keepDurable bool) {
 	t.pmu.Lock()
 	clear(t.pipes)
 	t.pmu.Unlock()
-	t.ops.release(t)
+	t.ops.release(t, keepDurable)
 }
 
 // serveEcho answers ECHO, the client's keep-alive.

@@ -148,26 +148,32 @@ func TestCrossProtocolReclaim(t *testing.T) {
 	if !g.Active || g.Ends.After(killed.Add(reclaimGrace+5*time.Second)) || g.Ends.Before(up.Add(reclaimGrace-5*time.Second)) {
 		t.Fatalf("grace after the restart: %+v, want one of %v", g, reclaimGrace)
 	}
-	// A reclaims on SM_NOTIFY. f3's lock waits for the CIFS client, which
-	// reconnects but opens nothing again until its program writes. Opens
-	// that were not durable are not restored: their share reservations
-	// and leases are gone.
+	// A reclaims on SM_NOTIFY. The CIFS client's opens are durable (it
+	// asks for durable handles with its leases, and the server grants
+	// them): they come back with their share reservations, leases and
+	// f3's lock, and wait for the client, which reconnects but takes
+	// nothing back until its program writes.
 	srv.awaitRanges(t, lv, reclaimGrace, "f1 range exclusive 0+100 nlm "+a, "f3 range exclusive 0+100 smb cifs unreclaimed")
 	t.Logf("A reclaimed within %v of the restart", time.Since(up).Round(time.Millisecond))
 	wantView(t, "after A's reclaim", lv.all(srv.entries(t)), []string{
 		"f1 range exclusive 0+100 nlm " + a + " (" + owner[a] + ")",
+		"f2 caching RWH smb cifs unreclaimed (" + owner["f2"] + ")",
+		"f2 share rw-/rwd smb cifs unreclaimed",
+		"f3 caching none smb cifs unreclaimed (" + owner["f3"] + ")",
 		"f3 range exclusive 0+100 smb cifs unreclaimed",
+		"f3 share rw-/rwd smb cifs unreclaimed",
 	})
 	var guid string
 	for k := range lv.guids {
 		guid = k
 	}
-	if g := srv.grace(t); !g.Active || g.Unreclaimed != 1 || !slices.Equal(g.Clients, []string{"smb:" + guid}) {
-		t.Fatalf("grace while the CIFS client has not reclaimed: %+v, want 1 entry of smb:%s", g, guid)
+	if g := srv.grace(t); !g.Active || g.Unreclaimed != 5 || !slices.Equal(g.Clients, []string{"smb:" + guid}) {
+		t.Fatalf("grace while the CIFS client has not reclaimed: %+v, want 5 entries of smb:%s", g, guid)
 	}
 
-	// The CIFS program writes again: the client opens its files again,
-	// sends f3's lock (reclaimed) and keeps f2's to itself.
+	// The CIFS program writes again: the client reconnects its durable
+	// handles (DHnC), which brings back f3's lock with its open; f2's lock
+	// it still keeps to itself under its write lease.
 	c.signal(t, "rc-c-go")
 	c.awaitFile(t, "rc-c-wrote", pc)
 	reclaimed := time.Now()
@@ -190,7 +196,6 @@ func TestCrossProtocolReclaim(t *testing.T) {
 		"f3 range exclusive 0+100 smb cifs")
 	t.Logf("B waits on the server again %v after the restart", time.Since(up).Round(time.Millisecond))
 	after := lv.all(srv.entries(t))
-	want[4] = "f3 caching R smb cifs (" + owner["f3"] + ")"
 	wantView(t, "after the reclaims", after, want)
 
 	// B sees A's lock; the NFS client meets the CIFS client's locks.

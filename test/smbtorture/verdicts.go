@@ -7,13 +7,13 @@ import (
 	"strings"
 )
 
-// Suites are the smbtorture suites Tandem is held to. Locks, oplocks,
-// leases and durable handles have their own suites, judged with the lock
-// manager's work.
+// Suites are the smbtorture suites Tandem is held to. Locks, oplocks and
+// leases have their own suites, judged with the lock manager's work.
 var Suites = []string{
 	"smb2.connect", "smb2.read", "smb2.rw", "smb2.create", "smb2.getinfo",
 	"smb2.setinfo", "smb2.dir", "smb2.rename", "smb2.delete-on-close-perms",
 	"smb2.compound", "smb2.session", "smb2.notify",
+	"smb2.durable-open", "smb2.durable-v2-open",
 }
 
 // SignedSuites run with --client-protection=sign, as Samba's selftest runs
