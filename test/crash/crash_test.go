@@ -134,9 +134,19 @@ func TestKillDuringWrites(t *testing.T) {
 // opened its stores without logging an error.
 func start(t *testing.T, data string, extra ...string) *testserver.Process {
 	t.Helper()
-	p, err := testserver.Start(tandemBin, data, extra...)
+	p, err := launch(t, data, extra...)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return p
+}
+
+// launch is start returning the error of a server that did not start.
+func launch(t *testing.T, data string, extra ...string) (*testserver.Process, error) {
+	t.Helper()
+	p, err := testserver.Start(tandemBin, data, extra...)
+	if err != nil {
+		return nil, err
 	}
 	t.Cleanup(func() {
 		select {
@@ -151,7 +161,7 @@ func start(t *testing.T, data string, extra ...string) *testserver.Process {
 	if errs := p.ErrorLines(); len(errs) > 0 {
 		t.Errorf("server logged errors while starting:\n%s", strings.Join(errs, "\n"))
 	}
-	return p
+	return p, nil
 }
 
 func connect(t *testing.T, p *testserver.Process) (*testserver.Conn, []byte) {

@@ -37,18 +37,27 @@ func addUsers(t *testing.T, data string) {
 }
 
 // startSMB starts a server on data with SMB on a free port and the given
-// grace period.
+// grace period. A port taken between the choice and the start (by
+// whatever else runs on the machine) is chosen again.
 func startSMB(t *testing.T, data string, grace time.Duration) *testserver.Process {
 	t.Helper()
-	port, err := testserver.FreePort()
-	if err != nil {
-		t.Fatal(err)
+	for try := 0; ; try++ {
+		port, err := testserver.FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := launch(t, data, "--smb-port", strconv.Itoa(port), "--grace-period", grace.String())
+		if err != nil {
+			if try < 3 && strings.Contains(err.Error(), "address already in use") {
+				continue
+			}
+			t.Fatal(err)
+		}
+		if p.SMBAddr == "" {
+			t.Fatalf("the server did not log its SMB address; log:\n%s", p.Log())
+		}
+		return p
 	}
-	p := start(t, data, "--smb-port", strconv.Itoa(port), "--grace-period", grace.String())
-	if p.SMBAddr == "" {
-		t.Fatalf("the server did not log its SMB address; log:\n%s", p.Log())
-	}
-	return p
 }
 
 // crashRestart kills p with SIGKILL and starts a server on its data with
