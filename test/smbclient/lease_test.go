@@ -152,46 +152,93 @@ func TestLeaseBreak(t *testing.T) {
 	}
 }
 
-// TestDurableContexts: the durable handle contexts are well formed to
-// the server (the CREATE succeeds; a granted handle reports a timeout),
-// and a reconnect of a handle that never existed finds nothing.
-func TestDurableContexts(t *testing.T) {
+// TestDurableHandles: durable handles of both versions are granted
+// (with a batch oplock or a handle-caching lease), survive the loss of the
+// connection and are reconnected by the same client with DHnC and DH2C,
+// keeping the FileId, the lease and the locks; a reconnect of a handle
+// that never existed finds nothing.
+func TestDurableHandles(t *testing.T) {
 	addr := startServer(t)
-	_, tree := connect(t, addr, Options{ClientGUID: [16]byte{'c', 'l', 'i', 'e', 'n', 't', '-', '1'}}, alice, alicePass)
+	client := Options{ClientGUID: [16]byte{'c', 'l', 'i', 'e', 'n', 't', '-', '1'}}
+	c1, tree := connect(t, addr, client, alice, alicePass)
 
-	q := rw()
-	q.OplockLevel = OplockBatch
-	q.Durable = true
-	r := mustCreate(t, tree, "durable-v1", q)
-	if r.DurableV2 != nil {
-		t.Fatalf("a DH2Q response to DHnQ: %+v", r.DurableV2)
+	q1 := rw()
+	q1.OplockLevel = OplockBatch
+	q1.Durable = true
+	r1 := mustCreate(t, tree, "durable-v1", q1)
+	if !r1.Durable || r1.DurableV2 != nil || r1.OplockLevel != OplockBatch {
+		t.Fatalf("DHnQ with a batch oplock: durable %v, v2 %+v, oplock %#x", r1.Durable, r1.DurableV2, r1.OplockLevel)
 	}
 
-	q = rw()
-	q.OplockLevel = OplockLease
-	q.Lease = &LeaseRequest{Key: [16]byte{'d', 'u', 'r'}, State: LeaseRWH, V2: true}
-	q.DurableV2 = &DurableV2Request{CreateGUID: [16]byte{'c', 'g', '1'}, Timeout: 60000}
-	r = mustCreate(t, tree, "durable-v2", q)
-	if r.Durable {
-		t.Fatal("a DHnQ response to DH2Q")
+	key := [16]byte{'d', 'u', 'r'}
+	cg := [16]byte{'c', 'g', '1'}
+	q2 := rw()
+	q2.OplockLevel = OplockLease
+	q2.Lease = &LeaseRequest{Key: key, State: LeaseRWH, V2: true}
+	q2.DurableV2 = &DurableV2Request{CreateGUID: cg, Timeout: 60000}
+	r2 := mustCreate(t, tree, "durable-v2", q2)
+	if r2.Durable || r2.DurableV2 == nil || r2.DurableV2.Timeout == 0 || r2.DurableV2.Flags != 0 {
+		t.Fatalf("DH2Q with an RWH lease: v1 %v, v2 %+v; want a v2 handle with a timeout, not persistent", r2.Durable, r2.DurableV2)
 	}
-	if r.DurableV2 != nil && (r.DurableV2.Timeout == 0 || r.DurableV2.Flags != 0) {
-		t.Fatalf("durable v2 handle granted with %+v: want a timeout and no persistence", *r.DurableV2)
+	if _, st, err := tree.Write(r2.FileID, 0, []byte("kept")); err != nil || st != StatusSuccess {
+		t.Fatalf("WRITE: %v %v", st, err)
 	}
+	st, err := tree.Lock(r2.FileID, LockElement{Offset: 0, Length: 4, Flags: LockExclusive | LockFailImmediately})
+	expect(t, "LOCK", st, err, StatusSuccess)
+
+	// The network fails; the client comes back as itself.
+	c1.Close()
+	_, tree2 := connect(t, addr, client, alice, alicePass)
+	rq := rw()
+	rq.OplockLevel = OplockBatch
+	rq.Reconnect = &r1.FileID
+	rr, err := tree2.Create("durable-v1", rq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect(t, "DHnC reconnect", rr.Status, nil, StatusSuccess)
+	if rr.FileID.Persistent != r1.FileID.Persistent || rr.OplockLevel != OplockBatch {
+		t.Fatalf("DHnC reconnect: FileId %v (was %v), oplock %#x", rr.FileID, r1.FileID, rr.OplockLevel)
+	}
+	rq = rw()
+	rq.OplockLevel = OplockLease
+	rq.Lease = &LeaseRequest{Key: key, State: LeaseRWH, V2: true, Epoch: r2.Lease.Epoch}
+	rq.ReconnectV2 = &DurableV2Reconnect{FileID: r2.FileID, CreateGUID: cg}
+	rr, err = tree2.Create("durable-v2", rq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect(t, "DH2C reconnect", rr.Status, nil, StatusSuccess)
+	if rr.FileID.Persistent != r2.FileID.Persistent || rr.Lease == nil || rr.Lease.Key != key || rr.Lease.State != LeaseRWH {
+		t.Fatalf("DH2C reconnect: FileId %v (was %v), lease %+v", rr.FileID, r2.FileID, rr.Lease)
+	}
+	got, st, err := tree2.Read(rr.FileID, 0, 4)
+	expect(t, "READ after the reconnect", st, err, StatusSuccess)
+	if string(got) != "kept" {
+		t.Fatalf("READ after the reconnect: %q", got)
+	}
+	// The lock came back with the open: another open (under the same
+	// lease, so that nothing breaks) is refused it.
+	qo := rw()
+	qo.OplockLevel = OplockLease
+	qo.Lease = &LeaseRequest{Key: key, State: LeaseRWH, V2: true, Epoch: rr.Lease.Epoch}
+	other := mustCreate(t, tree2, "durable-v2", qo)
+	st, err = tree2.Lock(other.FileID, LockElement{Offset: 0, Length: 1, Flags: LockExclusive | LockFailImmediately})
+	expect(t, "LOCK over the reconnected open's lock", st, err, StatusLockNotGranted)
 
 	missing := FileID{Persistent: 0x1234, Volatile: 0x5678}
-	q = rw()
+	q := rw()
 	q.Reconnect = &missing
-	rc, err := tree.Create("durable-v1", q)
+	rc, err := tree2.Create("durable-v1", q)
 	if err != nil {
 		t.Fatal(err)
 	}
 	expect(t, "DHnC of a handle that never existed", rc.Status, nil, StatusObjectNameNotFound)
 	q = rw()
 	q.OplockLevel = OplockLease
-	q.Lease = &LeaseRequest{Key: [16]byte{'d', 'u', 'r'}, State: LeaseRWH, V2: true}
+	q.Lease = &LeaseRequest{Key: key, State: LeaseRWH, V2: true}
 	q.ReconnectV2 = &DurableV2Reconnect{FileID: missing, CreateGUID: [16]byte{'c', 'g', '9'}}
-	rc, err = tree.Create("durable-v2", q)
+	rc, err = tree2.Create("durable-v2", q)
 	if err != nil {
 		t.Fatal(err)
 	}
