@@ -115,7 +115,9 @@ func (s *Server) grantDurable(r *Request, q *createRequest, o *open, level byte,
 	ops.mu.Unlock()
 	if s.opt.Durable != nil {
 		rec := s.durableRecord(o, d)
-		if err := s.opt.Durable.Save(r.Context(), &rec); err != nil {
+		// Not the request's context: a CREATE that waited for breaks
+		// answers after its synchronous part ended it.
+		if err := s.opt.Durable.Save(context.WithoutCancel(r.Context()), &rec); err != nil {
 			s.log.Warn("smb: durable open not saved; granted without durability", "file", o.key(), "err", err)
 			ops.mu.Lock()
 			if o.dur == d {

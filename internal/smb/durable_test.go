@@ -242,11 +242,12 @@ func TestDurableReconnectOplock(t *testing.T) {
 	}
 	waitDisconnected(t, e.srv, id)
 	c2 := e.connect("export")
-	cr = c2.createCtx(createReq{name: "ignored", contexts: ctxChain("DHnC", dhncCtx(id))}, 0x78)
+	// With an on-disk id query beside it, as the Linux client sends.
+	cr = c2.createCtx(createReq{name: "ignored", contexts: ctxChain("DHnC", dhncCtx(id), "QFid", []byte{})}, 0x78)
 	if cr.Status != StatusSuccess || cr.ID != id {
 		t.Fatalf("reconnect: %v %v", cr.Status, cr.ID)
 	}
-	if len(cr.contexts) != 0 {
+	if cr.contexts["DHnQ"] != nil || cr.contexts["DH2Q"] != nil {
 		t.Errorf("reconnect contexts %v", cr.contexts)
 	}
 	if st := c2.lock(id, unlock(0, 1)); st != StatusSuccess {

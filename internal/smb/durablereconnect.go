@@ -13,7 +13,8 @@ import (
 // DH2C by the CreateGuid of the request that made it (zero for an open of
 // DHnQ: DHnC takes back an open of either request). Every other field of
 // the CREATE is ignored; only a lease and, for an open with a lease, the
-// file's name are checked, as on Windows and Samba:
+// file's name are checked, as on Windows and Samba (an on-disk id query
+// is answered too):
 //
 //   - no open by that id, not durable, another CreateGuid, a lease context
 //     where the open has none or none where it has one, another lease key,
@@ -38,12 +39,18 @@ func (s *Server) serveReconnect(w *Response, r *Request, q *createRequest, raw [
 	if r.Conn.dialect < Dialect210 {
 		lease = nil
 	}
-	// Only a lease, and with DHnC a DHnQ, may come along.
+	// Only a lease, and with DHnC a DHnQ, may come along, as Samba
+	// holds; and a query for the on-disk id, which the Linux client puts
+	// in every CREATE, its reconnects included (Samba refuses those, so
+	// that the Linux client's durable handles never come back there).
 	allowed := 1
 	if !v2 && cc.dhnq != nil {
 		allowed++
 	}
 	if lease != nil {
+		allowed++
+	}
+	if cc.queryID {
 		allowed++
 	}
 	if cc.count != allowed {
