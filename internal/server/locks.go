@@ -247,6 +247,9 @@ func accessText(b byte) string {
 }
 
 func ownerText(o lock.Owner) string {
+	if o.IsPlaceholder() {
+		return "claim (ranges lost in a crash of the machine)"
+	}
 	switch o.Proto {
 	case lock.SMB:
 		if o.OH != "" {
