@@ -79,11 +79,16 @@ type Journal struct {
 	newClaims []lock.Claim // to put in the next synced write
 	oldClaims []lock.Claim // to delete in the next write
 
-	// Only the committer touches these.
+	// wmu orders the writes: the committer's batches and the redo log
+	// writes that Granted and Released make in their callers' goroutines
+	// (a hand-off to the committer costs two goroutine switches per
+	// request). It guards what follows.
+	wmu      sync.Mutex
 	redo     *redoLog
 	unsynced map[lock.FileKey]bool // files whose latest state is only in the redo log
 	base     uint64                // tag = base + the manager's change number
 	scratch  []byte
+	nowBuf   []lock.FileState
 }
 
 // claim is the journal's state of a lock.Claim.
@@ -172,6 +177,9 @@ func (j *Journal) Granted(ctx context.Context, k lock.FileKey, o lock.Owner) err
 	if cl != nil && cl.durable {
 		cl.idle = time.Time{}
 		j.mu.Unlock()
+		if j.redo != nil {
+			return j.writeNow(target)
+		}
 		return j.waitFor(ctx, target, false)
 	}
 	if cl == nil {
@@ -190,7 +198,52 @@ func (j *Journal) Lazy() { j.wake() }
 // manager made before the call are written where a kill of the process
 // cannot lose them (the redo log), without waiting for the disk.
 func (j *Journal) Released(ctx context.Context) error {
+	if j.redo != nil {
+		return j.writeNow(j.mgr.Seq())
+	}
 	return j.waitFor(ctx, j.mgr.Seq(), false)
+}
+
+// writeNow writes the manager's changes up to change number target (at
+// least) to the redo log, in the caller's goroutine.
+func (j *Journal) writeNow(target uint64) error {
+	j.wmu.Lock()
+	defer j.wmu.Unlock()
+	j.mu.Lock()
+	done, closed := j.written >= target, j.closed
+	j.mu.Unlock()
+	switch {
+	case done:
+		return nil
+	case closed:
+		return ErrClosed
+	}
+	changes, seq := j.mgr.Changes(j.nowBuf[:0])
+	var err error
+	if len(changes) > 0 {
+		j.scratch, err = j.redo.append(j.base+seq, changes, j.scratch)
+	}
+	if err != nil {
+		keys := make([]lock.FileKey, len(changes))
+		for i, c := range changes {
+			keys[i] = c.File
+		}
+		j.mgr.Unwritten(keys)
+		j.log.Error("lock state not persisted", "files", len(changes), "err", err)
+		err = fmt.Errorf("persist lock state: %w", err)
+	} else {
+		for _, c := range changes {
+			j.unsynced[c.File] = true
+		}
+	}
+	clear(changes)
+	j.nowBuf = changes[:0]
+	j.mu.Lock()
+	if err == nil && seq > j.written {
+		j.written = seq
+	}
+	j.mu.Unlock()
+	return err
 }
 
 // SyncWith runs fn in the transaction of the next synced write, which also
@@ -365,6 +418,8 @@ func (j *Journal) sweep(now time.Time) {
 // writes, synced when anyone waits for durability. Unsynced changes go to
 // the redo log when there is one.
 func (j *Journal) batch(buf []lock.FileState) []lock.FileState {
+	j.wmu.Lock()
+	defer j.wmu.Unlock()
 	j.mu.Lock()
 	ops := j.ops
 	j.ops = nil
