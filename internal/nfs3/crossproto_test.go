@@ -262,3 +262,37 @@ func TestRemoveBreaksHandleCaching(t *testing.T) {
 		})
 	}
 }
+
+// TestCrossProtocolGuardPrior: after a restart, SMB state not yet
+// reclaimed makes the NFS requests it would refuse retry
+// (NFS3ERR_JUKEBOX): it may be released when the grace period ends, or
+// reclaimed; once reclaimed they are refused as before.
+func TestCrossProtocolGuardPrior(t *testing.T) {
+	m := lock.New(lock.Config{})
+	e := newEnv(t, Options{Locks: m})
+	f := e.create(credUser, e.root, "f", 0o644)
+	k := lock.KeyOf(f)
+	recs := []lock.Record{
+		{Kind: lock.KindShare, File: k, Owner: smbOpen, Access: lock.AccessRead, ShareAccess: lock.ShareRead},
+		{Kind: lock.KindRange, File: k, Owner: smbOpen, Range: lock.Range{Length: 10}, Mode: lock.Exclusive},
+	}
+	if err := m.Recover(recs, nil, time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range []nfsOp{opRead, opWrite, opRemove} {
+		if _, st := e.call(op.proc, credUser, op.args(e, f)); st != StatusJukebox {
+			t.Errorf("%s beside unreclaimed SMB state: %v, want NFS3ERR_JUKEBOX", op.name, st)
+		}
+	}
+	if _, st := e.call(opReadFar.proc, credUser, opReadFar.args(e, f)); st != StatusOK {
+		t.Errorf("%s outside the lock: %v", opReadFar.name, st)
+	}
+	if _, ok := m.ReclaimOwner(smbOpen); !ok {
+		t.Fatal("reclaim refused")
+	}
+	for _, op := range []nfsOp{opRead, opWrite, opRemove} {
+		if _, st := e.call(op.proc, credUser, op.args(e, f)); st != StatusAccess {
+			t.Errorf("%s once reclaimed: %v, want NFS3ERR_ACCES", op.name, st)
+		}
+	}
+}
