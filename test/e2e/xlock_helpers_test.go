@@ -143,10 +143,6 @@ func inode(t *testing.T, rs []probeResult, id string) uint64 {
 	return r.Stat.Ino
 }
 
-// since is the time from a's start to b's end, from the guest's
-// monotonic clock that every probe shares.
-func since(a, b probeResult) time.Duration { return time.Duration(b.T1 - a.T0) }
-
 // took is how long one operation took.
 func took(r probeResult) time.Duration { return time.Duration(r.T1 - r.T0) }
 
