@@ -166,8 +166,8 @@ func (c *Conn) negotiateContexts(r *Request) ([]byte, Status) {
 				return nil, StatusInvalidParameter
 			}
 			havePreauth = true
-			hc := int(binary.LittleEndian.Uint16(data))
-			if hc == 0 || len(data) < 4+2*hc {
+			hc, salt := int(binary.LittleEndian.Uint16(data)), int(binary.LittleEndian.Uint16(data[2:]))
+			if hc == 0 || len(data) < 4+2*hc+salt {
 				return nil, StatusInvalidParameter
 			}
 			ok := false

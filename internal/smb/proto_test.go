@@ -325,3 +325,33 @@ func TestMalformedFrames(t *testing.T) {
 		t.Errorf("unhandled command: %v", r.Status)
 	}
 }
+
+// TestNegotiate311ShortPreauth: a preauth context whose salt runs past
+// its data is refused.
+func TestNegotiate311ShortPreauth(t *testing.T) {
+	e := newEnv(t, Options{})
+	pre := append([]byte{1, 0, 32, 0, 1, 0}, bytes.Repeat([]byte{7}, 30)...) // says 32 bytes of salt, has 30
+	r := e.raw().call(CmdNegotiate, negotiateBody([]uint16{Dialect311}, 0, appendContext(nil, ctxPreauth, pre)), nil)
+	if r.Status != StatusInvalidParameter {
+		t.Fatalf("short preauth context: %v, want STATUS_INVALID_PARAMETER", r.Status)
+	}
+}
+
+// TestTreeConnect311Unsigned: on 3.1.1 a user's TREE_CONNECT that is
+// neither signed nor encrypted ends the connection (MS-SMB2 3.3.5.7).
+func TestTreeConnect311Unsigned(t *testing.T) {
+	e := newEnv(t, Options{})
+	c := e.raw()
+	pre := append([]byte{1, 0, 32, 0, 1, 0}, bytes.Repeat([]byte{7}, 32)...)
+	if r := c.call(CmdNegotiate, negotiateBody([]uint16{Dialect311}, 0, appendContext(nil, ctxPreauth, pre)), nil); r.Status != StatusSuccess {
+		t.Fatal(r.Status)
+	}
+	if st := c.logon("alice", alicePass); st != StatusSuccess {
+		t.Fatal(st)
+	}
+	c.signer = nil
+	c.send(c.msg(CmdTreeConnect, treeConnectBody(`\\127.0.0.1\export`), nil))
+	if !c.closed() {
+		t.Fatal("unsigned 3.1.1 TREE_CONNECT: connection still open")
+	}
+}

@@ -94,6 +94,13 @@ func serveTreeConnect(w *Response, r *Request) {
 		w.Error(StatusBadNetworkName)
 		return
 	}
+	if r.Conn.dialect == Dialect311 && !r.Session.Guest() && r.encrypted == nil && r.Header.Flags&FlagSigned == 0 {
+		// MS-SMB2 3.3.5.7: a 3.1.1 client signs it (or encrypts it), so
+		// that a man in the middle cannot have stripped the negotiation's
+		// protection; one that did not is not talked to any further.
+		r.Conn.Close()
+		return
+	}
 	t, st := r.Session.connect(name)
 	if st != StatusSuccess {
 		w.Error(st)
