@@ -30,16 +30,18 @@
 //
 // A kill of the server process loses nothing that was answered: the store
 // and the redo log together hold the state of every file as of the last
-// answered change, and Load takes, per file, the newer of the two (each
-// write is tagged); it knows the machine did not restart meanwhile by its
-// boot id (boot.go), and says the state is exact (Loaded.Exact). A crash of the machine loses at most a second of the
-// exact state, but every grant answered is covered by a durable claim;
-// lock.Manager.Recover turns the records into prior state and the claims
-// into what stands for grants the records missed, and package lock
-// (grace.go) explains why neither a missed grant nor a missed release
-// lets anyone take what a client held.
-
-// Other subsystems add their records to the same writes (SyncWith, LazyWith):
-// the SMB server's durable opens are written in the transaction that also
-// holds the lock state granted with them.
+// answered change. At the next start Replay writes into the store what
+// only the redo log holds (every write is tagged, and the store remembers
+// the tag of its last synced write, so nothing older overwrites anything
+// newer), and tells by the machine's boot id (boot.go) that the machine did
+// not restart meanwhile: then the state is exact. A crash of the machine
+// loses at most a second of the exact state, but every grant answered is
+// covered by a durable claim; lock.Manager.Recover turns the records into
+// prior state and the claims into what stands for grants the records
+// missed, and package lock (grace.go) explains why neither a missed grant
+// nor a missed release lets anyone take what a client held.
+//
+// Other subsystems' records go the same ways: Put and Delete (the SMB
+// server's durable opens) into the redo log with the lock state granted
+// beside them, SyncWith into a synced write.
 package lockstore

@@ -1,6 +1,7 @@
 package lockstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -40,13 +41,12 @@ type Options struct {
 	// the file went, so that a client that locks and unlocks again and
 	// again makes it durable once.
 	Linger time.Duration
-	// Redo is the path of the redo log (redo.go); empty: none, and the
-	// store's unsynced writes carry what is not synced.
+	// Redo is the path of the redo log (redo.go), which Replay has
+	// emptied; empty: none, and the store's unsynced writes carry what is
+	// not synced.
 	Redo string
-	// Loaded is what Load found: the tags to go on from, and the files
-	// whose state came from the redo log, which the journal writes to the
-	// store before it writes anything else.
-	Loaded *Loaded
+	// Base is the tag to go on from (Loaded.Base).
+	Base uint64
 }
 
 // ErrClosed is returned by a Journal that was closed.
@@ -86,7 +86,9 @@ type Journal struct {
 	wmu      sync.Mutex
 	redo     *redoLog
 	unsynced map[lock.FileKey]bool // files whose latest state is only in the redo log
-	base     uint64                // tag = base + the manager's change number
+	pending  map[string]kvOp       // records only in the redo log, by bucket and key
+	base     uint64                // tags start here in this run
+	lastTag  uint64
 	scratch  []byte
 	nowBuf   []lock.FileState
 }
@@ -124,13 +126,7 @@ func New(mgr *lock.Manager, store meta.Store, opt Options) (*Journal, error) {
 		j.claims[c] = &claim{durable: true}
 	}
 	j.written, j.durable = mgr.Seq(), mgr.Seq()
-	j.unsynced = map[lock.FileKey]bool{}
-	if opt.Loaded != nil {
-		j.base = opt.Loaded.Base
-		for _, k := range opt.Loaded.Replayed {
-			j.unsynced[k] = true
-		}
-	}
+	j.unsynced, j.pending, j.base = map[lock.FileKey]bool{}, map[string]kvOp{}, opt.Base
 	if opt.Redo != "" {
 		r, err := openRedo(opt.Redo)
 		if err != nil {
@@ -142,25 +138,17 @@ func New(mgr *lock.Manager, store meta.Store, opt Options) (*Journal, error) {
 			return nil, fmt.Errorf("lock redo log: %w", err)
 		}
 	}
-	// What only the redo log held goes to the store first: new frames
-	// start after an empty log.
-	if len(j.unsynced) > 0 || j.redo != nil {
-		if err := j.writeStore(nil, nil, nil, nil, j.base+mgr.Seq(), true); err != nil {
-			if j.redo != nil {
-				j.redo.close()
-			}
-			return nil, fmt.Errorf("lock state: %w", err)
-		}
-	}
 	j.wg.Add(1)
 	go j.run()
 	return j, nil
 }
 
-// Sync returns once every change the manager made before the call is
-// durable in the store.
+// Sync returns once every change the manager made, and every record put,
+// before the call is durable in the store.
 func (j *Journal) Sync(ctx context.Context) error {
-	return j.wait(ctx, j.mgr.Seq())
+	// A synced write of its own: Put records and lazily written changes
+	// only the redo log holds go to the store with it.
+	return j.with(ctx, func(meta.Tx) error { return nil }, true)
 }
 
 // Granted implements lock.Journal: it returns once a grant to o on file k
@@ -204,13 +192,21 @@ func (j *Journal) Released(ctx context.Context) error {
 	return j.waitFor(ctx, j.mgr.Seq(), false)
 }
 
+// nextTag is the tag of the next write: above every earlier one, of this
+// run and (through base) of the earlier ones, so that Replay and Load can
+// tell which of two writes came last. Call with wmu held.
+func (j *Journal) nextTag(seq uint64) uint64 {
+	j.lastTag = max(j.lastTag+1, j.base+seq)
+	return j.lastTag
+}
+
 // writeNow writes the manager's changes up to change number target (at
-// least) to the redo log, in the caller's goroutine.
-func (j *Journal) writeNow(target uint64) error {
+// least), and kv, to the redo log, in the caller's goroutine.
+func (j *Journal) writeNow(target uint64, kv ...kvOp) error {
 	j.wmu.Lock()
 	defer j.wmu.Unlock()
 	j.mu.Lock()
-	done, closed := j.written >= target, j.closed
+	done, closed := j.written >= target && len(kv) == 0, j.closed
 	j.mu.Unlock()
 	switch {
 	case done:
@@ -220,8 +216,13 @@ func (j *Journal) writeNow(target uint64) error {
 	}
 	changes, seq := j.mgr.Changes(j.nowBuf[:0])
 	var err error
-	if len(changes) > 0 {
-		j.scratch, err = j.redo.append(j.base+seq, changes, j.scratch)
+	if len(changes) > 0 || len(kv) > 0 {
+		j.scratch, err = j.redo.append(j.nextTag(seq), changes, kv, j.scratch)
+	}
+	if err == nil {
+		for _, o := range kv {
+			j.pending[o.bucket+"\x00"+string(o.key)] = o
+		}
 	}
 	if err != nil {
 		keys := make([]lock.FileKey, len(changes))
@@ -254,11 +255,25 @@ func (j *Journal) SyncWith(ctx context.Context, fn func(meta.Tx) error) error {
 	return j.with(ctx, fn, true)
 }
 
-// LazyWith runs fn in a transaction of the next write without waiting for
-// it to be durable (a kill of the process may lose it); it returns fn's
-// error once it ran.
-func (j *Journal) LazyWith(ctx context.Context, fn func(meta.Tx) error) error {
-	return j.with(ctx, fn, false)
+// Put sets a record of another subsystem (bucket, key) to value: written
+// before it returns where a kill of the process cannot lose it (the redo
+// log, with the manager's changes made before the call), and durable in
+// the store within Options.SyncEvery. Without a redo log it is a store
+// write that is not waited for to be durable.
+func (j *Journal) Put(ctx context.Context, bucket string, key, value []byte) error {
+	return j.kv(ctx, kvOp{bucket: bucket, key: bytes.Clone(key), value: bytes.Clone(value)})
+}
+
+// Delete removes a record of another subsystem as Put sets one.
+func (j *Journal) Delete(ctx context.Context, bucket string, key []byte) error {
+	return j.kv(ctx, kvOp{bucket: bucket, key: bytes.Clone(key), del: true})
+}
+
+func (j *Journal) kv(ctx context.Context, o kvOp) error {
+	if j.redo != nil {
+		return j.writeNow(j.mgr.Seq(), o)
+	}
+	return j.with(ctx, func(tx meta.Tx) error { return writeKV(tx, o) }, false)
 }
 
 func (j *Journal) with(ctx context.Context, fn func(meta.Tx) error, sync bool) error {
@@ -434,18 +449,18 @@ func (j *Journal) batch(buf []lock.FileState) []lock.FileState {
 		sync = true // the redo log holds file states, not claims
 	}
 	changes, seq := j.mgr.Changes(buf)
-	tag := j.base + seq
+	tag := j.nextTag(seq)
 	var err error
 	switch {
 	case !sync && j.redo != nil:
 		if len(changes) > 0 {
-			j.scratch, err = j.redo.append(tag, changes, j.scratch)
+			j.scratch, err = j.redo.append(tag, changes, nil, j.scratch)
 			for _, c := range changes {
 				j.unsynced[c.File] = true
 			}
 		}
 		if err == nil && len(ops) > 0 {
-			err = j.writeStore(nil, ops, nil, nil, tag, false)
+			err = j.writeStore(nil, ops, nil, nil, tag, false) // not reached: Put and Delete go to the redo log
 		}
 	case sync || len(changes) > 0 || len(oldClaims) > 0:
 		err = j.writeStore(changes, ops, newClaims, oldClaims, tag, sync)
@@ -496,9 +511,13 @@ func (j *Journal) batch(buf []lock.FileState) []lock.FileState {
 // redo log.
 func (j *Journal) writeStore(changes []lock.FileState, ops []*op, newClaims, oldClaims []lock.Claim, tag uint64, sync bool) error {
 	var extra []lock.FileState
+	var kv []kvOp
 	if sync {
 		for k := range j.unsynced {
 			extra = append(extra, lock.FileState{File: k, Records: j.mgr.FileRecords(k)})
+		}
+		for _, o := range j.pending {
+			kv = append(kv, o)
 		}
 	}
 	update := j.store.UpdateLazy
@@ -515,6 +534,16 @@ func (j *Journal) writeStore(changes []lock.FileState, ops []*op, newClaims, old
 		if err := writeChanges(tx, changes, tag); err != nil {
 			return err
 		}
+		for _, o := range kv {
+			if err := writeKV(tx, o); err != nil {
+				return err
+			}
+		}
+		if sync {
+			if err := putSyncedTag(tx, tag); err != nil {
+				return err
+			}
+		}
 		for _, o := range ops {
 			if o.err = o.fn(tx); o.err != nil {
 				return o.err
@@ -522,13 +551,14 @@ func (j *Journal) writeStore(changes []lock.FileState, ops []*op, newClaims, old
 		}
 		return nil
 	})
-	if err == nil && sync && len(changes)+len(extra)+len(ops)+len(newClaims)+len(oldClaims) == 0 {
+	if err == nil && sync && len(changes)+len(extra)+len(kv)+len(ops)+len(newClaims)+len(oldClaims) == 0 {
 		err = j.store.Sync()
 	}
 	if err != nil || !sync {
 		return err
 	}
 	clear(j.unsynced)
+	clear(j.pending)
 	if j.redo != nil {
 		return j.redo.reset()
 	}

@@ -40,7 +40,7 @@ func TestJournalWritesAndLoads(t *testing.T) {
 	if err := j.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	l, err := Load(ctx, store, "", nil)
+	l, err := Load(ctx, store, nil)
 	recs := l.Records
 	if err != nil || len(recs) != 2 || recs[0].Owner != oA || recs[1].Owner != oX {
 		t.Fatalf("loaded %+v %v", recs, err)
@@ -116,7 +116,7 @@ func TestJournalGroupCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	l, err := Load(ctx, store, "", nil)
+	l, err := Load(ctx, store, nil)
 	if err != nil || len(l.Records) != n || len(l.Claims) != 1 {
 		t.Fatalf("loaded %+v, %v", l, err)
 	}
@@ -237,7 +237,7 @@ func mustNew(t *testing.T, mgr *lock.Manager, store meta.Store, opt Options) *Jo
 
 func loadRecs(t *testing.T, store meta.Store) []lock.Record {
 	t.Helper()
-	l, err := Load(context.Background(), store, "", nil)
+	l, err := Load(context.Background(), store, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +246,7 @@ func loadRecs(t *testing.T, store meta.Store) []lock.Record {
 
 func loadClaims(t *testing.T, store meta.Store) []lock.Claim {
 	t.Helper()
-	l, err := Load(context.Background(), store, "", nil)
+	l, err := Load(context.Background(), store, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

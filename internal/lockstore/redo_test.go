@@ -2,6 +2,7 @@ package lockstore
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tandemfs/tandem/internal/lock"
+	"github.com/tandemfs/tandem/internal/meta"
 	"github.com/tandemfs/tandem/internal/meta/memory"
 )
 
@@ -19,10 +21,29 @@ func crash(j *Journal) {
 	j.redo.close()
 }
 
-// TestRedoKeepsUnsyncedGrants: grants under a claim are answered once in
-// the redo log, before any synced write; after a crash the store and the
-// log give back exactly the state the manager had, releases included.
-func TestRedoKeepsUnsyncedGrants(t *testing.T) {
+func getKV(t *testing.T, store meta.Store, bucket, key string) (string, bool) {
+	t.Helper()
+	var v []byte
+	err := store.View(context.Background(), func(tx meta.Tx) error {
+		var err error
+		v, err = tx.Get(bucket, []byte(key))
+		return err
+	})
+	if errors.Is(err, meta.ErrNotFound) {
+		return "", false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(v), true
+}
+
+// TestRedoKeepsUnsyncedState: grants under a claim, unlocks and other
+// subsystems' records are answered once in the redo log, before any
+// synced write; after a crash, Replay puts into the store exactly the
+// state the manager and the records had, and the next run starts with an
+// empty log.
+func TestRedoKeepsUnsyncedState(t *testing.T) {
 	ctx := context.Background()
 	store := &counting{Store: memory.New()}
 	redo := filepath.Join(t.TempDir(), "redo")
@@ -43,48 +64,104 @@ func TestRedoKeepsUnsyncedGrants(t *testing.T) {
 		grant(oA, fA, 100+i*10, 5)
 		if i%2 == 0 {
 			mgr.Unlock(fA, oA, lock.Range{Offset: 100 + i*10, Length: 5})
-			j.Lazy()
+			if err := j.Released(ctx); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
-	grant(oX, fB, 0, 1)                        // a new claim: synced
-	mgr.Unlock(fA, oA, lock.Range{Length: 10}) // a release not yet written
-	j.Lazy()
-	if err := j.Granted(ctx, fA, oA); err != nil { // waits for the write of the release
+	grant(oX, fB, 0, 1) // a new claim: synced
+	if err := j.Put(ctx, "other", []byte("k1"), []byte("v1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Put(ctx, "other", []byte("k2"), []byte("v2")); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Delete(ctx, "other", []byte("k2")); err != nil {
+		t.Fatal(err)
+	}
+	mgr.Unlock(fA, oA, lock.Range{Length: 10})
+	if err := j.Released(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if n := store.synced.Load() - synced; n != 1 {
 		t.Fatalf("%d synced writes, want 1 (the new claim)", n)
 	}
+	if _, ok := getKV(t, store, "other", "k1"); ok {
+		t.Fatal("a Put reached the store before a synced write")
+	}
 	want := mgr.Records()
 	crash(j)
 
-	l, err := Load(ctx, store, redo, nil)
-	if err != nil {
-		t.Fatal(err)
+	exact, err := Replay(ctx, store, redo, nil)
+	if err != nil || exact != (len(bootID()) > 0) {
+		t.Fatalf("replay: exact %v, %v", exact, err)
 	}
-	if !reflect.DeepEqual(l.Records, want) {
-		t.Fatalf("after the crash:\n got %+v\nwant %+v", l.Records, want)
+	if fi, err := os.Stat(redo); err != nil || fi.Size() != 0 {
+		t.Fatalf("redo log after replay: %v %v", fi, err)
 	}
-	if len(l.Replayed) != 1 || l.Replayed[0] != fA {
-		t.Fatalf("replayed %v, want fA", l.Replayed)
+	l, err := Load(ctx, store, nil)
+	if err != nil || !reflect.DeepEqual(l.Records, want) {
+		t.Fatalf("after the crash:\n got %+v %v\nwant %+v", l.Records, err, want)
 	}
-	// The next run writes the replayed state to the store and empties the
-	// log; a second load without the log finds the same.
+	if v, ok := getKV(t, store, "other", "k1"); !ok || v != "v1" {
+		t.Fatalf("k1 after replay: %q %v", v, ok)
+	}
+	if _, ok := getKV(t, store, "other", "k2"); ok {
+		t.Fatal("a deleted record came back")
+	}
+	// The next run goes on with higher tags, and its own synced write
+	// leaves a log that replays to nothing.
 	again := lock.New(lock.Config{Track: true})
 	if err := Recover(again, l.Records, l.Claims, time.Now().Add(time.Minute), nil); err != nil {
 		t.Fatal(err)
 	}
-	j2 := mustNew(t, again, store, Options{Redo: redo, Loaded: l})
-	defer j2.Close()
-	if fi, err := os.Stat(redo); err != nil || fi.Size() != 0 {
-		t.Fatalf("redo log after start: %v %v", fi, err)
+	j2 := mustNew(t, again, store, Options{Redo: redo, Base: l.Base})
+	if err := j2.Put(ctx, "other", []byte("k3"), []byte("v3")); err != nil {
+		t.Fatal(err)
 	}
-	l2, err := Load(ctx, store, "", nil)
-	if err != nil || !reflect.DeepEqual(l2.Records, want) {
-		t.Fatalf("store after start: %+v %v", l2, err)
+	if err := j2.Close(); err != nil {
+		t.Fatal(err)
 	}
-	if l2.Base < l.Base {
-		t.Fatalf("tags went back: %d < %d", l2.Base, l.Base)
+	if v, ok := getKV(t, store, "other", "k3"); !ok || v != "v3" {
+		t.Fatalf("k3 after a clean close: %q %v", v, ok)
+	}
+	if l2, err := Load(ctx, store, nil); err != nil || l2.Base <= l.Base {
+		t.Fatalf("tags went back: %+v %v", l2, err)
+	}
+}
+
+// TestReplaySkipsWhatTheStoreHas: a crash between a synced write and the
+// emptying of the log leaves frames the store holds already; Replay does
+// not write them over newer state.
+func TestReplaySkipsWhatTheStoreHas(t *testing.T) {
+	ctx := context.Background()
+	store := memory.New()
+	redo := filepath.Join(t.TempDir(), "redo")
+	r, err := openRedo(redo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := []lock.FileState{{File: fA, Records: []lock.Record{{Kind: lock.KindRange, File: fA, Owner: oA, Mode: lock.Shared, Range: lock.Range{Length: 1}}}}}
+	if _, err := r.append(5, old, []kvOp{{bucket: "other", key: []byte("k"), value: []byte("old")}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	r.close()
+	if err := store.Update(ctx, func(tx meta.Tx) error {
+		if err := tx.Put("other", []byte("k"), []byte("new")); err != nil {
+			return err
+		}
+		return putSyncedTag(tx, 7)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Replay(ctx, store, redo, nil); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := getKV(t, store, "other", "k"); v != "new" {
+		t.Fatalf("replay wrote an older record over a newer one: %q", v)
+	}
+	if l, _ := Load(ctx, store, nil); len(l.Records) != 0 || l.Base != 8 {
+		t.Fatalf("after replay: %+v", l)
 	}
 }
 
@@ -97,11 +174,10 @@ func TestRedoTornTail(t *testing.T) {
 		t.Fatal(err)
 	}
 	one := []lock.FileState{{File: fA, Records: []lock.Record{{Kind: lock.KindRange, File: fA, Owner: oA, Mode: lock.Shared, Range: lock.Range{Length: 1}}}}}
-	two := []lock.FileState{{File: fA}}
-	if _, err := r.append(5, one, nil); err != nil {
+	if _, err := r.append(5, one, nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.append(6, two, nil); err != nil {
+	if _, err := r.append(6, []lock.FileState{{File: fA}}, []kvOp{{bucket: "b", key: []byte("k"), del: true}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	r.close()
@@ -110,7 +186,7 @@ func TestRedoTornTail(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := readRedo(redo)
-	if err != nil || len(got) != 1 || got[fA].tag != 5 || len(got[fA].recs) != 1 {
+	if err != nil || len(got) != 1 || got[0].tag != 5 || len(got[0].files) != 1 || len(got[0].files[0].Records) != 1 {
 		t.Fatalf("torn log read as %+v %v", got, err)
 	}
 	// A flipped byte is a corrupt frame too.
@@ -119,13 +195,39 @@ func TestRedoTornTail(t *testing.T) {
 	if got, _ := readRedo(redo); len(got) != 0 {
 		t.Fatalf("corrupt first frame read as %+v", got)
 	}
+	// A log left unreplayed is not taken over by a new journal.
+	os.WriteFile(redo, b, 0o600)
+	if _, err := New(lock.New(lock.Config{Track: true}), memory.New(), Options{Redo: redo}); err == nil {
+		t.Fatal("a journal started over a log that was not replayed")
+	}
+}
+
+// TestExactAfterKill: a redo log written in this boot makes the replayed
+// state exact; one of another boot does not.
+func TestExactAfterKill(t *testing.T) {
+	ctx := context.Background()
+	store := memory.New()
+	redo := filepath.Join(t.TempDir(), "redo")
+	j := mustNew(t, lock.New(lock.Config{Track: true}), store, Options{Redo: redo})
+	crash(j)
+	exact, err := Replay(ctx, store, redo, nil)
+	if err != nil || exact != (len(bootID()) > 0) {
+		t.Fatalf("same boot: exact %v, %v", exact, err)
+	}
+	old := bootID
+	defer func() { bootID = old }()
+	bootID = func() []byte { return []byte("another-boot") }
+	if exact, _ := Replay(ctx, store, redo, nil); exact {
+		t.Fatal("a redo log of another boot taken as whole")
+	}
 }
 
 func FuzzRedo(f *testing.F) {
 	dir := f.TempDir()
 	redo := filepath.Join(dir, "seed")
 	r, _ := openRedo(redo)
-	r.append(1, []lock.FileState{{File: fA, Records: []lock.Record{{Kind: lock.KindRange, File: fA, Owner: oA, Mode: lock.Shared}}}}, nil)
+	r.append(1, []lock.FileState{{File: fA, Records: []lock.Record{{Kind: lock.KindRange, File: fA, Owner: oA, Mode: lock.Shared}}}},
+		[]kvOp{{bucket: "b", key: []byte("k"), value: []byte("v")}, {bucket: "b", key: []byte("j"), del: true}}, nil)
 	r.close()
 	b, _ := os.ReadFile(redo)
 	f.Add(b)
@@ -134,25 +236,4 @@ func FuzzRedo(f *testing.F) {
 		os.WriteFile(p, b, 0o600)
 		readRedo(p) // never panics
 	})
-}
-
-// TestExactAfterKill: a redo log written in this boot makes the loaded
-// state exact; one of another boot does not.
-func TestExactAfterKill(t *testing.T) {
-	ctx := context.Background()
-	store := memory.New()
-	redo := filepath.Join(t.TempDir(), "redo")
-	mgr := lock.New(lock.Config{Track: true})
-	j := mustNew(t, mgr, store, Options{Redo: redo})
-	crash(j)
-	l, err := Load(ctx, store, redo, nil)
-	if err != nil || l.Exact != (len(bootID()) > 0) {
-		t.Fatalf("same boot: exact %v, %v", l.Exact, err)
-	}
-	old := bootID
-	defer func() { bootID = old }()
-	bootID = func() []byte { return []byte("another-boot") }
-	if l, _ := Load(ctx, store, redo, nil); l.Exact {
-		t.Fatal("a redo log of another boot taken as whole")
-	}
 }

@@ -108,14 +108,14 @@ func (e *env) start() {
 	e.mgr = lock.New(lock.Config{Track: e.grace != 0})
 	opt := e.nlmOpt
 	if e.grace != 0 {
-		l, err := lockstore.Load(context.Background(), e.store, "", quiet())
+		l, err := lockstore.Load(context.Background(), e.store, quiet())
 		if err != nil {
 			t.Fatal(err)
 		}
 		if err := lockstore.Recover(e.mgr, l.Records, l.Claims, time.Now().Add(e.grace), quiet()); err != nil {
 			t.Fatal(err)
 		}
-		if e.journal, err = lockstore.New(e.mgr, e.store, lockstore.Options{Logger: quiet(), Claims: l.Claims, Loaded: l}); err != nil {
+		if e.journal, err = lockstore.New(e.mgr, e.store, lockstore.Options{Logger: quiet(), Claims: l.Claims, Base: l.Base}); err != nil {
 			t.Fatal(err)
 		}
 		opt.Journal = e.journal

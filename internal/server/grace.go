@@ -14,7 +14,11 @@ import (
 // state that its clients reclaim during the grace period (package lock,
 // grace.go). Nothing to restore means no grace period.
 func (s *Server) recoverLocks(ctx context.Context, l *locks) error {
-	loaded, err := lockstore.Load(ctx, s.meta, s.redoPath(), s.log)
+	exact, err := lockstore.Replay(ctx, s.meta, s.redoPath(), s.log)
+	if err != nil {
+		return err
+	}
+	loaded, err := lockstore.Load(ctx, s.meta, s.log)
 	if err != nil {
 		return fmt.Errorf("load lock state: %w", err)
 	}
@@ -23,7 +27,7 @@ func (s *Server) recoverLocks(ctx context.Context, l *locks) error {
 		return fmt.Errorf("load SMB durable opens: %w", err)
 	}
 	recs, claims := restorable(loaded.Records, durableSet(l.durable)), loaded.Claims
-	if loaded.Exact {
+	if exact {
 		claims = nil // the records are the whole truth: see lockstore's boot.go
 	}
 	if len(recs) == 0 && len(claims) == 0 {

@@ -47,7 +47,7 @@ func (s *Server) startLocks(ctx context.Context, reg prometheus.Registerer) erro
 		return err
 	}
 	j, err := lockstore.New(l.mgr, s.meta, lockstore.Options{Logger: s.log.With("component", "lockstore"),
-		Claims: l.loaded.Claims, Loaded: l.loaded, Redo: s.redoPath()})
+		Claims: l.loaded.Claims, Base: l.loaded.Base, Redo: s.redoPath()})
 	if err != nil {
 		return err
 	}
