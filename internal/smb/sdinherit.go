@@ -15,9 +15,12 @@ import (
 //     marked CONTAINER_INHERIT (which it passes on again unless marked
 //     NO_PROPAGATE_INHERIT) and, as inherit-only entries for its own
 //     files, those marked OBJECT_INHERIT alone;
-//   - the inherited entries are marked INHERITED; CREATOR OWNER and
-//     CREATOR GROUP become the new file's owner and group (a directory
-//     also keeps the original, inherit-only, to pass on);
+//   - the inherited entries are marked INHERITED; in those that apply to
+//     the new file itself, CREATOR OWNER and CREATOR GROUP become its
+//     owner and group and generic rights become the file rights they
+//     stand for; a directory that also passes such an entry on gets it
+//     twice, as Windows makes it: the entry for itself, changed and
+//     inheriting nothing, then the original, inherit-only, to pass on;
 //   - the owner and group are the creator's.
 //
 // A directory without a stored descriptor, or whose descriptor has
@@ -34,10 +37,9 @@ const (
 )
 
 // inheritSD gives the new file h (attributes a, a directory if dir) the
-// descriptor it inherits from its directory parent, and returns its
-// attributes after.
-func (s *Server) inheritSD(ctx context.Context, r *Request, parent, h fs.Handle, a fs.Attr) fs.Attr {
-	psd, _ := s.storedSD(ctx, r, parent)
+// descriptor it inherits from its directory parent, whose stored
+// descriptor is psd (nil for none), and returns its attributes after.
+func (s *Server) inheritSD(ctx context.Context, r *Request, psd []byte, h fs.Handle, a fs.Attr) fs.Attr {
 	if psd == nil {
 		return a
 	}
@@ -49,7 +51,7 @@ func (s *Server) inheritSD(ctx context.Context, r *Request, parent, h fs.Handle,
 	if !ok {
 		return a
 	}
-	if na, st := s.applySD(ctx, r, h, a, child, secOwner|secGroup|secDACL); st == StatusSuccess {
+	if na, st := s.applySD(ctx, r, r.Caller(), h, a, child, secOwner|secGroup|secDACL); st == StatusSuccess {
 		return na
 	}
 	return a
@@ -98,26 +100,29 @@ func inheritedSD(psd []byte, dir bool, owner, group identity.SID) ([]byte, bool)
 		default:
 			continue
 		}
-		var creator []byte
+		var sub []byte // what the entry's SID becomes in the file itself
 		if s, _, err := identity.DecodeSID(sid); err == nil {
 			switch s {
 			case identity.SIDCreatorOwner:
-				creator = owner.Append(nil)
+				sub = owner.Append(nil)
 			case identity.SIDCreatorGroup:
-				creator = group.Append(nil)
+				sub = group.Append(nil)
 			}
 		}
+		changes := sub != nil || mapGeneric(mask) != mask
+		if sub == nil {
+			sub = sid
+		}
 		switch {
-		case creator == nil:
+		case out&aceInheritOnly != 0:
+			add(typ, out, mask, sid) // passed on untouched, for the files
+		case !changes:
 			add(typ, out, mask, sid)
 		case out&(aceObjectInherit|aceContainerInherit) == 0:
-			add(typ, out, mask, creator)
+			add(typ, out, mapGeneric(mask), sub)
 		default:
-			// The directory applies it to its creator and passes the
-			// original on.
-			if out&aceInheritOnly == 0 {
-				add(typ, aceInherited, mask, creator)
-			}
+			// The directory applies it changed and passes the original on.
+			add(typ, aceInherited, mapGeneric(mask), sub)
 			add(typ, out|aceInheritOnly, mask, sid)
 		}
 	}
