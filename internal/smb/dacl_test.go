@@ -261,6 +261,8 @@ func TestDACLCreatorOwnerInherited(t *testing.T) {
 		testACE{flags: aceObjectInherit | aceContainerInherit | aceInheritOnly, mask: genericRead | genericExecute, sid: identity.SIDAuthenticatedUsers},
 		testACE{mask: fileAddFile | fileAddSub, sid: identity.SIDEveryone},
 	)
+	// Auto-inherited, so the entries inherited are marked INHERITED.
+	binary.LittleEndian.PutUint16(sd[2:], binary.LittleEndian.Uint16(sd[2:])|seDACLAutoInh)
 	if st := d.alice.setInfo(id, infoSecurity, 0, sd, secDACL); st != StatusSuccess {
 		t.Fatal(st)
 	}

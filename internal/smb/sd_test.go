@@ -271,12 +271,15 @@ func TestInheritedSecurityDescriptor(t *testing.T) {
 	c.close(d)
 	all := uint32(secOwner | secGroup | secDACL)
 
+	// The directory's DACL is not AUTO_INHERITED: the inherited entries
+	// are not marked INHERITED (TestDACLCreatorOwnerInherited has them
+	// marked).
 	f := c.mustCreate(createReq{name: `d\f`, access: rw | readControl, share: shareAll, disp: dispCreate})
 	got, _ := c.queryInfo(f, infoSecurity, 0, 4096, all)
 	want := testSD(&owner, &group, true,
-		testACE{flags: aceInherited, mask: fileAllAccess, sid: owner},
-		testACE{flags: aceInherited, mask: fileGenericRead, sid: identity.SIDEveryone},
-		testACE{flags: aceInherited, mask: fileAllAccess, sid: owner},
+		testACE{mask: fileAllAccess, sid: owner},
+		testACE{mask: fileGenericRead, sid: identity.SIDEveryone},
+		testACE{mask: fileAllAccess, sid: owner},
 	)
 	if !bytes.Equal(got, want) {
 		t.Fatalf("file's inherited descriptor:\n got %x\nwant %x", got, want)
@@ -289,10 +292,10 @@ func TestInheritedSecurityDescriptor(t *testing.T) {
 	sub := c.mustCreate(createReq{name: `d\s`, access: fileGenericRead, share: shareAll, disp: dispCreate, options: optDirectory})
 	got, _ = c.queryInfo(sub, infoSecurity, 0, 4096, all)
 	want = testSD(&owner, &group, true,
-		testACE{flags: aceObjectInherit | aceContainerInherit | aceInherited, mask: fileAllAccess, sid: owner},
-		testACE{flags: aceObjectInherit | aceInheritOnly | aceInherited, mask: fileGenericRead, sid: identity.SIDEveryone},
-		testACE{flags: aceInherited, mask: fileAllAccess, sid: owner},
-		testACE{flags: aceObjectInherit | aceContainerInherit | aceInheritOnly | aceInherited, mask: fileAllAccess, sid: identity.SIDCreatorOwner},
+		testACE{flags: aceObjectInherit | aceContainerInherit, mask: fileAllAccess, sid: owner},
+		testACE{flags: aceObjectInherit | aceInheritOnly, mask: fileGenericRead, sid: identity.SIDEveryone},
+		testACE{mask: fileAllAccess, sid: owner},
+		testACE{flags: aceObjectInherit | aceContainerInherit | aceInheritOnly, mask: fileAllAccess, sid: identity.SIDCreatorOwner},
 	)
 	if !bytes.Equal(got, want) {
 		t.Fatalf("directory's inherited descriptor:\n got %x\nwant %x", got, want)

@@ -15,7 +15,10 @@ import (
 //     marked CONTAINER_INHERIT (which it passes on again unless marked
 //     NO_PROPAGATE_INHERIT) and, as inherit-only entries for its own
 //     files, those marked OBJECT_INHERIT alone;
-//   - the inherited entries are marked INHERITED; in those that apply to
+//   - the inherited entries are marked INHERITED when the directory's
+//     DACL is marked AUTO_INHERITED (and the new DACL is marked so too),
+//     as Windows marks them and Samba's RAW-ACLS and smb2.acls tests
+//     expect, else not; in those that apply to
 //     the new file itself, CREATOR OWNER and CREATOR GROUP become its
 //     owner and group and generic rights become the file rights they
 //     stand for; a directory that also passes such an entry on gets it
@@ -70,8 +73,12 @@ func inheritedSD(psd []byte, dir bool, owner, group identity.SID) ([]byte, bool)
 	acl = acl[8:]
 	var aces []byte
 	n := 0
+	inherited := uint8(0)
+	if p.control&seDACLAutoInh != 0 {
+		inherited = aceInherited
+	}
 	add := func(typ, flags uint8, mask uint32, sid []byte) {
-		aces = append(aces, typ, flags)
+		aces = append(aces, typ, flags|inherited)
 		aces = binary.LittleEndian.AppendUint16(aces, uint16(8+len(sid)))
 		aces = binary.LittleEndian.AppendUint32(aces, mask)
 		aces = append(aces, sid...)
@@ -87,16 +94,16 @@ func inheritedSD(psd []byte, dir bool, owner, group identity.SID) ([]byte, bool)
 		}
 		typ, flags, mask, sid := acl[0], acl[1], binary.LittleEndian.Uint32(acl[4:]), acl[8:size]
 		acl = acl[size:]
-		var out uint8
+		var out uint8 // the flags the new file's entry keeps (INHERITED aside)
 		switch {
 		case !dir && flags&aceObjectInherit != 0:
-			out = aceInherited
+			out = 0
 		case dir && flags&aceContainerInherit != 0 && flags&aceNoPropagate != 0:
-			out = aceInherited
+			out = 0
 		case dir && flags&aceContainerInherit != 0:
-			out = flags&(aceObjectInherit|aceContainerInherit) | aceInherited
+			out = flags & (aceObjectInherit | aceContainerInherit)
 		case dir && flags&aceObjectInherit != 0 && flags&aceNoPropagate == 0:
-			out = aceObjectInherit | aceInheritOnly | aceInherited
+			out = aceObjectInherit | aceInheritOnly
 		default:
 			continue
 		}
@@ -122,7 +129,7 @@ func inheritedSD(psd []byte, dir bool, owner, group identity.SID) ([]byte, bool)
 			add(typ, out, mapGeneric(mask), sub)
 		default:
 			// The directory applies it changed and passes the original on.
-			add(typ, aceInherited, mapGeneric(mask), sub)
+			add(typ, 0, mapGeneric(mask), sub)
 			add(typ, out|aceInheritOnly, mask, sid)
 		}
 	}
