@@ -174,6 +174,29 @@ func (s *Server) dirGrants(ctx context.Context, r *Request, dir fs.Handle, bits,
 	return err == nil && got != 0
 }
 
+// mayAdd decides a new entry in the directory dir (a subdirectory if
+// isDir), made or moved there, by the directory's stored DACL: it needs
+// ADD_SUBDIRECTORY or ADD_FILE, and is STATUS_ACCESS_DENIED without.
+// psd is the directory's descriptor, nil for none, and c the caller to
+// make the entry as: judged (fs.Caller.Judged) when the DACL granted it,
+// so that the directory's mode does not refuse it again; without a DACL
+// the file system decides by the mode alone.
+func (s *Server) mayAdd(ctx context.Context, r *Request, dir fs.Handle, isDir bool) (psd []byte, c *fs.Caller, st Status) {
+	c = r.Caller()
+	psd, _ = s.storedSD(ctx, r, dir)
+	if psd == nil {
+		return nil, c, StatusSuccess
+	}
+	need := uint32(fileWriteData) // ADD_FILE
+	if isDir {
+		need = fileAppendData // ADD_SUBDIRECTORY
+	}
+	if s.sdAccess(ctx, r, psd)&need == 0 {
+		return psd, c, StatusAccessDenied
+	}
+	return psd, judgedAs(c, true), StatusSuccess
+}
+
 // alwaysGranted is what anyone who may reach a file without a stored
 // descriptor may do with it: read its attributes and its security
 // descriptor.

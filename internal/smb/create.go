@@ -391,20 +391,9 @@ func (s *Server) createNew(ctx context.Context, r *Request, q *createRequest, re
 			sa.Mode = 0o444
 		}
 	}
-	// A directory with a stored DACL decides who adds to it
-	// (ADD_SUBDIRECTORY, ADD_FILE), and the file system then does not ask
-	// its mode; one without leaves it to the file system.
-	c := r.Caller()
-	psd, _ := s.storedSD(ctx, r, res.dir)
-	if psd != nil {
-		need := uint32(fileWriteData)
-		if dir {
-			need = fileAppendData
-		}
-		if s.sdAccess(ctx, r, psd)&need == 0 {
-			return nil, 0, fs.Attr{}, StatusAccessDenied
-		}
-		c = judgedAs(c, true)
+	psd, c, st := s.mayAdd(ctx, r, res.dir, dir)
+	if st != StatusSuccess {
+		return nil, 0, fs.Attr{}, st
 	}
 	var h fs.Handle
 	var a fs.Attr

@@ -168,6 +168,24 @@ func TestDACLDirectoryCreate(t *testing.T) {
 	} else {
 		d.carol.close(cr.ID)
 	}
+	// Nor through a stream's name, a rename or a hard link.
+	if cr := d.bob.create(createReq{name: `n\g:s`, access: rw, share: shareAll, disp: dispCreate}); cr.Status != StatusAccessDenied {
+		t.Errorf("bob, denied ADD_FILE, creates a file through its stream: %v", cr.Status)
+	}
+	for _, who := range []struct {
+		name string
+		c    *raw
+		want Status
+	}{{"bob", d.bob, StatusAccessDenied}, {"carol", d.carol, StatusSuccess}} {
+		id := who.c.mustCreate(createReq{name: who.name, access: rw | accessDelete, share: shareAll, disp: dispCreate})
+		if st := who.c.setInfo(id, infoFile, classFileLink, renameInfo(`n\`+who.name+"-link", false), 0); st != who.want {
+			t.Errorf("%s links into n: %v, want %v", who.name, st, who.want)
+		}
+		if st := who.c.setInfo(id, infoFile, classFileRename, renameInfo(`n\`+who.name, false), 0); st != who.want {
+			t.Errorf("%s renames into n: %v, want %v", who.name, st, who.want)
+		}
+		who.c.close(id)
+	}
 }
 
 // TestDACLNamedUser: a user the DACL names, which the mode bits cannot

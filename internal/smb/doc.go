@@ -116,9 +116,10 @@
 //     and the MxAc context alike; the directory adds DELETE through
 //     DELETE_CHILD and READ_ATTRIBUTES through LIST_DIRECTORY (MS-FSA
 //     2.1.5.1.2.1). A new entry in a directory with a stored DACL needs
-//     ADD_FILE or ADD_SUBDIRECTORY from it, and a path is walked through
-//     such a directory whatever its mode (Windows users bypass traverse
-//     checking).
+//     ADD_FILE or ADD_SUBDIRECTORY from it, whether CREATE makes it (a
+//     named stream's file included), a rename moves it there or a hard
+//     link names it there; and a path is walked through such a directory
+//     whatever its mode (Windows users bypass traverse checking).
 //   - A file without one is judged by its POSIX permissions expressed as
 //     an access mask (access.go), DELETE coming from the directory as
 //     unlink(2) has it; anyone who reaches it may read its attributes and
@@ -133,7 +134,7 @@
 // which cannot express a DACL, does not refuse what the DACL granted; the
 // mark rides on the open's copy of its caller (open.caller) and on no
 // other call. Renames and hard links are not marked: the directories'
-// mode bits still apply to them.
+// mode bits still apply to them, besides the target directory's DACL.
 //
 // NFS sees and checks the mode a DACL leaves (security.go lists the
 // mapping: each class gets what the DACL grants that class, Everyone

@@ -307,6 +307,9 @@ func rename(ctx context.Context, r *Request, o *open, in []byte, ex bool) Status
 	if st := s.renameBlocked(o, path, dst.dir); st != StatusSuccess {
 		return st
 	}
+	if _, _, st := s.mayAdd(ctx, r, dst.dir, o.isDir); st != StatusSuccess {
+		return st // the target directory's DACL (access.go)
+	}
 	if dst.exists && dst.h != o.h {
 		switch {
 		case !replace:
@@ -346,6 +349,9 @@ func link(ctx context.Context, r *Request, o *open, in []byte) Status {
 		return st
 	}
 	s := r.Conn.srv
+	if _, _, st := s.mayAdd(ctx, r, dst.dir, false); st != StatusSuccess {
+		return st // the target directory's DACL (access.go)
+	}
 	if dst.exists {
 		switch {
 		case dst.h == o.h:

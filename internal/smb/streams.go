@@ -105,12 +105,17 @@ func (s *Server) createStream(ctx context.Context, r *Request, q *createRequest,
 		if st := checkComponent(res.name); st != StatusSuccess {
 			return nil, 0, fs.Attr{}, st
 		}
+		psd, c, st := s.mayAdd(ctx, r, res.dir, false) // access.go
+		if st != StatusSuccess {
+			return nil, 0, fs.Attr{}, st
+		}
 		sa := fs.SetAttr{Mask: fs.SetDOSAttrs, DOSAttrs: attrArchive}
-		h, a, _, err := s.fs.Create(ctx, r.Caller(), res.dir, res.name, fs.CreateHow{Mode: fs.Guarded, Attr: sa})
+		h, a, _, err := s.fs.Create(ctx, c, res.dir, res.name, fs.CreateHow{Mode: fs.Guarded, Attr: sa})
 		if err != nil && !errors.Is(err, fs.ErrExist) {
 			return nil, 0, fs.Attr{}, StatusOf(err)
 		}
 		if err == nil {
+			a = s.inheritSD(ctx, r, psd, h, a) // sdinherit.go
 			res.h, res.attr, res.exists, created = h, a, true, true
 		} else if res, st = s.resolve(ctx, r, q.comps, false); st != StatusSuccess || !res.exists {
 			return nil, 0, fs.Attr{}, StatusObjectNameNotFound
