@@ -2,6 +2,7 @@ package smb
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"testing"
 
@@ -362,5 +363,37 @@ func TestDACLModeMapping(t *testing.T) {
 	sa := c.setAttr(&fs.Attr{Type: fs.TypeRegular, Mode: 0o600, UID: 1000, GID: 1000}, m)
 	if sa.Mode != 0o644 {
 		t.Errorf("file mode %o, want 0644", sa.Mode)
+	}
+}
+
+// TestDACLAfterNFSChmod: a chmod over NFS replaces the DACL by the
+// descriptor of the new mode, for the checks of SMB too; a change SMB
+// makes to the mode (READONLY) keeps it.
+func TestDACLAfterNFSChmod(t *testing.T) {
+	d := newDACLEnv(t)
+	bobSID := d.m.UserSID(1001)
+	d.file(t, "f", testACE{typ: aceDenied, mask: fileReadData, sid: bobSID}, testACE{mask: fileAllAccess, sid: identity.SIDEveryone})
+	if st := d.bob.tryOpen(`t\f`, fileReadData); st != StatusAccessDenied {
+		t.Fatalf("bob reads what the DACL denies him: %v", st)
+	}
+	id := d.alice.mustCreate(createReq{name: `t\f`, access: fileWriteAttributes, share: shareAll, disp: dispOpen})
+	basic := make([]byte, 40)
+	binary.LittleEndian.PutUint32(basic[32:], attrReadonly)
+	if st := d.alice.setInfo(id, infoFile, classFileBasic, basic, 0); st != StatusSuccess {
+		t.Fatal(st)
+	}
+	d.alice.close(id)
+	if st := d.bob.tryOpen(`t\f`, fileReadData); st != StatusAccessDenied {
+		t.Errorf("bob reads after READONLY was set: %v, want the DACL kept", st)
+	}
+	h, _ := d.lookupAttr(t, "t", "f")
+	if _, err := d.fs.SetAttr(context.Background(), &fs.Caller{UID: 1000, GID: 1000}, h, fs.SetAttr{Mask: fs.SetMode, Mode: 0o644}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if st := d.bob.tryOpen(`t\f`, fileReadData); st != StatusSuccess {
+		t.Errorf("bob reads after chmod 0644 over NFS: %v", st)
+	}
+	if st := d.carol.tryOpen(`t\f`, fileWriteData); st != StatusAccessDenied {
+		t.Errorf("carol writes a 0644 file: %v", st)
 	}
 }
