@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs, from Debian, what the tests need. Idempotent; as root.
 #   libnfs-utils                 nfs-cp/nfs-cat/nfs-ls, a userspace NFSv3 client
-#   smbclient                    Samba's SMB client, judge of the SMB server
+#   smbclient                    Samba's SMB clients (smbclient, smbcacls: test/smbtools), judges of the SMB server
 #   qemu-system-x86              the VM with the Linux kernel NFS/CIFS clients (TCG)
 #   debootstrap busybox-static cpio e2fsprogs kmod xz-utils
 #                                build the guest image (test/vm/image)
-#   iproute2 util-linux          the VM's tap device and network namespace
+#   iproute2 util-linux          the VM's tap device and network namespace, test/smbtools' namespace
 #   samba samba-common-bin       smbd for the SMB self-check of the VM harness
 #   samba-testsuite              smbtorture, Samba's SMB conformance suite (test/smbtorture)
 set -euo pipefail

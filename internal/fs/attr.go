@@ -63,6 +63,7 @@ func (f *FS) Access(ctx context.Context, c *Caller, h Handle, want uint32) (uint
 	if err != nil {
 		return 0, Attr{}, err
 	}
+	cr.judged = false // Access reports what the mode bits grant
 	call := newCall(h, s, cr)
 	defer call.free()
 	call.want = want
@@ -80,8 +81,9 @@ func (f *FS) Access(ctx context.Context, c *Caller, h Handle, want uint32) (uint
 // MaxFileSize (ErrFBig); chown needs root, chgrp the owner and a group the
 // owner is in, chmod the owner, explicit times the owner (all ErrPerm);
 // times set to now and DOS attributes need the owner or write permission
-// (ErrAccess). A mode on a symlink is ignored, as Linux does. Any change
-// clears an exclusive-create verifier.
+// (ErrAccess); a judged caller (Caller.Judged) passes them, except that it
+// may chown only to itself. A mode on a symlink is ignored, as Linux does.
+// Any change clears an exclusive-create verifier.
 func (f *FS) SetAttr(ctx context.Context, c *Caller, h Handle, sa SetAttr, guardCtime *int64) (Wcc, error) {
 	s, cr, err := f.begin(h, c)
 	if err != nil {
@@ -156,13 +158,16 @@ func (cr *cred) setAttr(ino *meta.Inode, sa *SetAttr, now int64, created bool) e
 	}
 	uid, gid := ino.UID, ino.GID
 	if m&SetUID != 0 {
-		if !cr.root() && (cr.uid != ino.UID || sa.UID != ino.UID) {
+		// A judged caller was granted the right to change the owner; like
+		// a Windows user holding WRITE_OWNER, it may only take ownership.
+		takes := cr.judged && sa.UID == cr.uid
+		if !cr.root() && !takes && (cr.uid != ino.UID || sa.UID != ino.UID) {
 			return ErrPerm
 		}
 		uid = sa.UID
 	}
 	if m&SetGID != 0 {
-		if !cr.root() && (cr.uid != ino.UID || (sa.GID != ino.GID && !cr.inGroup(sa.GID))) {
+		if !cr.root() && (!cr.owns(ino) || (sa.GID != ino.GID && !cr.inGroup(sa.GID))) {
 			return ErrPerm
 		}
 		gid = sa.GID

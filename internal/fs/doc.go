@@ -72,6 +72,16 @@
 // A read-only share answers ErrROFS to every change and Access never grants
 // MODIFY, EXTEND or DELETE there.
 //
+// A protocol that decides access by a list of its own (SMB by a stored
+// DACL, which may name users and groups the mode bits cannot) marks the
+// calls it has already judged with Caller.Judged: for such a call the
+// checks above of mode bits, ownership and the sticky bit pass, chown is
+// allowed to the caller's own uid (taking ownership) and chgrp to any of
+// its groups. The protocol answers for having checked everything the call
+// does; share admission, squashing, read-only shares and every other rule
+// stay. Access ignores the mark: it reports what the mode bits grant. NFS
+// never sets it, so NFS keeps the POSIX checks whatever SMB stored.
+//
 // # Choices worth knowing
 //
 //   - A new share's root directory is owned by root with mode 0777, like a

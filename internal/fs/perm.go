@@ -22,6 +22,7 @@ const (
 type cred struct {
 	uid, gid uint32
 	groups   []uint32
+	judged   bool // Caller.Judged: the permission checks pass
 }
 
 // begin starts an operation on h: the share (ErrStale if h names none),
@@ -42,10 +43,13 @@ func (f *FS) begin(h Handle, c *Caller) (*share, cred, error) {
 // supplementary group 0 becomes the anonymous group too, so root's group
 // gives no access either; the caller's slice is copied only then.
 func (s *share) mapCaller(c *Caller) cred {
-	if c == nil || c.Anonymous || s.cfg.Squash == AllSquash {
+	if c == nil {
 		return cred{uid: s.cfg.AnonUID, gid: s.cfg.AnonGID}
 	}
-	cr := cred{uid: c.UID, gid: c.GID, groups: c.Groups}
+	if c.Anonymous || s.cfg.Squash == AllSquash {
+		return cred{uid: s.cfg.AnonUID, gid: s.cfg.AnonGID, judged: c.Judged}
+	}
+	cr := cred{uid: c.UID, gid: c.GID, groups: c.Groups, judged: c.Judged}
 	if s.cfg.Squash == RootSquash {
 		if cr.uid == 0 {
 			cr.uid = s.cfg.AnonUID
@@ -87,14 +91,19 @@ func (cr *cred) inGroup(gid uint32) bool {
 }
 
 // owns reports whether the caller owns ino or is root: who may chmod,
-// set explicit times, and remove from sticky directories.
-func (cr *cred) owns(ino *meta.Inode) bool { return cr.root() || cr.uid == ino.UID }
+// set explicit times, and remove from sticky directories. A judged caller
+// counts as the owner: the protocol granted it what ownership would.
+func (cr *cred) owns(ino *meta.Inode) bool { return cr.root() || cr.uid == ino.UID || cr.judged }
 
 // may reports whether the mode bits of ino grant want (mayRead, mayWrite,
 // mayExec combined) to the caller. One class applies: owner, else group,
 // else other. Root is granted read and write, and execute unless the file
-// is not a directory and has no x bit at all.
+// is not a directory and has no x bit at all. A judged caller is granted
+// everything.
 func (cr *cred) may(ino *meta.Inode, want uint32) bool {
+	if cr.judged {
+		return true
+	}
 	if cr.root() {
 		return want&mayExec == 0 || ino.Type == meta.TypeDir || ino.Mode&0o111 != 0
 	}

@@ -36,6 +36,16 @@ type Caller struct {
 	Groups    []uint32
 	Anonymous bool       // no credentials (AUTH_NONE, SMB guest)
 	Addr      netip.Addr // the client's address, checked against the share's networks
+
+	// Judged says that the protocol has already decided, by an access
+	// control list of its own that the mode bits cannot express (an SMB
+	// DACL), that this caller may do what this one call asks: the call
+	// then skips its checks of mode bits, ownership and the sticky bit
+	// (see "Who may do what"). Everything else still holds: the share's
+	// admission and squashing, read-only shares, file types, names. A
+	// protocol sets it on the calls it judged, never on a caller it keeps
+	// for others; NFS never sets it.
+	Judged bool
 }
 
 // Attr is what both protocols report of a file. Times are nanoseconds since

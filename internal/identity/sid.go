@@ -25,6 +25,7 @@ var (
 	SIDEveryone           = sid(1, 0)       // S-1-1-0: "other" in a POSIX mode
 	SIDCreatorOwner       = sid(3, 0)       // S-1-3-0
 	SIDCreatorGroup       = sid(3, 1)       // S-1-3-1
+	SIDOwnerRights        = sid(3, 4)       // S-1-3-4: replaces the owner's implicit rights
 	SIDAnonymous          = sid(5, 7)       // S-1-5-7: a null session
 	SIDAuthenticatedUsers = sid(5, 11)      // S-1-5-11
 	SIDSystem             = sid(5, 18)      // S-1-5-18: maps to root

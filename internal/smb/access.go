@@ -77,32 +77,57 @@ func lockAccess(mask uint32) lock.Access {
 }
 
 // maximalAccess is what the caller may do with a file (attributes a,
-// handle h) by its POSIX permissions, as an access mask: what MAXIMAL
-// ACCESS reports and what an open of an existing file is checked against.
-// The POSIX classes map one to one: read to READ_DATA, write to
-// WRITE_DATA, APPEND_DATA and DELETE_CHILD, execute (search, for a
-// directory) to EXECUTE. Reading a file for execution is reading it, so
-// whoever may read a file may also EXECUTE it: a file written from
-// Windows (mode 0644) still runs from the share, and an owner asking for
-// GENERIC_ALL on its 0644 file gets it. Everyone may read attributes and
-// the security descriptor; the owner, and whoever may write, may change
-// attributes; the owner may change the descriptor (the file system still
-// decides each change). DELETE follows the directory the file is in, as
-// unlink(2) does; parent is the zero handle for a share's root, which no
-// one deletes; withDelete false leaves DELETE out, saving the look at
-// the directory when it is not asked for. A file with a stored security
-// descriptor is checked against its DACL instead (sdaccess.go).
-func (s *Server) maximalAccess(ctx context.Context, r *Request, h fs.Handle, a *fs.Attr, parent fs.Handle, withDelete bool) uint32 {
+// handle h) as an access mask: what MAXIMAL ACCESS reports and what an
+// open of an existing file is checked against. judged reports that a
+// stored DACL decided it (sdaccess.go), so that the file system's own
+// check of the mode is not to be made again for what the open does.
+// parent is the directory the file is in, the zero handle for a share's
+// root; withDelete false leaves DELETE from the directory out, saving
+// the look at it when it is not asked for.
+func (s *Server) maximalAccess(ctx context.Context, r *Request, h fs.Handle, a *fs.Attr, parent fs.Handle, withDelete bool) (m uint32, judged bool) {
 	if sd := s.loadSD(ctx, r, h, a); sd != nil {
-		m := s.sdAccess(ctx, r, sd, a)
-		if withDelete && m&accessDelete == 0 && parent != (fs.Handle{}) && s.mayDeleteChild(ctx, r, parent) {
+		return s.daclMaximal(ctx, r, sd, a, parent, withDelete), true
+	}
+	return s.modeMaximal(ctx, r, h, a, parent, withDelete), false
+}
+
+// daclMaximal is maximalAccess for a file with the stored descriptor sd:
+// what its DACL grants, and what the directory grants on the file's
+// behalf (MS-FSA 2.1.5.1.2.1): DELETE by FILE_DELETE_CHILD and
+// READ_ATTRIBUTES by FILE_LIST_DIRECTORY. A READONLY file is not
+// written, whatever the DACL says.
+func (s *Server) daclMaximal(ctx context.Context, r *Request, sd []byte, a *fs.Attr, parent fs.Handle, withDelete bool) uint32 {
+	m := s.sdAccess(ctx, r, sd)
+	if parent != (fs.Handle{}) {
+		// A DACL without READ_ATTRIBUTES is rare, so the look at the
+		// directory is rarely made.
+		if m&fileReadAttributes == 0 && s.dirGrants(ctx, r, parent, fileListDirectory, fs.AccessRead) {
+			m |= fileReadAttributes
+		}
+		if withDelete && m&accessDelete == 0 && s.mayDeleteChild(ctx, r, parent) {
 			m |= accessDelete
 		}
-		if parent == (fs.Handle{}) {
-			m &^= accessDelete
-		}
-		return m & r.Tree.MaximalAccess()
+	} else {
+		m &^= accessDelete // no one deletes a share's root
 	}
+	if a.Type != fs.TypeDir && a.Mode&0o200 == 0 {
+		m &^= fileWriteData | fileAppendData
+	}
+	return m & r.Tree.MaximalAccess()
+}
+
+// modeMaximal is maximalAccess for a file without a stored descriptor, by
+// its POSIX permissions. The POSIX classes map one to one: read to
+// READ_DATA, write to WRITE_DATA, APPEND_DATA and DELETE_CHILD, execute
+// (search, for a directory) to EXECUTE. Reading a file for execution is
+// reading it, so whoever may read a file may also EXECUTE it: a file
+// written from Windows (mode 0644) still runs from the share, and an
+// owner asking for GENERIC_ALL on its 0644 file gets it. Everyone may read
+// attributes and the security descriptor; the owner, and whoever may
+// write, may change attributes; the owner may change the descriptor (the
+// file system still decides each change). DELETE follows the directory
+// the file is in, as unlink(2) does.
+func (s *Server) modeMaximal(ctx context.Context, r *Request, h fs.Handle, a *fs.Attr, parent fs.Handle, withDelete bool) uint32 {
 	c := r.Caller()
 	m := uint32(alwaysGranted)
 	want := fs.AccessRead | fs.AccessModify | fs.AccessExtend | fs.AccessExecute | fs.AccessLookup
@@ -135,19 +160,51 @@ func (s *Server) maximalAccess(ctx context.Context, r *Request, h fs.Handle, a *
 // its entries: FILE_DELETE_CHILD in its stored descriptor (sdaccess.go),
 // else write and search permission.
 func (s *Server) mayDeleteChild(ctx context.Context, r *Request, dir fs.Handle) bool {
-	if ok, known := s.deleteChildSD(ctx, r, dir); known {
+	return s.dirGrants(ctx, r, dir, fileDeleteChild, fs.AccessDelete)
+}
+
+// dirGrants reports whether the directory dir grants the caller the
+// rights bits by its stored DACL, or, without one, the POSIX access
+// posix.
+func (s *Server) dirGrants(ctx context.Context, r *Request, dir fs.Handle, bits, posix uint32) bool {
+	if ok, known := s.dirGrantsSD(ctx, r, dir, bits); known {
 		return ok
 	}
-	got, _, err := s.fs.Access(ctx, r.Caller(), dir, fs.AccessDelete)
+	got, _, err := s.fs.Access(ctx, r.Caller(), dir, posix)
 	return err == nil && got != 0
 }
 
-// alwaysGranted is what anyone who may reach a file may do with it: read
-// its attributes and its security descriptor.
+// mayAdd decides a new entry in the directory dir (a subdirectory if
+// isDir), made or moved there, by the directory's stored DACL: it needs
+// ADD_SUBDIRECTORY or ADD_FILE, and is STATUS_ACCESS_DENIED without.
+// psd is the directory's descriptor, nil for none, and c the caller to
+// make the entry as: judged (fs.Caller.Judged) when the DACL granted it,
+// so that the directory's mode does not refuse it again; without a DACL
+// the file system decides by the mode alone.
+func (s *Server) mayAdd(ctx context.Context, r *Request, dir fs.Handle, isDir bool) (psd []byte, c *fs.Caller, st Status) {
+	c = r.Caller()
+	psd, _ = s.storedSD(ctx, r, dir)
+	if psd == nil {
+		return nil, c, StatusSuccess
+	}
+	need := uint32(fileWriteData) // ADD_FILE
+	if isDir {
+		need = fileAppendData // ADD_SUBDIRECTORY
+	}
+	if s.sdAccess(ctx, r, psd)&need == 0 {
+		return psd, c, StatusAccessDenied
+	}
+	return psd, judgedAs(c, true), StatusSuccess
+}
+
+// alwaysGranted is what anyone who may reach a file without a stored
+// descriptor may do with it: read its attributes and its security
+// descriptor.
 const alwaysGranted = readControl | synchronize | fileReadAttributes | fileReadEA
 
 // grant decides the access of an open: the mapped request if maximal
-// covers it (MAXIMUM_ALLOWED asks for all of maximal), else 0 and
+// covers it (MAXIMUM_ALLOWED asks for all of maximal, and is refused when
+// that is nothing, as AccessCheck refuses it), else 0 and
 // STATUS_ACCESS_DENIED.
 func grant(desired, maximal uint32) (uint32, Status) {
 	want := mapGeneric(desired)
@@ -155,6 +212,9 @@ func grant(desired, maximal uint32) (uint32, Status) {
 		return 0, StatusPrivilegeNotHeld
 	}
 	if want&maximumAllowed != 0 {
+		if maximal == 0 {
+			return 0, StatusAccessDenied
+		}
 		want = want&^maximumAllowed | maximal
 	}
 	if want&^maximal != 0 {

@@ -151,7 +151,8 @@ func (s *Server) createReply(w *Response, r *Request, q *createRequest, o *open,
 	if q.ctx.maxAccess {
 		var d [8]byte
 		dir, _, _ := o.location()
-		binary.LittleEndian.PutUint32(d[4:], s.maximalAccess(r.Context(), r, o.h, a, dir, true))
+		m, _ := s.maximalAccess(r.Context(), r, o.h, a, dir, true)
+		binary.LittleEndian.PutUint32(d[4:], m)
 		cw.add(ctxMaxAccess, d[:])
 	}
 	if q.ctx.queryID {
@@ -274,12 +275,20 @@ func (s *Server) openExisting(ctx context.Context, r *Request, q *createRequest,
 		return nil, 0, a, StatusAccessDenied // the share's root
 	}
 	overwrite := q.disp == dispOverwrite || q.disp == dispOverwriteIf || q.disp == dispSupersede
-	// Opens that only look at a file (a stat is CREATE, QUERY_INFO, CLOSE)
-	// need no look at its permissions.
+	// A file with a stored DACL is judged by it for every open; one
+	// without needs no look at its permissions for an open that only
+	// looks at it (a stat is CREATE, QUERY_INFO, CLOSE).
 	want := mapGeneric(q.access)
-	maximal := uint32(alwaysGranted) & r.Tree.MaximalAccess()
-	if want&^alwaysGranted != 0 || overwrite {
-		maximal = s.maximalAccess(ctx, r, res.h, &a, res.dir, want&(accessDelete|maximumAllowed) != 0)
+	sd := s.loadSD(ctx, r, res.h, &a)
+	judged := sd != nil
+	var maximal uint32
+	switch {
+	case judged:
+		maximal = s.daclMaximal(ctx, r, sd, &a, res.dir, want&(accessDelete|maximumAllowed) != 0)
+	case want&^alwaysGranted != 0 || overwrite:
+		maximal = s.modeMaximal(ctx, r, res.h, &a, res.dir, want&(accessDelete|maximumAllowed) != 0)
+	default:
+		maximal = alwaysGranted & r.Tree.MaximalAccess()
 	}
 	access, st := grant(q.access, maximal)
 	if st != StatusSuccess {
@@ -302,6 +311,7 @@ func (s *Server) openExisting(ctx context.Context, r *Request, q *createRequest,
 	}
 	s.closeAppInstance(ctx, r, q, res.h)
 	o := s.newOpen(r, res.h, isDir, access, q.share, q.options)
+	o.caller.Judged = judged
 	o.cacheRequest(r.Conn, q)
 	if st := s.breakForOpen(o, q, overwrite); st != StatusSuccess {
 		return nil, 0, a, st
@@ -322,7 +332,7 @@ func (s *Server) openExisting(ctx context.Context, r *Request, q *createRequest,
 		sa, _ := attrChange(&a, q.attrs|attrArchive)
 		sa.Mask |= fs.SetSize
 		sa.Size = 0
-		if err := s.setAttrKeepSD(ctx, r, res.h, &a, sa); err != nil {
+		if err := s.setAttrKeepSD(ctx, r, &o.caller, res.h, &a, sa); err != nil {
 			r.Tree.ops.remove(o.id)
 			o.close(ctx)
 			return nil, 0, a, StatusOf(err)
@@ -332,7 +342,7 @@ func (s *Server) openExisting(ctx context.Context, r *Request, q *createRequest,
 			action = actionSuperseded
 		}
 		if q.ctx.eaBuffer != nil {
-			if st := s.setEAs(r, res.h, q.ctx.eaBuffer); st != StatusSuccess {
+			if st := s.setEAs(r, &o.caller, res.h, q.ctx.eaBuffer); st != StatusSuccess {
 				r.Tree.ops.remove(o.id)
 				o.close(ctx)
 				return nil, 0, a, st
@@ -381,7 +391,10 @@ func (s *Server) createNew(ctx context.Context, r *Request, q *createRequest, re
 			sa.Mode = 0o444
 		}
 	}
-	c := r.Caller()
+	psd, c, st := s.mayAdd(ctx, r, res.dir, dir)
+	if st != StatusSuccess {
+		return nil, 0, fs.Attr{}, st
+	}
 	var h fs.Handle
 	var a fs.Attr
 	var err error
@@ -403,12 +416,12 @@ func (s *Server) createNew(ctx context.Context, r *Request, q *createRequest, re
 	case err != nil:
 		return nil, 0, a, StatusOf(err)
 	}
-	a = s.inheritSD(ctx, r, res.dir, h, a)
+	a = s.inheritSD(ctx, r, psd, h, a)
 	if q.ctx.secDesc != nil {
 		a = s.applyNewSD(ctx, r, h, a, q.ctx.secDesc)
 	}
 	if q.ctx.eaBuffer != nil {
-		if st := s.setEAs(r, h, q.ctx.eaBuffer); st != StatusSuccess {
+		if st := s.setEAs(r, r.Caller(), h, q.ctx.eaBuffer); st != StatusSuccess {
 			s.fs.RemoveHandle(ctx, r.Caller(), res.dir, res.name, h)
 			return nil, 0, a, st
 		}
@@ -421,6 +434,10 @@ func (s *Server) createNew(ctx context.Context, r *Request, q *createRequest, re
 	}
 	access &= r.Tree.MaximalAccess()
 	o := s.newOpen(r, h, dir, access, q.share, q.options)
+	// The creator's handle does what it asked (deleting on close
+	// included) where a DACL let it create, or where the descriptor the
+	// file got leaves the mode short of it.
+	o.caller.Judged = psd != nil || q.ctx.secDesc != nil && s.loadSD(ctx, r, h, &a) != nil
 	o.cacheRequest(r.Conn, q)
 	o.deleteOnClose = q.options&optDeleteOnClose != 0
 	if st := o.register(res.dir, res.name, res.path); st != StatusSuccess {
@@ -450,7 +467,7 @@ func (s *Server) applyNewSD(ctx context.Context, r *Request, h fs.Handle, a fs.A
 	if info == 0 {
 		return a
 	}
-	if na, st := s.applySD(ctx, r, h, a, sd, info); st == StatusSuccess {
+	if na, st := s.applySD(ctx, r, r.Caller(), h, a, sd, info); st == StatusSuccess {
 		return na
 	}
 	if na, err := s.fs.GetAttr(ctx, h); err == nil {

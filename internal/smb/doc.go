@@ -75,14 +75,9 @@
 // (fs.LookupFold); names Windows could not have are refused, named
 // streams are kept as extended attributes (streams.go), and symbolic
 // links made over NFS are followed on
-// the server while they stay inside the share. An open of an existing
-// file is checked against the caller's maximal access, which is its POSIX
-// permissions expressed as an access mask (DELETE comes from the
-// directory, as unlink(2) has it); the creator of a file gets the access
-// it asked for. A security descriptor a client sets is kept as given and
-// checked as a DACL (sdstore.go, sdaccess.go); a file without one shows
-// one made from its owner, group and mode (security.go). Extended
-// attributes are kept with the file (ea.go).
+// the server while they stay inside the share. Who may open what is
+// said under "Access control" below. Extended attributes are kept with
+// the file (ea.go).
 // What Windows keeps as DOS attributes is kept beside the POSIX
 // attributes, except READONLY, which is the owner's write bit, so both
 // protocols see one truth (fileinfo.go).
@@ -106,6 +101,48 @@
 // made. Options.Durable keeps a record of every durable open
 // (durablerecord.go) so that RestoreDurable rebuilds them after a restart
 // (durablerestore.go); Server.DurableOpens lists them.
+//
+// # Access control
+//
+// A file has a security descriptor of its own once a client sets one (at
+// CREATE, with SET_INFO, or by inheritance from its directory), kept in
+// the extended attribute system.ntsd (sdstore.go, sdinherit.go); a file
+// without one shows one made from its owner, group and mode
+// (security.go). The two kinds are judged differently:
+//
+//   - A file with a stored DACL is judged by that DACL alone, by MS-DTYP's
+//     AccessCheck (sdaccess.go), for every SMB open, a stat (an open for
+//     READ_ATTRIBUTES or SYNCHRONIZE only) included, and for MAXIMUM_ALLOWED
+//     and the MxAc context alike; the directory adds DELETE through
+//     DELETE_CHILD and READ_ATTRIBUTES through LIST_DIRECTORY (MS-FSA
+//     2.1.5.1.2.1). A new entry in a directory with a stored DACL needs
+//     ADD_FILE or ADD_SUBDIRECTORY from it, whether CREATE makes it (a
+//     named stream's file included), a rename moves it there or a hard
+//     link names it there; and a path is walked through such a directory
+//     whatever its mode (Windows users bypass traverse checking).
+//   - A file without one is judged by its POSIX permissions expressed as
+//     an access mask (access.go), DELETE coming from the directory as
+//     unlink(2) has it; anyone who reaches it may read its attributes and
+//     descriptor.
+//
+// The creator of a file gets the access it asked for. What an open was
+// granted is all its handle may do: QUERY_INFO, SET_INFO, READ, WRITE and
+// the rest check the open's access, not the file's permissions again.
+// Where a DACL decided (the open's access, an entry added to a
+// directory), the calls to package fs that carry it out are marked
+// fs.Caller.Judged, so that the file system's own check of the mode,
+// which cannot express a DACL, does not refuse what the DACL granted; the
+// mark rides on the open's copy of its caller (open.caller) and on no
+// other call. Renames and hard links are not marked: the directories'
+// mode bits still apply to them, besides the target directory's DACL.
+//
+// NFS sees and checks the mode a DACL leaves (security.go lists the
+// mapping: each class gets what the DACL grants that class, Everyone
+// reaching all three). A chmod or chown over NFS rewrites the
+// descriptor: the stored one remembers the uid, gid and mode it was
+// stored with and no longer applies once they change, so the file shows,
+// and SMB checks it by, the descriptor made from its new mode, as Samba's
+// acl_xattr does when the POSIX permissions change underneath.
 //
 // # Adding a command handler
 //

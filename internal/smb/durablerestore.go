@@ -1,6 +1,7 @@
 package smb
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -54,6 +55,7 @@ func (s *Server) restoreDurable(rec *DurableOpen, wait time.Duration) error {
 		owner:       lock.SMBOwner(rec.Client, rec.Persistent),
 	}
 	o.deleteOnClose = rec.DeleteOnClose
+	o.caller.Judged = s.hasSD(context.Background(), &o.caller, o.h) // sdaccess.go
 	if rec.V2 {
 		o.createGuid = rec.CreateGuid
 	}

@@ -104,13 +104,14 @@ func xattrsOf(eas []ea) []fs.Xattr {
 	return xs
 }
 
-// setEAs applies a FILE_FULL_EA_INFORMATION list to the file h.
-func (s *Server) setEAs(r *Request, h fs.Handle, list []byte) Status {
+// setEAs applies a FILE_FULL_EA_INFORMATION list to the file h for the
+// caller c.
+func (s *Server) setEAs(r *Request, c *fs.Caller, h fs.Handle, list []byte) Status {
 	eas, st := parseEAList(list)
 	if st != StatusSuccess {
 		return st
 	}
-	err := s.fs.SetXattrs(r.Context(), r.Caller(), h, xattrsOf(eas))
+	err := s.fs.SetXattrs(r.Context(), c, h, xattrsOf(eas))
 	if errors.Is(err, fs.ErrFBig) {
 		return StatusEATooLarge
 	}
@@ -119,7 +120,7 @@ func (s *Server) setEAs(r *Request, h fs.Handle, list []byte) Status {
 
 // listEAs calls fn for each EA of the open's file.
 func listEAs(r *Request, o *open, fn func(name string, value []byte)) Status {
-	err := r.Conn.srv.fs.ListXattrs(r.Context(), r.Caller(), o.h, fs.XattrUser, func(name string, v []byte) bool {
+	err := r.Conn.srv.fs.ListXattrs(r.Context(), &o.caller, o.h, fs.XattrUser, func(name string, v []byte) bool {
 		if name = name[len(fs.XattrUser):]; !strings.HasPrefix(name, streamPrefix) { // streams.go
 			fn(name, v)
 		}

@@ -302,7 +302,7 @@ func copyRange(ctx context.Context, r *Request, src, dst *open, from, to uint64,
 	if dst.writeThrough() {
 		stable = fs.FileSync
 	}
-	if _, _, _, err := s.fs.Write(ctx, r.Caller(), dst.h, to, buf, stable); err != nil {
+	if _, _, _, err := s.fs.Write(ctx, &dst.caller, dst.h, to, buf, stable); err != nil {
 		return StatusOf(err)
 	}
 	return StatusSuccess
@@ -374,7 +374,7 @@ func zeroData(r *Request, o *open, in []byte) Status {
 	}
 	if to == a.Size {
 		for _, size := range []uint64{from, a.Size} {
-			if _, err := s.fs.SetAttr(ctx, r.Caller(), o.h, fs.SetAttr{Mask: fs.SetSize, Size: size}, nil); err != nil {
+			if _, err := s.fs.SetAttr(ctx, &o.caller, o.h, fs.SetAttr{Mask: fs.SetSize, Size: size}, nil); err != nil {
 				return StatusOf(err)
 			}
 		}
@@ -386,7 +386,7 @@ func zeroData(r *Request, o *open, in []byte) Status {
 	zeros := make([]byte, min(to-from, copyMaxChunkBytes))
 	for from < to {
 		n := min(to-from, uint64(len(zeros)))
-		if _, _, _, err := s.fs.Write(ctx, r.Caller(), o.h, from, zeros[:n], fs.Unstable); err != nil {
+		if _, _, _, err := s.fs.Write(ctx, &o.caller, o.h, from, zeros[:n], fs.Unstable); err != nil {
 			return StatusOf(err)
 		}
 		from += n

@@ -139,6 +139,12 @@ func (s *Server) resolve(ctx context.Context, r *Request, comps []string, noFoll
 		}
 		dir := stack[len(stack)-1]
 		name, h, a, err := s.fs.LookupFold(ctx, c, dir, comps[i])
+		if errors.Is(err, fs.ErrAccess) && s.hasStoredSD(ctx, r, dir) {
+			// A directory with a DACL is passed through as Windows
+			// passes through any (bypass traverse checking): the mode
+			// it leaves does not stop the walk.
+			name, h, a, err = s.fs.LookupFold(ctx, judgedAs(c, true), dir, comps[i])
+		}
 		switch {
 		case errors.Is(err, fs.ErrNotExist) && last:
 			return resolved{dir: dir, name: comps[i], path: joinPath(names, comps[i])}, StatusSuccess

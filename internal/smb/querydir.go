@@ -131,14 +131,14 @@ func serveQueryDirectory(w *Response, r *Request) {
 		// One name: look it up rather than read the directory.
 		e.done = true
 		if st := checkComponent(e.pattern); st == StatusSuccess || e.pattern == "." || e.pattern == ".." {
-			name, _, a, err := s.fs.LookupFold(ctx, r.Caller(), o.h, e.pattern)
+			name, _, a, err := s.fs.LookupFold(ctx, &o.caller, o.h, e.pattern)
 			if err == nil && !lw.add(name, &a) {
 				e.done = false // the client may ask again with room for it
 			}
 		}
 	} else {
 		var ferr error
-		_, _, ferr = s.fs.ReadDir(ctx, r.Caller(), o.h, e.cookie, 0, true, func(d *fs.DirEntry) bool {
+		_, _, ferr = s.fs.ReadDir(ctx, &o.caller, o.h, e.cookie, 0, true, func(d *fs.DirEntry) bool {
 			if !matchPattern(e.pattern, d.Name) {
 				e.cookie = d.Cookie
 				return true

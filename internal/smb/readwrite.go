@@ -71,7 +71,7 @@ func serveRead(w *Response, r *Request) {
 		}
 	}
 	out := w.Grow(16 + int(length))
-	n, _, _, err := s.fs.Read(r.Context(), r.Caller(), o.h, off, out[16:])
+	n, _, _, err := s.fs.Read(r.Context(), &o.caller, o.h, off, out[16:])
 	if err != nil {
 		if errors.Is(err, fs.ErrIsDir) {
 			w.Error(StatusInvalidDeviceRequest)
@@ -163,7 +163,7 @@ func serveWrite(w *Response, r *Request) {
 	if flags&writeFlagThrough != 0 || o.writeThrough() {
 		stable = fs.FileSync
 	}
-	n, _, _, err := s.fs.Write(ctx, r.Caller(), o.h, off, data, stable)
+	n, _, _, err := s.fs.Write(ctx, &o.caller, o.h, off, data, stable)
 	if err != nil {
 		w.Error(StatusOf(err))
 		return

@@ -95,7 +95,8 @@ func TestStoredSecurityDescriptor(t *testing.T) {
 		t.Fatalf("DACL only: %x", dacl)
 	}
 	// An owner no uid maps to is kept too, and the mode stays writable by
-	// its owner (READONLY is not the DACL's).
+	// its owner (READONLY is not the DACL's); Everyone's read reaches
+	// every class.
 	world := identity.SIDEveryone
 	users := identity.SIDUsers
 	given2 := testSD(&world, &users, true, testACE{mask: fileGenericRead | 0x001f0000, sid: world})
@@ -105,8 +106,8 @@ func TestStoredSecurityDescriptor(t *testing.T) {
 	if got, _ := c.queryInfo(id, infoSecurity, 0, 4096, all); !bytes.Equal(got, given2) {
 		t.Fatalf("descriptor with Everyone as owner:\n got %x\nwant %x", got, given2)
 	}
-	if _, a := e.lookupAttr(t, "g"); a.Mode != 0o204 || a.UID != 1000 {
-		t.Errorf("mode %o uid %d after the DACL, want 0204 and uid 1000", a.Mode, a.UID)
+	if _, a := e.lookupAttr(t, "g"); a.Mode != 0o644 || a.UID != 1000 {
+		t.Errorf("mode %o uid %d after the DACL, want 0644 and uid 1000", a.Mode, a.UID)
 	}
 	attrs, _ := c.queryInfo(id, infoFile, classFileAttributeTag, 8, 0)
 	if binary.LittleEndian.Uint32(attrs)&attrReadonly != 0 {
@@ -270,28 +271,31 @@ func TestInheritedSecurityDescriptor(t *testing.T) {
 	c.close(d)
 	all := uint32(secOwner | secGroup | secDACL)
 
+	// The directory's DACL is not AUTO_INHERITED: the inherited entries
+	// are not marked INHERITED (TestDACLCreatorOwnerInherited has them
+	// marked).
 	f := c.mustCreate(createReq{name: `d\f`, access: rw | readControl, share: shareAll, disp: dispCreate})
 	got, _ := c.queryInfo(f, infoSecurity, 0, 4096, all)
 	want := testSD(&owner, &group, true,
-		testACE{flags: aceInherited, mask: fileAllAccess, sid: owner},
-		testACE{flags: aceInherited, mask: fileGenericRead, sid: identity.SIDEveryone},
-		testACE{flags: aceInherited, mask: fileAllAccess, sid: owner},
+		testACE{mask: fileAllAccess, sid: owner},
+		testACE{mask: fileGenericRead, sid: identity.SIDEveryone},
+		testACE{mask: fileAllAccess, sid: owner},
 	)
 	if !bytes.Equal(got, want) {
 		t.Fatalf("file's inherited descriptor:\n got %x\nwant %x", got, want)
 	}
-	if a := rootLookup(t, e, "d", "f"); a.Mode != 0o704 {
-		t.Errorf("file's mode %o, want 0704", a.Mode)
+	if a := rootLookup(t, e, "d", "f"); a.Mode != 0o744 {
+		t.Errorf("file's mode %o, want 0744 (Everyone's read reaches the group)", a.Mode)
 	}
 	c.close(f)
 
 	sub := c.mustCreate(createReq{name: `d\s`, access: fileGenericRead, share: shareAll, disp: dispCreate, options: optDirectory})
 	got, _ = c.queryInfo(sub, infoSecurity, 0, 4096, all)
 	want = testSD(&owner, &group, true,
-		testACE{flags: aceObjectInherit | aceContainerInherit | aceInherited, mask: fileAllAccess, sid: owner},
-		testACE{flags: aceObjectInherit | aceInheritOnly | aceInherited, mask: fileGenericRead, sid: identity.SIDEveryone},
-		testACE{flags: aceInherited, mask: fileAllAccess, sid: owner},
-		testACE{flags: aceObjectInherit | aceContainerInherit | aceInheritOnly | aceInherited, mask: fileAllAccess, sid: identity.SIDCreatorOwner},
+		testACE{flags: aceObjectInherit | aceContainerInherit, mask: fileAllAccess, sid: owner},
+		testACE{flags: aceObjectInherit | aceInheritOnly, mask: fileGenericRead, sid: identity.SIDEveryone},
+		testACE{mask: fileAllAccess, sid: owner},
+		testACE{flags: aceObjectInherit | aceContainerInherit | aceInheritOnly, mask: fileAllAccess, sid: identity.SIDCreatorOwner},
 	)
 	if !bytes.Equal(got, want) {
 		t.Fatalf("directory's inherited descriptor:\n got %x\nwant %x", got, want)

@@ -15,9 +15,15 @@ import (
 //     marked CONTAINER_INHERIT (which it passes on again unless marked
 //     NO_PROPAGATE_INHERIT) and, as inherit-only entries for its own
 //     files, those marked OBJECT_INHERIT alone;
-//   - the inherited entries are marked INHERITED; CREATOR OWNER and
-//     CREATOR GROUP become the new file's owner and group (a directory
-//     also keeps the original, inherit-only, to pass on);
+//   - the inherited entries are marked INHERITED when the directory's
+//     DACL is marked AUTO_INHERITED (and the new DACL is marked so too),
+//     as Windows marks them and Samba's RAW-ACLS and smb2.acls tests
+//     expect, else not; in those that apply to
+//     the new file itself, CREATOR OWNER and CREATOR GROUP become its
+//     owner and group and generic rights become the file rights they
+//     stand for; a directory that also passes such an entry on gets it
+//     twice, as Windows makes it: the entry for itself, changed and
+//     inheriting nothing, then the original, inherit-only, to pass on;
 //   - the owner and group are the creator's.
 //
 // A directory without a stored descriptor, or whose descriptor has
@@ -34,10 +40,9 @@ const (
 )
 
 // inheritSD gives the new file h (attributes a, a directory if dir) the
-// descriptor it inherits from its directory parent, and returns its
-// attributes after.
-func (s *Server) inheritSD(ctx context.Context, r *Request, parent, h fs.Handle, a fs.Attr) fs.Attr {
-	psd, _ := s.storedSD(ctx, r, parent)
+// descriptor it inherits from its directory parent, whose stored
+// descriptor is psd (nil for none), and returns its attributes after.
+func (s *Server) inheritSD(ctx context.Context, r *Request, psd []byte, h fs.Handle, a fs.Attr) fs.Attr {
 	if psd == nil {
 		return a
 	}
@@ -49,7 +54,7 @@ func (s *Server) inheritSD(ctx context.Context, r *Request, parent, h fs.Handle,
 	if !ok {
 		return a
 	}
-	if na, st := s.applySD(ctx, r, h, a, child, secOwner|secGroup|secDACL); st == StatusSuccess {
+	if na, st := s.applySD(ctx, r, r.Caller(), h, a, child, secOwner|secGroup|secDACL); st == StatusSuccess {
 		return na
 	}
 	return a
@@ -68,8 +73,12 @@ func inheritedSD(psd []byte, dir bool, owner, group identity.SID) ([]byte, bool)
 	acl = acl[8:]
 	var aces []byte
 	n := 0
+	inherited := uint8(0)
+	if p.control&seDACLAutoInh != 0 {
+		inherited = aceInherited
+	}
 	add := func(typ, flags uint8, mask uint32, sid []byte) {
-		aces = append(aces, typ, flags)
+		aces = append(aces, typ, flags|inherited)
 		aces = binary.LittleEndian.AppendUint16(aces, uint16(8+len(sid)))
 		aces = binary.LittleEndian.AppendUint32(aces, mask)
 		aces = append(aces, sid...)
@@ -85,39 +94,42 @@ func inheritedSD(psd []byte, dir bool, owner, group identity.SID) ([]byte, bool)
 		}
 		typ, flags, mask, sid := acl[0], acl[1], binary.LittleEndian.Uint32(acl[4:]), acl[8:size]
 		acl = acl[size:]
-		var out uint8
+		var out uint8 // the flags the new file's entry keeps (INHERITED aside)
 		switch {
 		case !dir && flags&aceObjectInherit != 0:
-			out = aceInherited
+			out = 0
 		case dir && flags&aceContainerInherit != 0 && flags&aceNoPropagate != 0:
-			out = aceInherited
+			out = 0
 		case dir && flags&aceContainerInherit != 0:
-			out = flags&(aceObjectInherit|aceContainerInherit) | aceInherited
+			out = flags & (aceObjectInherit | aceContainerInherit)
 		case dir && flags&aceObjectInherit != 0 && flags&aceNoPropagate == 0:
-			out = aceObjectInherit | aceInheritOnly | aceInherited
+			out = aceObjectInherit | aceInheritOnly
 		default:
 			continue
 		}
-		var creator []byte
+		var sub []byte // what the entry's SID becomes in the file itself
 		if s, _, err := identity.DecodeSID(sid); err == nil {
 			switch s {
 			case identity.SIDCreatorOwner:
-				creator = owner.Append(nil)
+				sub = owner.Append(nil)
 			case identity.SIDCreatorGroup:
-				creator = group.Append(nil)
+				sub = group.Append(nil)
 			}
 		}
+		changes := sub != nil || mapGeneric(mask) != mask
+		if sub == nil {
+			sub = sid
+		}
 		switch {
-		case creator == nil:
+		case out&aceInheritOnly != 0:
+			add(typ, out, mask, sid) // passed on untouched, for the files
+		case !changes:
 			add(typ, out, mask, sid)
 		case out&(aceObjectInherit|aceContainerInherit) == 0:
-			add(typ, out, mask, creator)
+			add(typ, out, mapGeneric(mask), sub)
 		default:
-			// The directory applies it to its creator and passes the
-			// original on.
-			if out&aceInheritOnly == 0 {
-				add(typ, aceInherited, mask, creator)
-			}
+			// The directory applies it changed and passes the original on.
+			add(typ, 0, mapGeneric(mask), sub)
 			add(typ, out|aceInheritOnly, mask, sid)
 		}
 	}

@@ -10,10 +10,13 @@ import (
 
 // A security descriptor a client gives (at CREATE or with SET_INFO) is
 // kept as given, in the file system's extended attribute "system.ntsd",
-// and returned exactly; a file without one shows the descriptor made from
-// its mode (security.go). The descriptor still sets the file's owner,
-// group and mode as far as they can say it, so NFS sees the nearest POSIX
-// permissions.
+// and returned exactly, except that the generic rights of its DACL's
+// entries are mapped to file rights, as Windows stores them
+// (security.go); a file without one shows the descriptor made from its
+// mode (security.go). The descriptor still sets the file's owner, group
+// and mode as far as they can say it, so NFS sees the nearest POSIX
+// permissions. SMB then checks the file by the stored DACL alone
+// (sdaccess.go), NFS by the mode.
 //
 // NFS changes win: the record carries the uid, gid and mode the file had
 // when it was stored, and a descriptor whose file has since been chowned
@@ -190,14 +193,33 @@ func (s *Server) storedSD(ctx context.Context, r *Request, h fs.Handle) ([]byte,
 	return sdOfRecord(rec, &a), a
 }
 
-// saveSD stores sd for the file h, whose attributes are now a.
-func (s *Server) saveSD(ctx context.Context, r *Request, h fs.Handle, a *fs.Attr, sd []byte) error {
+// hasStoredSD reports whether the file h has a stored descriptor that
+// applies.
+func (s *Server) hasStoredSD(ctx context.Context, r *Request, h fs.Handle) bool {
+	return s.hasSD(ctx, r.Caller(), h)
+}
+
+// hasSD is hasStoredSD for the caller c, for an open without a request
+// (restored after a restart): its access came from the DACL if it has
+// one now.
+func (s *Server) hasSD(ctx context.Context, c *fs.Caller, h fs.Handle) bool {
+	rec, err := s.fs.GetXattr(ctx, c, h, xattrNTSD)
+	if err != nil || len(rec) == 0 {
+		return false
+	}
+	a, err := s.fs.GetAttr(ctx, h)
+	return err == nil && sdOfRecord(rec, &a) != nil
+}
+
+// saveSD stores sd for the file h, whose attributes are now a, for the
+// caller c.
+func (s *Server) saveSD(ctx context.Context, c *fs.Caller, h fs.Handle, a *fs.Attr, sd []byte) error {
 	rec := make([]byte, sdRecordHead, sdRecordHead+len(sd))
 	rec[0] = sdRecordV1
 	binary.LittleEndian.PutUint32(rec[1:], a.UID)
 	binary.LittleEndian.PutUint32(rec[5:], a.GID)
 	binary.LittleEndian.PutUint32(rec[9:], a.Mode&sdModeStamped)
-	return s.fs.SetXattr(ctx, r.Caller(), h, xattrNTSD, append(rec, sd...))
+	return s.fs.SetXattr(ctx, c, h, xattrNTSD, append(rec, sd...))
 }
 
 // currentSD is the descriptor of the file h taken apart: the stored one,
@@ -217,9 +239,11 @@ func (s *Server) currentSD(ctx context.Context, r *Request, h fs.Handle, a *fs.A
 }
 
 // applySD sets the parts info names of the descriptor in on the file h
-// (attributes a): the owner, group and mode they imply, then the merged
-// descriptor itself. It returns the file's new attributes.
-func (s *Server) applySD(ctx context.Context, r *Request, h fs.Handle, a fs.Attr, in []byte, info uint32) (fs.Attr, Status) {
+// (attributes a) for the caller c: the owner, group and mode they imply,
+// then the merged descriptor itself. It returns the file's new
+// attributes. c is judged (fs.Caller.Judged) when the caller was granted
+// WRITE_DAC and WRITE_OWNER by a stored DACL.
+func (s *Server) applySD(ctx context.Context, r *Request, c *fs.Caller, h fs.Handle, a fs.Attr, in []byte, info uint32) (fs.Attr, Status) {
 	inParts, ok := splitSD(in)
 	if !ok {
 		return a, StatusInvalidSecurityDescr
@@ -232,8 +256,11 @@ func (s *Server) applySD(ctx context.Context, r *Request, h fs.Handle, a fs.Attr
 		return a, StatusOf(err)
 	}
 	cur.merge(&inParts, info)
+	if info&secDACL != 0 {
+		cur.dacl = mapStoredGeneric(cur.dacl)
+	}
 	merged := cur.bytes(secOwner | secGroup | secDACL)
-	c, ok := parseSD(merged, info)
+	change, ok := parseSD(merged, info)
 	if !ok {
 		return a, StatusInvalidSecurityDescr
 	}
@@ -241,33 +268,34 @@ func (s *Server) applySD(ctx context.Context, r *Request, h fs.Handle, a fs.Attr
 	if err != nil {
 		return a, StatusOf(err)
 	}
-	if sa := c.setAttr(&a, m); sa.Mask != 0 {
-		if _, err := s.fs.SetAttr(ctx, r.Caller(), h, sa, nil); err != nil {
+	if sa := change.setAttr(&a, m); sa.Mask != 0 {
+		if _, err := s.fs.SetAttr(ctx, c, h, sa, nil); err != nil {
 			return a, StatusOf(err)
 		}
 		if a, err = s.fs.GetAttr(ctx, h); err != nil {
 			return a, StatusOf(err)
 		}
 	}
-	if err := s.saveSD(ctx, r, h, &a, merged); err != nil {
+	if err := s.saveSD(ctx, c, h, &a, merged); err != nil {
 		return a, StatusOf(err)
 	}
 	return a, StatusSuccess
 }
 
 // setAttrKeepSD changes the attributes of the file h (now a) for SMB's
-// own reasons and carries its stored descriptor over to the new mode.
-func (s *Server) setAttrKeepSD(ctx context.Context, r *Request, h fs.Handle, a *fs.Attr, sa fs.SetAttr) error {
+// own reasons, as the caller c (the opener, judged if a DACL granted its
+// open), and carries its stored descriptor over to the new mode.
+func (s *Server) setAttrKeepSD(ctx context.Context, r *Request, c *fs.Caller, h fs.Handle, a *fs.Attr, sa fs.SetAttr) error {
 	var sd []byte
 	if sa.Mask&(fs.SetMode|fs.SetUID|fs.SetGID) != 0 {
 		sd = s.loadSD(ctx, r, h, a)
 	}
-	if _, err := s.fs.SetAttr(ctx, r.Caller(), h, sa, nil); err != nil {
+	if _, err := s.fs.SetAttr(ctx, c, h, sa, nil); err != nil {
 		return err
 	}
 	if sd != nil {
 		if na, err := s.fs.GetAttr(ctx, h); err == nil {
-			s.saveSD(ctx, r, h, &na, sd) // failing, the file shows its mode's descriptor
+			s.saveSD(ctx, c, h, &na, sd) // failing, the file shows its mode's descriptor
 		}
 	}
 	return nil

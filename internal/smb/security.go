@@ -32,14 +32,30 @@ import (
 // of the mode is the READONLY attribute (fileinfo.go), not a permission
 // (package fs lets the owner write whatever it says), so setting READONLY
 // leaves the DACL as it was, as on Windows.
-// Reading a DACL back looks at READ_DATA, WRITE_DATA and EXECUTE (after
-// mapping generic rights) of the entries for the owner, the group and
-// Everyone, ignores entries that are inherit-only or name other SIDs, and
-// subtracts what deny entries for those three deny; so a descriptor read
-// and set again changes nothing. A NULL DACL is rwx for everyone. The
-// owner's write bit of a file other than a directory is its READONLY
-// attribute (fileinfo.go), which Windows keeps apart from the DACL, so a
-// DACL leaves that bit alone.
+//
+// The mode a DACL leaves (what NFS sees and checks) gives each class what
+// the DACL grants, by the algorithm of sdaccess.go, to a caller who is of
+// that class and nothing more:
+//
+//	owner   the SID of the file's uid, Everyone, Authenticated Users, and
+//	        OWNER RIGHTS (it is the owner)
+//	group   the SID of the file's gid, Everyone, Authenticated Users
+//	other   Everyone
+//
+// r being READ_DATA, w WRITE_DATA and x EXECUTE (generic rights mapped).
+// So an entry for Everyone reaches the owner and the group too, a deny
+// entry takes from the classes it reaches what no earlier entry gave
+// them, and "other" is only what is granted to everyone, anonymous
+// callers included. Entries for other users and groups have no class to
+// go to: SMB honours them (sdaccess.go), NFS, which checks the mode,
+// cannot; Samba's acl_xattr keeps them in a POSIX ACL the kernel checks,
+// package fs has no ACL. A NULL DACL is rwx for everyone. The owner's
+// write bit of a file other than a directory is its READONLY attribute
+// (fileinfo.go), which Windows keeps apart from the DACL, so a DACL
+// leaves that bit alone. A descriptor made from a mode and set again
+// leaves the mode as it was, unless the mode gives the owner or the group
+// less than the others (0604): the descriptor's Everyone entry then
+// reaches them as well, on Windows as here.
 
 // SECURITY_INFORMATION bits of QUERY_INFO and SET_INFO.
 const (
@@ -243,30 +259,41 @@ func (c *sdChange) mode(owner, group identity.SID) uint32 {
 	if c.nullDACL {
 		return 0o777
 	}
-	var allow, deny uint32
-	for _, e := range c.aces {
-		if e.flags&aceInheritOnly != 0 {
-			continue
-		}
-		var shift uint32
-		switch e.sid {
-		case owner:
-			shift = 6
-		case group:
-			shift = 3
-		case identity.SIDEveryone:
-			shift = 0
-		default:
-			continue
-		}
-		bits := maskBits(e.mask) << shift
-		if e.typ == aceDenied {
-			deny |= bits
-		} else {
-			allow |= bits
-		}
+	everyone, au := identity.SIDEveryone, identity.SIDAuthenticatedUsers
+	u := maskBits(granted(c.aces, []identity.SID{owner, everyone, au}, true))
+	g := maskBits(granted(c.aces, []identity.SID{group, everyone, au}, false))
+	o := maskBits(granted(c.aces, []identity.SID{everyone}, false))
+	return u<<6 | g<<3 | o
+}
+
+// mapStoredGeneric is a copy of the ACL acl with the generic rights of
+// each entry that applies to the object itself (not inherit-only) mapped
+// to the file rights they stand for, as Windows stores a DACL it is given
+// (its RtlpApplyAclToObject); inherit-only entries keep theirs, to be
+// mapped in the files that inherit them (sdinherit.go).
+func mapStoredGeneric(acl []byte) []byte {
+	if acl == nil {
+		return nil
 	}
-	return allow &^ deny
+	out := make([]byte, len(acl))
+	copy(out, acl)
+	count := int(binary.LittleEndian.Uint16(out[4:]))
+	b := out[8:]
+	for range count {
+		if len(b) < 8 {
+			break
+		}
+		n := int(binary.LittleEndian.Uint16(b[2:]))
+		if n < 8 || n > len(b) {
+			break
+		}
+		// Every ACE type keeps its mask at offset 4.
+		if b[1]&aceInheritOnly == 0 {
+			binary.LittleEndian.PutUint32(b[4:], mapGeneric(binary.LittleEndian.Uint32(b[4:])))
+		}
+		b = b[n:]
+	}
+	return out
 }
 
 // setAttr is the attribute change that applying c to a file (attributes

@@ -133,7 +133,7 @@ func setFile(r *Request, o *open, class byte, in []byte) Status {
 		if size > fs.MaxFileSize {
 			return StatusDiskFull
 		}
-		_, err := s.fs.SetAttr(ctx, r.Caller(), o.h, fs.SetAttr{Mask: fs.SetSize, Size: size}, nil)
+		_, err := s.fs.SetAttr(ctx, &o.caller, o.h, fs.SetAttr{Mask: fs.SetSize, Size: size}, nil)
 		return StatusOf(err)
 	case classFileValidDataLength:
 		if !o.may(fileWriteData) {
@@ -144,7 +144,7 @@ func setFile(r *Request, o *open, class byte, in []byte) Status {
 		if !o.may(fileWriteEA) {
 			return StatusAccessDenied
 		}
-		return s.setEAs(r, o.h, in)
+		return s.setEAs(r, &o.caller, o.h, in)
 	case classFileShortName:
 		return StatusNotSupported
 	}
@@ -227,7 +227,7 @@ func setBasic(ctx context.Context, r *Request, o *open, in []byte) Status {
 		sa.Ctime = a.Ctime
 	}
 	o.mu.Unlock()
-	return StatusOf(s.setAttrKeepSD(ctx, r, o.h, &a, sa))
+	return StatusOf(s.setAttrKeepSD(ctx, r, &o.caller, o.h, &a, sa))
 }
 
 // setDisposition marks the file for deletion when its last open closes,
@@ -307,6 +307,9 @@ func rename(ctx context.Context, r *Request, o *open, in []byte, ex bool) Status
 	if st := s.renameBlocked(o, path, dst.dir); st != StatusSuccess {
 		return st
 	}
+	if _, _, st := s.mayAdd(ctx, r, dst.dir, o.isDir); st != StatusSuccess {
+		return st // the target directory's DACL (access.go)
+	}
 	if dst.exists && dst.h != o.h {
 		switch {
 		case !replace:
@@ -346,6 +349,9 @@ func link(ctx context.Context, r *Request, o *open, in []byte) Status {
 		return st
 	}
 	s := r.Conn.srv
+	if _, _, st := s.mayAdd(ctx, r, dst.dir, false); st != StatusSuccess {
+		return st // the target directory's DACL (access.go)
+	}
 	if dst.exists {
 		switch {
 		case dst.h == o.h:
@@ -385,6 +391,6 @@ func setSecurity(r *Request, o *open, addl uint32, in []byte) Status {
 	if err != nil {
 		return StatusOf(err)
 	}
-	_, st := s.applySD(ctx, r, o.h, a, in, info)
+	_, st := s.applySD(ctx, r, &o.caller, o.h, a, in, info)
 	return st
 }

@@ -105,12 +105,17 @@ func (s *Server) createStream(ctx context.Context, r *Request, q *createRequest,
 		if st := checkComponent(res.name); st != StatusSuccess {
 			return nil, 0, fs.Attr{}, st
 		}
+		psd, c, st := s.mayAdd(ctx, r, res.dir, false) // access.go
+		if st != StatusSuccess {
+			return nil, 0, fs.Attr{}, st
+		}
 		sa := fs.SetAttr{Mask: fs.SetDOSAttrs, DOSAttrs: attrArchive}
-		h, a, _, err := s.fs.Create(ctx, r.Caller(), res.dir, res.name, fs.CreateHow{Mode: fs.Guarded, Attr: sa})
+		h, a, _, err := s.fs.Create(ctx, c, res.dir, res.name, fs.CreateHow{Mode: fs.Guarded, Attr: sa})
 		if err != nil && !errors.Is(err, fs.ErrExist) {
 			return nil, 0, fs.Attr{}, StatusOf(err)
 		}
 		if err == nil {
+			a = s.inheritSD(ctx, r, psd, h, a) // sdinherit.go
 			res.h, res.attr, res.exists, created = h, a, true, true
 		} else if res, st = s.resolve(ctx, r, q.comps, false); st != StatusSuccess || !res.exists {
 			return nil, 0, fs.Attr{}, StatusObjectNameNotFound
@@ -128,6 +133,7 @@ func (s *Server) createStream(ctx context.Context, r *Request, q *createRequest,
 		return nil, 0, fs.Attr{}, StatusObjectNameNotFound
 	}
 	var access uint32
+	judged := false
 	if created {
 		access = mapGeneric(q.access)
 		if access&maximumAllowed != 0 {
@@ -136,7 +142,8 @@ func (s *Server) createStream(ctx context.Context, r *Request, q *createRequest,
 		access &= r.Tree.MaximalAccess()
 	} else {
 		want := mapGeneric(q.access)
-		maximal := s.maximalAccess(ctx, r, res.h, &res.attr, res.dir, want&(accessDelete|maximumAllowed) != 0)
+		var maximal uint32
+		maximal, judged = s.maximalAccess(ctx, r, res.h, &res.attr, res.dir, want&(accessDelete|maximumAllowed) != 0)
 		if access, st = grant(q.access, maximal); st != StatusSuccess {
 			return nil, 0, fs.Attr{}, st
 		}
@@ -155,11 +162,12 @@ func (s *Server) createStream(ctx context.Context, r *Request, q *createRequest,
 		}
 	}
 	if action != actionOpened {
-		if err := s.fs.SetXattr(ctx, r.Caller(), res.h, streamAttr(name), []byte{}); err != nil {
+		if err := s.fs.SetXattr(ctx, judgedAs(r.Caller(), judged), res.h, streamAttr(name), []byte{}); err != nil {
 			return nil, 0, fs.Attr{}, StatusOf(err)
 		}
 	}
 	o := s.newOpen(r, res.h, false, access, q.share, q.options)
+	o.caller.Judged = judged
 	o.stream = name
 	if st := o.register(res.dir, res.name, res.path); st != StatusSuccess {
 		return nil, 0, fs.Attr{}, st
@@ -203,7 +211,7 @@ func setStreamSize(a *fs.Attr, n int) {
 
 // streamData is the data of the open's stream.
 func (o *open) streamData(ctx context.Context, r *Request) ([]byte, Status) {
-	v, err := o.srv.fs.GetXattr(ctx, r.Caller(), o.h, streamAttr(o.stream))
+	v, err := o.srv.fs.GetXattr(ctx, &o.caller, o.h, streamAttr(o.stream))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, StatusFileDeleted
 	}
@@ -278,7 +286,7 @@ func writeStream(w *Response, r *Request, o *open, off uint64, data []byte) {
 		v = append(v, make([]byte, end-len(v))...)
 	}
 	copy(v[off:], data)
-	if st := StatusOf(o.srv.fs.SetXattr(ctx, r.Caller(), o.h, streamAttr(o.stream), v)); st != StatusSuccess {
+	if st := StatusOf(o.srv.fs.SetXattr(ctx, &o.caller, o.h, streamAttr(o.stream), v)); st != StatusSuccess {
 		w.Error(st)
 		return
 	}
@@ -311,7 +319,7 @@ func setStreamInfo(r *Request, o *open, class byte, in []byte) (st Status, handl
 		case class == classFileEndOfFile:
 			v = append(v, make([]byte, int(size)-len(v))...)
 		}
-		return StatusOf(o.srv.fs.SetXattr(ctx, r.Caller(), o.h, streamAttr(o.stream), v)), true
+		return StatusOf(o.srv.fs.SetXattr(ctx, &o.caller, o.h, streamAttr(o.stream), v)), true
 	}
 	return StatusSuccess, false
 }
@@ -338,7 +346,7 @@ func putStreams(w *Response, r *Request, o *open, a *fs.Attr) Status {
 	if a.Type != fs.TypeDir {
 		entry("::$DATA", a.Size, a.Used)
 	}
-	err := o.srv.fs.ListXattrs(r.Context(), r.Caller(), o.h, fs.XattrUser, func(n string, v []byte) bool {
+	err := o.srv.fs.ListXattrs(r.Context(), &o.caller, o.h, fs.XattrUser, func(n string, v []byte) bool {
 		if sn, ok := strings.CutPrefix(n[len(fs.XattrUser):], streamPrefix); ok {
 			entry(":"+sn+":$DATA", uint64(len(v)), (uint64(len(v))+fsAllocUnit-1)/fsAllocUnit*fsAllocUnit)
 		}
