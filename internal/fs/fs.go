@@ -43,7 +43,8 @@ type FS struct {
 	// commits); lazySynced is the count the last finished metadata Sync
 	// covered (see syncLazy).
 	lazy, lazySynced atomic.Uint64
-	watch            watchers // who is told of changes (watch.go)
+	watch            watchers  // who is told of changes (watch.go)
+	names            nameCache // where files were last found (where.go)
 }
 
 // Buckets and keys of the records the file system keeps beside inodes.

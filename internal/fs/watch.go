@@ -221,30 +221,3 @@ func (f *FS) Ancestors(ctx context.Context, share uint32, dir uint64) ([]uint64,
 	}
 	return ids, nil
 }
-
-// EntryName reports the name by which directory dir of a share holds the
-// file id (ErrNotExist if none). It reads the whole directory.
-func (f *FS) EntryName(ctx context.Context, share uint32, dir, id uint64) (string, error) {
-	if _, err := f.shareOf(Handle{Share: share, Gen: uint64(share) << 32}); err != nil {
-		return "", err
-	}
-	var name string
-	err := f.meta.View(ctx, func(tx meta.Tx) error {
-		found := false
-		err := tx.ReadDir(dir, 0, func(d meta.Dirent) bool {
-			if d.ID == id {
-				name, found = d.Name, true
-				return false
-			}
-			return true
-		})
-		if err != nil {
-			return err
-		}
-		if !found {
-			return ErrNotExist
-		}
-		return nil
-	})
-	return name, f.result("entryname", err)
-}
