@@ -146,3 +146,60 @@ func (m *Manager) firstReservation(k FileKey, match func(*reservation) bool) (Re
 	}
 	return Reservation{}, false
 }
+
+// OpenFiles appends to buf the files of a share that an SMB open holds a
+// share reservation on, of any access (a directory rename over NFS asks
+// which of them lie below the directory: MS-FSA refuses renaming a
+// directory with open files below it). It returns buf at once, without
+// the mutex, when no file has state.
+func (m *Manager) OpenFiles(share uint32, buf []FileKey) []FileKey {
+	if m.Empty() {
+		return buf
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for k, f := range m.files {
+		if k.Share != share {
+			continue
+		}
+		for i := range f.shares {
+			if f.shares[i].owner.Proto == SMB {
+				buf = append(buf, k)
+				break
+			}
+		}
+	}
+	return buf
+}
+
+// Opened reports whether an SMB open holds a share reservation on the
+// file, of any access, and returns one: a live open before one held
+// before a restart and not yet reclaimed (Owner.Prior).
+func (m *Manager) Opened(k FileKey) (Reservation, bool) {
+	if m.Idle(k) {
+		return Reservation{}, false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f := m.files[k]
+	if f == nil {
+		return Reservation{}, false
+	}
+	found := -1
+	for i := range f.shares {
+		r := &f.shares[i]
+		if r.owner.Proto != SMB {
+			continue
+		}
+		if !r.owner.Prior {
+			return f.reservationOf(r), true
+		}
+		if found < 0 {
+			found = i
+		}
+	}
+	if found < 0 {
+		return Reservation{}, false
+	}
+	return f.reservationOf(&f.shares[found]), true
+}
