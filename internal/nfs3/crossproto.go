@@ -20,6 +20,8 @@ import (
 //     existing file with a size) are refused; while one does not share
 //     delete, so are REMOVE, RMDIR and RENAME of its file and a RENAME
 //     over it.
+//   - A directory with an SMB open anywhere below it is not renamed or
+//     removed, whatever that open shares (crossdir.go).
 //
 // Each method is asked by one procedure before it touches the file and
 // returns nil to go on, or the error to answer: fs.ErrLocked, which is
@@ -39,6 +41,8 @@ type crossGuard struct {
 	// contend breaks the SMB caching grants an operation conflicts with
 	// and waits for them (Handler.contend).
 	contend func(fs.Handle, lock.Contention) error
+	// contendKeys does the same for several files at once.
+	contendKeys func([]lock.FileKey, lock.Contention) error
 }
 
 // read guards READ of n bytes at off.
@@ -134,7 +138,7 @@ func (g *crossGuard) deletes(ctx context.Context, cl *fs.Caller, dir fs.Handle, 
 	if name == "." || name == ".." {
 		return nil // never removable; the operation says why
 	}
-	h, _, _, err := g.fs.Lookup(ctx, cl, dir, name)
+	h, attr, _, err := g.fs.Lookup(ctx, cl, dir, name)
 	if err != nil {
 		return nil
 	}
@@ -146,6 +150,9 @@ func (g *crossGuard) deletes(ctx context.Context, cl *fs.Caller, dir fs.Handle, 
 	}
 	if r, denied := g.locks.ShareDenies(lock.KeyOf(h), lock.AccessDelete); denied {
 		return refusal(r.Owner)
+	}
+	if attr.Type == fs.TypeDir {
+		return g.opensBelow(ctx, h)
 	}
 	return nil
 }
