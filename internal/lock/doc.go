@@ -123,13 +123,21 @@
 // other reservations, not NFS I/O, which cannot tell its client from
 // another.
 //
+// # NFS requests in progress
+//
+// An NFS request is judged and held in one step: BeginIO checks it
+// against SMB's share modes, locks and caching grants and keeps its intent
+// until Intent.End, so that an SMB open, lock or lease arriving meanwhile
+// sees the request as an open doing the same would be seen: refused, made
+// to wait, or granted less (intent.go).
+//
 // # Files without state
 //
-// NFS asks CheckIO and ShareDenies on every READ and WRITE, and nearly
-// every file has no entry at all. Idle says so without the mutex, from
-// counters that change when a file's table is made or forgotten, so those
-// calls cost an atomic load there and do not contend with the protocols'
-// lock traffic; Empty does the same for the whole table.
+// NFS asks about its file on every READ and WRITE, and nearly every file
+// has no entry at all. Idle says so without the mutex, from counters that
+// change when a file's table is made or forgotten, so those calls cost a
+// few atomic operations there and do not contend with the protocols' lock
+// traffic; Empty does the same for the whole table.
 //
 // # Limits, snapshot, persistence
 //

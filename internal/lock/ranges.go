@@ -68,20 +68,33 @@ func (m *Manager) lock(req Request, s span, now, since int64) Decision {
 		}
 	}
 
-	if hi < 0 && soft == nil {
+	// An SMB lock over bytes an NFS request in progress reads or writes
+	// waits for it, or fails at once (intent.go). The table is published
+	// before the requests are looked at.
+	io := false
+	if hi < 0 && req.Owner.Proto == SMB && m.unified(req.File.Share) {
+		if f == nil {
+			f = m.fileOf(req.File)
+		}
+		io = m.ioHolds(req.File, f, req.Wait && soft == nil, func(x intent) bool { return x.bindsLock(s, req.Mode) })
+	}
+	if hi < 0 && soft == nil && !io {
 		return m.grant(req, f, o, s, since, now)
 	}
 
-	holder := Lock{}
-	if hi >= 0 {
+	holder := Lock{File: req.File}
+	switch {
+	case hi >= 0:
 		holder = lockOf(f, &f.locks[hi])
-	} else {
+	case soft != nil:
 		holder = soft.lock()
 	}
-	if !req.Deadline.IsZero() && req.Deadline.UnixNano() <= now {
+	if io && !req.Wait || !req.Deadline.IsZero() && req.Deadline.UnixNano() <= now {
+		m.gcFile(f)
 		return Decision{Status: Denied, Holder: holder}
 	}
 	if o != nil && m.wouldDeadlock(f, s, o, req.Mode) {
+		m.gcFile(f)
 		return Decision{Status: Deadlock, Holder: holder}
 	}
 	if o == nil {
@@ -89,6 +102,7 @@ func (m *Manager) lock(req Request, s span, now, since int64) Decision {
 	}
 	if !m.admit(o, f, 1) {
 		m.gcOwner(o)
+		m.gcFile(f)
 		return Decision{Status: LimitExceeded, Holder: holder}
 	}
 	w := m.enqueue(f, o, s, req.Mode, now, nanosOf(req.Deadline), overtakes)

@@ -27,7 +27,9 @@ func sharingConflict(a Access, s ShareAccess, b Access, t ShareAccess) bool {
 // AddShare checks an open's access and share access against the share
 // reservations of the file's other owners and, if none conflicts, records
 // it (SMB2 CREATE; NLM SHARE). A conflict is Denied with the first
-// conflicting reservation (STATUS_SHARING_VIOLATION, NLM4_DENIED). An owner
+// conflicting reservation (STATUS_SHARING_VIOLATION, NLM4_DENIED), or, for
+// an SMB open, with one of no owner when an NFS request in progress does
+// what the open denies (intent.go). An owner
 // has at most one reservation per file; adding another replaces it.
 //
 // An open whose access has none of the data bits (it only reads attributes,
@@ -54,6 +56,21 @@ func (m *Manager) addShare(k FileKey, o Owner, a Access, s ShareAccess, since in
 			if sharingConflict(a, s, r.access, r.share) {
 				return f.reservationOf(r), Denied
 			}
+		}
+	}
+	if o.Proto == SMB && a != 0 && m.unified(k.Share) {
+		// Publish the table before looking at NFS requests in progress
+		// (intent.go); an open they refuse waits in PrepareOpen, so one
+		// found here arrived in between.
+		made := f == nil
+		if made {
+			f = m.fileOf(k)
+		}
+		if m.ioHolds(k, f, false, func(x intent) bool { return x.bindsOpen(a, s) }) {
+			if made {
+				m.gcFile(f)
+			}
+			return Reservation{File: k}, Denied
 		}
 	}
 	if mine >= 0 {
