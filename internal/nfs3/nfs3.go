@@ -167,7 +167,7 @@ func New(fsys *fs.FS, opt Options) *Handler {
 		h.dirPref = DefaultDirPref
 	}
 	h.dirPref = min(h.dirPref, h.maxRead)
-	h.cross = crossGuard{locks: opt.Locks, fs: fsys, contend: h.contend, contendKeys: h.contendKeys}
+	h.cross = crossGuard{locks: opt.Locks, fs: fsys, contend: h.contend, contendKeys: h.contendKeys, route: h.route}
 	return h
 }
 
