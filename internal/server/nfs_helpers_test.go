@@ -89,3 +89,28 @@ func lookup(t *testing.T, s *Server, share string, names ...string) fs.Handle {
 	}
 	return h
 }
+
+func writeArgs(fh fs.Handle, off uint64, data []byte) func(*xdr.Writer) {
+	return func(w *xdr.Writer) {
+		w.Opaque(fh.Bytes())
+		w.Uint64(off)
+		w.Uint32(uint32(len(data)))
+		w.Uint32(2) // FILE_SYNC
+		w.Opaque(data)
+	}
+}
+
+// chmodArgs is SETATTR of the mode alone, without a guard.
+func chmodArgs(fh fs.Handle, mode uint32) func(*xdr.Writer) {
+	return func(w *xdr.Writer) {
+		w.Opaque(fh.Bytes())
+		w.Bool(true)
+		w.Uint32(mode)
+		w.Bool(false) // uid
+		w.Bool(false) // gid
+		w.Bool(false) // size
+		w.Uint32(0)   // atime: don't change
+		w.Uint32(0)   // mtime: don't change
+		w.Bool(false) // no guard
+	}
+}
