@@ -123,6 +123,13 @@
 // other reservations, not NFS I/O, which cannot tell its client from
 // another.
 //
+// # Per-share locking
+//
+// How one protocol's locks and share modes bind the other's clients is
+// set per share (SetLocking): Unified, the default, is Windows's rules
+// for both; Unix makes them advisory across the protocols while locks
+// still conflict with locks (locking.go tells which rule changes).
+//
 // # NFS requests in progress
 //
 // An NFS request is judged and held in one step: BeginIO checks it

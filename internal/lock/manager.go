@@ -33,6 +33,7 @@ type Manager struct {
 
 	presence presence // which files have a table, for readers without mu
 
+	lockings   lockings                // shares whose locking is not Unified (locking.go)
 	io         atomic.Pointer[ioTable] // intents of NFS requests (intent.go)
 	lastIntent uint64                  // id of the last intent kept in a file's table
 

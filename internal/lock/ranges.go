@@ -301,7 +301,9 @@ func (m *Manager) Test(req Request) Decision {
 // locks are mandatory; NLM locks of others count too, so that an SMB client
 // cannot write under an NFS client's lock). For NFS I/O, o is the zero
 // Owner and only SMB locks count: an SMB open's lock refuses NFS writes,
-// and its exclusive lock NFS reads, while NLM locks stay advisory.
+// and its exclusive lock NFS reads, while NLM locks stay advisory. On a
+// share whose Locking is Unix only SMB locks bind SMB I/O, and nothing
+// binds NFS I/O.
 func (m *Manager) CheckIO(k FileKey, o Owner, off, n uint64, write bool) (Lock, bool) {
 	s, ok := ioSpan(off, n)
 	if !ok || m.Idle(k) {
@@ -314,6 +316,10 @@ func (m *Manager) CheckIO(k FileKey, o Owner, off, n uint64, write bool) (Lock, 
 		return Lock{}, false
 	}
 	smb := o.Proto == SMB
+	unified := m.unified(k.Share)
+	if !smb && !unified {
+		return Lock{}, false
+	}
 	var req *owner
 	if smb {
 		req = m.owners[o]
@@ -322,6 +328,9 @@ func (m *Manager) CheckIO(k FileKey, o Owner, off, n uint64, write bool) (Lock, 
 		x := &f.locks[i]
 		if x.start > s.end {
 			break
+		}
+		if !unified && x.owner.Proto != SMB {
+			continue // an NLM lock is advisory to SMB I/O there too
 		}
 		if overlaps(x.span, s) && ioConflicts(x.owner, x.mode, req, smb, write) {
 			return lockOf(f, x), true

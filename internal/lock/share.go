@@ -123,9 +123,10 @@ func (m *Manager) RemoveShare(k FileKey, o Owner) bool {
 // of the size (AccessWrite) and REMOVE or RENAME (AccessDelete): an SMB
 // open that denies read or write stops NFS I/O while it is open. NLM share
 // reservations do not count: NFS I/O cannot tell the client that made one
-// from another, and must not refuse that client its own I/O.
+// from another, and must not refuse that client its own I/O. On a share
+// whose Locking is Unix, none does.
 func (m *Manager) ShareDenies(k FileKey, a Access) (Reservation, bool) {
-	if a == 0 {
+	if a == 0 || !m.unified(k.Share) {
 		return Reservation{}, false
 	}
 	return m.firstReservation(k, func(r *reservation) bool {
