@@ -25,6 +25,9 @@ import (
 //   - SMB caching grants the request conflicts with are broken first, and
 //     the request waits a short while for them (caching.go).
 //
+// On a share whose locking is unix (lock.Locking) only the last rule
+// holds: locks and share modes are advisory across the protocols there.
+//
 // Each method is asked by one procedure before it touches the file and
 // returns the error to answer, or nil and what it holds for the
 // operation, to be released (release) once the operation is done: the
@@ -193,7 +196,7 @@ func (g *crossGuard) deletes(ctx context.Context, cl *fs.Caller, dir fs.Handle, 
 		return in, err
 	}
 	if attr.Type == fs.TypeDir {
-		if err := g.opensBelow(ctx, h); err != nil {
+		if err := g.opensBelow(ctx, h, g.locks.Locking(h.Share) == lock.Unified); err != nil {
 			g.end(&in)
 			return lock.Intent{}, err
 		}

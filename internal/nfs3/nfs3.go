@@ -27,7 +27,8 @@
 // the lock manager SMB uses (Options.Locks), the handler honours them:
 // READ, WRITE, SETATTR of the size, REMOVE, RMDIR and RENAME that an SMB
 // lock or share mode forbids, and RENAME of a directory with SMB opens
-// below it, answer NFS3ERR_ACCES (crossproto.go).
+// below it, answer NFS3ERR_ACCES (crossproto.go), unless the share's
+// locking is unix (lock.Locking), where only SMB caching is broken.
 //
 // Every fs error becomes an nfsstat3 through the one table in status.go.
 // Malformed arguments answer the RPC-level GARBAGE_ARGS, unknown procedures
