@@ -2,11 +2,13 @@ package server
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	smb2 "github.com/cloudsoda/go-smb2"
 
 	"github.com/tandemfs/tandem/internal/fs"
+	"github.com/tandemfs/tandem/internal/identity"
 	"github.com/tandemfs/tandem/internal/nfs3"
 	"github.com/tandemfs/tandem/internal/rpc"
 	"github.com/tandemfs/tandem/internal/rpc/xdr"
@@ -51,12 +53,12 @@ func renameArgs(from fs.Handle, fromName string, to fs.Handle, toName string) fu
 	return func(w *xdr.Writer) { dirop(from, fromName)(w); dirop(to, toName)(w) }
 }
 
-// smbShare logs alice (made here) on to a whole server's SMB port and
+// smbShare logs alice (made here if need be) on to a whole server's SMB port and
 // mounts share.
 func smbShare(t *testing.T, s *Server, share string) *smb2.Share {
 	t.Helper()
 	ctx := context.Background()
-	if err := s.ids.AddUser(ctx, "alice", "pw-Alice1", 1000, 1000); err != nil {
+	if err := s.ids.AddUser(ctx, "alice", "pw-Alice1", 1000, 1000); err != nil && !errors.Is(err, identity.ErrExists) {
 		t.Fatal(err)
 	}
 	d := &smb2.Dialer{Initiator: &smb2.NTLMInitiator{User: "alice", Password: "pw-Alice1"}}
