@@ -117,11 +117,12 @@
 // An SMB open carries an access (read, write, delete) and a share access
 // (what it lets others do). AddShare checks and records it in one step with
 // MS-FSA's sharing check: opens with data access conflict when either one's
-// access is not allowed by the other's share access. ShareDenies answers
-// NFS, which has no opens: while an SMB open denies write, NFS WRITE is
-// refused. Only SMB opens count there; an NLM share reservation binds
-// other reservations, not NFS I/O, which cannot tell its client from
-// another.
+// access is not allowed by the other's share access. BeginIO (and
+// ShareDenies) answers NFS, which has no opens: while an SMB open denies
+// write, NFS WRITE is refused. Only SMB opens count there; an NLM share
+// reservation binds other reservations, not NFS I/O, which cannot tell its
+// client from another. OpenFiles and Opened tell which files SMB holds
+// open at all, for NFS renames of the directories above them.
 //
 // # Per-share locking
 //
