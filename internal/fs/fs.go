@@ -35,6 +35,7 @@ type FS struct {
 	now     func() int64
 	log     *slog.Logger
 	verf    [8]byte
+	names   nameCache // where files were last found (where.go)
 
 	shares  atomic.Pointer[shareTable] // replaced whole on change
 	shareMu sync.Mutex                 // serializes AddShare
@@ -43,8 +44,7 @@ type FS struct {
 	// commits); lazySynced is the count the last finished metadata Sync
 	// covered (see syncLazy).
 	lazy, lazySynced atomic.Uint64
-	watch            watchers  // who is told of changes (watch.go)
-	names            nameCache // where files were last found (where.go)
+	watch            watchers // who is told of changes (watch.go)
 }
 
 // Buckets and keys of the records the file system keeps beside inodes.
