@@ -16,7 +16,9 @@ import (
 )
 
 // locks prints every lock, waiting request and share reservation of the
-// running server.
+// running server, after how each share's locks bind the other protocol
+// (its locking: unified or unix). With --json it prints the entries alone,
+// each with its share and that share's locking.
 func locks(args []string) error {
 	fl := flag.NewFlagSet("locks", flag.ContinueOnError)
 	data := fl.String("data", server.Defaults().Data, "data `directory` of the server to ask")
@@ -44,7 +46,16 @@ func locks(args []string) error {
 		}
 		return enc.Encode(es)
 	}
+	var shares []server.ShareLocking
+	if err := admin.Call(ctx, *data, "locking", nil, &shares); err != nil {
+		return err
+	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "SHARE\tLOCKING")
+	for _, sh := range shares {
+		fmt.Fprintf(tw, "%s\t%s\n", sh.Share, sh.Locking)
+	}
+	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "FILE\tKIND\tMODE\tRANGE\tPROTO\tOWNER\tCLIENT\tAGE\tSTATE")
 	for _, e := range es {
 		rng := "-"

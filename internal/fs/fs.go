@@ -35,6 +35,7 @@ type FS struct {
 	now     func() int64
 	log     *slog.Logger
 	verf    [8]byte
+	names   nameCache // where files were last found (where.go)
 
 	shares  atomic.Pointer[shareTable] // replaced whole on change
 	shareMu sync.Mutex                 // serializes AddShare

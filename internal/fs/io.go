@@ -121,7 +121,7 @@ func (f *FS) Write(ctx context.Context, c *Caller, h Handle, off uint64, data []
 	if err != nil {
 		return 0, 0, call.wcc, f.result("write", err)
 	}
-	f.emitWrite(h, &call.wcc)
+	f.emitWrite(h, &call.ino, &call.wcc)
 	return len(data), stable, call.wcc, nil
 }
 

@@ -220,14 +220,14 @@ func (f *FS) makeNode(ctx context.Context, c *Caller, dir Handle, name string, n
 		ino = meta.Inode{
 			ID: id, Gen: newGen(s.id), Type: n.typ, Mode: n.mode, Nlink: 1,
 			UID: cr.uid, GID: cr.gid, Major: n.major, Minor: n.minor,
-			Atime: now, Mtime: now, Ctime: now, Btime: now,
+			Atime: now, Mtime: now, Ctime: now, Btime: now, Parent: d.ID,
 		}
 		if d.Mode&modeSetgid != 0 {
 			ino.GID = d.GID
 		}
 		switch n.typ {
 		case meta.TypeDir:
-			ino.Nlink, ino.Size, ino.Parent = 2, dirSize, d.ID
+			ino.Nlink, ino.Size = 2, dirSize
 		case meta.TypeSymlink:
 			ino.Target, ino.Size = n.target, uint64(len(n.target))
 		}
@@ -350,6 +350,9 @@ func (f *FS) Link(ctx context.Context, c *Caller, h Handle, dir Handle, name str
 		}
 		ino.Nlink++
 		ino.Ctime = now
+		if ino.Parent == 0 {
+			ino.Parent = d.ID // its recorded link went (dropLink)
+		}
 		if err := tx.PutInode(&ino); err != nil {
 			return err
 		}
@@ -478,6 +481,12 @@ func dropLink(tx meta.Tx, d, ino *meta.Inode, now int64) (uint64, error) {
 	}
 	if ino.Nlink > 0 {
 		ino.Ctime = now
+		if ino.Parent == d.ID {
+			// Another link stays, somewhere unknown without a search:
+			// the file's directory is unknown until it is linked or
+			// renamed again.
+			ino.Parent = 0
+		}
 		return 0, tx.PutInode(ino)
 	}
 	if err := tx.DeleteInode(ino.ID); err != nil {

@@ -195,9 +195,8 @@ func (r *renamer) rename(fromName, toName string) (uint64, error) {
 	if _, err := tx.AddEntry(r.to.ID, toName, src.ID); err != nil {
 		return 0, err
 	}
-	src.Ctime = r.now
+	src.Ctime, src.Parent = r.now, r.to.ID
 	if moving {
-		src.Parent = r.to.ID
 		r.from.Nlink--
 		r.to.Nlink++
 	}

@@ -42,15 +42,18 @@ const (
 	ChangedDOSAttrs
 )
 
-// Event is one change. Dir and Name say where the entry is; a change made
-// through a handle (SetAttr, Write) has no name, and Dir is zero: the file
-// may have several names, and a front end that watches finds the one its
-// clients know from its own opens.
+// Event is one change. Dir and Name say where the entry is. A change made
+// through a handle (SetAttr, Write: OpModify) has no Name, and Dir is the
+// directory the file was last created, linked or renamed into, zero when
+// that is unknown (its link there went while others stay) and for a
+// share's root: the file may have several names, and a front end that
+// watches looks up the one its clients know (EntryName), or finds it from
+// its own opens, only when a watch covers Dir.
 type Event struct {
 	Op      Op
 	Share   uint32
 	Dir     uint64 // the directory holding the entry
-	Name    string
+	Name    string // none for OpModify
 	File    uint64 // the file the entry names
 	Gen     uint64
 	IsDir   bool
@@ -127,7 +130,19 @@ func (f *FS) emitEntry(op Op, dir Handle, name string, ino *meta.Inode) {
 	if !f.watched() {
 		return
 	}
+	if op == OpCreate {
+		f.names.put(ino.ID, dir.ID, name)
+	}
 	f.emit(&Event{Op: op, Share: dir.Share, Dir: dir.ID, Name: name, File: ino.ID, Gen: ino.Gen, IsDir: ino.Type == meta.TypeDir})
+}
+
+// parentOf is the directory an OpModify of ino names: none for a share's
+// root, which no directory holds.
+func parentOf(ino *meta.Inode) uint64 {
+	if ino.Parent == ino.ID {
+		return 0
+	}
+	return ino.Parent
 }
 
 // emitModify reports the changes between two states of one inode.
@@ -160,11 +175,12 @@ func (f *FS) emitModify(h Handle, pre, post *meta.Inode) {
 	if c == 0 {
 		return
 	}
-	f.emit(&Event{Op: OpModify, Share: h.Share, File: h.ID, Gen: h.Gen, IsDir: post.Type == meta.TypeDir, Changed: c})
+	f.emit(&Event{Op: OpModify, Share: h.Share, Dir: parentOf(post), File: h.ID, Gen: h.Gen, IsDir: post.Type == meta.TypeDir, Changed: c})
 }
 
-// emitWrite reports a write that changed h's data and perhaps its size.
-func (f *FS) emitWrite(h Handle, wcc *Wcc) {
+// emitWrite reports a write that changed the data of ino (h) and perhaps
+// its size.
+func (f *FS) emitWrite(h Handle, ino *meta.Inode, wcc *Wcc) {
 	if !f.watched() {
 		return
 	}
@@ -172,7 +188,7 @@ func (f *FS) emitWrite(h Handle, wcc *Wcc) {
 	if wcc.Pre.Size != wcc.Post.Size {
 		c |= ChangedSize
 	}
-	f.emit(&Event{Op: OpModify, Share: h.Share, File: h.ID, Gen: h.Gen, Changed: c})
+	f.emit(&Event{Op: OpModify, Share: h.Share, Dir: parentOf(ino), File: h.ID, Gen: h.Gen, Changed: c})
 }
 
 // emitRename reports a rename of the file ino.
@@ -180,6 +196,7 @@ func (f *FS) emitRename(from Handle, fromName string, to Handle, toName string, 
 	if !f.watched() || ino.ID == 0 {
 		return
 	}
+	f.names.put(ino.ID, to.ID, toName)
 	f.emit(&Event{Op: OpRename, Share: from.Share, Dir: from.ID, Name: fromName, File: ino.ID, Gen: ino.Gen,
 		IsDir: ino.Type == meta.TypeDir, ToDir: to.ID, ToName: toName})
 }
@@ -220,31 +237,4 @@ func (f *FS) Ancestors(ctx context.Context, share uint32, dir uint64) ([]uint64,
 		return nil, f.result("ancestors", err)
 	}
 	return ids, nil
-}
-
-// EntryName reports the name by which directory dir of a share holds the
-// file id (ErrNotExist if none). It reads the whole directory.
-func (f *FS) EntryName(ctx context.Context, share uint32, dir, id uint64) (string, error) {
-	if _, err := f.shareOf(Handle{Share: share, Gen: uint64(share) << 32}); err != nil {
-		return "", err
-	}
-	var name string
-	err := f.meta.View(ctx, func(tx meta.Tx) error {
-		found := false
-		err := tx.ReadDir(dir, 0, func(d meta.Dirent) bool {
-			if d.ID == id {
-				name, found = d.Name, true
-				return false
-			}
-			return true
-		})
-		if err != nil {
-			return err
-		}
-		if !found {
-			return ErrNotExist
-		}
-		return nil
-	})
-	return name, f.result("entryname", err)
 }

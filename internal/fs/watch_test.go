@@ -26,14 +26,19 @@ func TestWatchEvents(t *testing.T) {
 	e.clock.advance()
 	e.write(alice, f, 0, "hello")
 	g := take()
-	if len(g) != 1 || g[0].Op != OpModify || g[0].File != f.ID || g[0].Dir != 0 || g[0].Changed != ChangedMtime|ChangedSize {
+	if len(g) != 1 || g[0].Op != OpModify || g[0].File != f.ID || g[0].Dir != d.ID || g[0].Name != "" || g[0].Changed != ChangedMtime|ChangedSize {
 		t.Fatalf("write: %+v", g)
 	}
 
 	e.setattr(alice, f, SetAttr{Mask: SetDOSAttrs, DOSAttrs: 2})
 	g = take()
-	if len(g) != 1 || g[0].Op != OpModify || g[0].Changed != ChangedDOSAttrs {
+	if len(g) != 1 || g[0].Op != OpModify || g[0].Dir != d.ID || g[0].Changed != ChangedDOSAttrs {
 		t.Fatalf("setattr: %+v", g)
+	}
+	e.setattr(rootC, e.root, SetAttr{Mask: SetDOSAttrs, DOSAttrs: 2})
+	g = take()
+	if len(g) != 1 || g[0].Op != OpModify || g[0].File != e.root.ID || g[0].Dir != 0 || !g[0].IsDir {
+		t.Fatalf("setattr of the share's root: %+v", g)
 	}
 	e.setattr(alice, f, SetAttr{Mask: SetDOSAttrs, DOSAttrs: 2})
 	if g := take(); len(g) != 0 {
@@ -46,6 +51,15 @@ func TestWatchEvents(t *testing.T) {
 	g = take()
 	if len(g) != 1 || g[0].Op != OpRename || g[0].Dir != d.ID || g[0].Name != "f" || g[0].ToDir != e.root.ID || g[0].ToName != "g" || g[0].File != f.ID {
 		t.Fatalf("rename: %+v", g)
+	}
+	// A change through the handle is placed where the rename put it.
+	e.clock.advance()
+	e.write(alice, f, 0, "hello, again")
+	if g := take(); len(g) != 1 || g[0].Dir != e.root.ID {
+		t.Fatalf("write after the rename: %+v", g)
+	}
+	if name, err := e.fs.EntryName(e.ctx, e.root.Share, e.root.ID, f.ID); err != nil || name != "g" {
+		t.Fatalf("entry name after the rename: %q %v", name, err)
 	}
 
 	if _, err := e.fs.Remove(e.ctx, alice, e.root, "g"); err != nil {

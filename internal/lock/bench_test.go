@@ -63,3 +63,41 @@ func BenchmarkCheckIO(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkNFSGuard is what an NFS WRITE asks of the Manager: "intent"
+// holds the request's intent (BeginIO, End), "check" is the two questions
+// asked before intents (ShareDenies, CheckIO). "idle" is a file without
+// state beside a busy one, "busy" a file with an SMB open and a lock.
+func BenchmarkNFSGuard(b *testing.B) {
+	for _, busy := range []bool{false, true} {
+		m := New(Config{})
+		m.AddShare(fB, oX, AccessRead, ShareRead|ShareWrite)
+		k := fA
+		if busy {
+			k = fB
+			m.Lock(rq(oX, fB, 1<<20, 10, Shared))
+		}
+		name := map[bool]string{false: "idle", true: "busy"}[busy]
+		b.Run("intent/"+name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				in, _, st := m.BeginIO(k, IOWrite, 0, 65536)
+				if st != Granted {
+					b.Fatal(st)
+				}
+				in.End()
+			}
+		})
+		b.Run("check/"+name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, denied := m.ShareDenies(k, AccessWrite); denied {
+					b.Fatal("denied")
+				}
+				if _, held := m.CheckIO(k, Owner{}, 0, 65536, true); held {
+					b.Fatal("held")
+				}
+			}
+		})
+	}
+}

@@ -159,7 +159,8 @@ func (g *grant) sharedBy(o Owner) bool { return slices.Contains(g.opens, o) }
 // caching goes, or with a sharing violation handle caching; an overwrite
 // also takes read and handle caching. An oplock breaks to level II or none.
 // The open waits while a grant holding what it needs gone has not
-// acknowledged its break. A stat open breaks nothing.
+// acknowledged its break, and while an NFS request in progress does what
+// it would deny (intent.go). A stat open breaks nothing.
 func (m *Manager) PrepareOpen(req CacheRequest) OpenDecision {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -173,6 +174,12 @@ func (m *Manager) PrepareOpen(req CacheRequest) OpenDecision {
 		}
 	}
 	f := m.files[req.File]
+	if req.Access != 0 && m.unified(req.File.Share) &&
+		m.ioHolds(req.File, f, true, func(x intent) bool { return x.bindsOpen(req.Access, req.Share) }) {
+		// An NFS request in progress does what the open would deny: wait
+		// for its end (a BreakDone), then ask again.
+		return OpenDecision{Wait: true, Deadline: timeOf(m.clock() + int64(ioWaitBound))}
+	}
 	if f == nil || len(f.caching) == 0 || req.StatLeases && req.StatOplocks && !req.Overwrite {
 		return OpenDecision{}
 	}
@@ -286,7 +293,7 @@ func (m *Manager) startBreak(f *file, g *grant, target Caching, deadline int64) 
 // GrantCaching gives an open that was just added (its share reservation
 // is recorded) the caching it asked for, as far as the file's other opens
 // allow: write caching only when no open of another holder and no NLM lock
-// exists; for a lease no handle caching beside another's oplock, for an
+// exists, nothing NFS requests in progress change (intent.go); for a lease no handle caching beside another's oplock, for an
 // oplock nothing beside another's handle lease. An open of an existing
 // lease joins it, and upgrades it when it asks for more than the lease
 // holds and no break is in progress. A grant with no caching is kept for
@@ -326,6 +333,8 @@ func (m *Manager) GrantCaching(req CacheRequest) (CacheGrant, Status) {
 			break
 		}
 	}
+	// Nothing of what NFS requests in progress change is cached.
+	want &^= m.ioDrops(req.File, f)
 	if m.grace.until != 0 && f.hasPrior() {
 		// What a reclaim may bring back must not find the file cached
 		// for writes or with handles kept open.

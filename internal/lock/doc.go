@@ -117,19 +117,35 @@
 // An SMB open carries an access (read, write, delete) and a share access
 // (what it lets others do). AddShare checks and records it in one step with
 // MS-FSA's sharing check: opens with data access conflict when either one's
-// access is not allowed by the other's share access. ShareDenies answers
-// NFS, which has no opens: while an SMB open denies write, NFS WRITE is
-// refused. Only SMB opens count there; an NLM share reservation binds
-// other reservations, not NFS I/O, which cannot tell its client from
-// another.
+// access is not allowed by the other's share access. BeginIO (and
+// ShareDenies) answers NFS, which has no opens: while an SMB open denies
+// write, NFS WRITE is refused. Only SMB opens count there; an NLM share
+// reservation binds other reservations, not NFS I/O, which cannot tell its
+// client from another. OpenFiles and Opened tell which files SMB holds
+// open at all, for NFS renames of the directories above them.
+//
+// # Per-share locking
+//
+// How one protocol's locks and share modes bind the other's clients is
+// set per share (SetLocking): Unified, the default, is Windows's rules
+// for both; Unix makes them advisory across the protocols while locks
+// still conflict with locks (locking.go tells which rule changes).
+//
+// # NFS requests in progress
+//
+// An NFS request is judged and held in one step: BeginIO checks it
+// against SMB's share modes, locks and caching grants and keeps its intent
+// until Intent.End, so that an SMB open, lock or lease arriving meanwhile
+// sees the request as an open doing the same would be seen: refused, made
+// to wait, or granted less (intent.go).
 //
 // # Files without state
 //
-// NFS asks CheckIO and ShareDenies on every READ and WRITE, and nearly
-// every file has no entry at all. Idle says so without the mutex, from
-// counters that change when a file's table is made or forgotten, so those
-// calls cost an atomic load there and do not contend with the protocols'
-// lock traffic; Empty does the same for the whole table.
+// NFS asks about its file on every READ and WRITE, and nearly every file
+// has no entry at all. Idle says so without the mutex, from counters that
+// change when a file's table is made or forgotten, so those calls cost a
+// few atomic operations there and do not contend with the protocols' lock
+// traffic; Empty does the same for the whole table.
 //
 // # Limits, snapshot, persistence
 //

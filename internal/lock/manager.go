@@ -33,6 +33,10 @@ type Manager struct {
 
 	presence presence // which files have a table, for readers without mu
 
+	lockings   lockings                // shares whose locking is not Unified (locking.go)
+	io         atomic.Pointer[ioTable] // intents of NFS requests (intent.go)
+	lastIntent uint64                  // id of the last intent kept in a file's table
+
 	// Scratch space, reused under mu so that the common paths do not
 	// allocate: an owner that locks and unlocks again and again is made
 	// and forgotten each time, so forgotten states are kept for reuse.
@@ -54,14 +58,17 @@ type file struct {
 	locks   []entry   // granted byte ranges, by start, then in order of grant
 	waiters []*waiter // queued requests, first come first
 	shares  []reservation
-	caching []grant // leases and oplocks
+	caching []grant  // leases and oplocks
+	intents []tabled // NFS requests in progress, when the intent table was full
 	// width bounds end-start of every lock (it may be stale upward), so
 	// that a search for locks meeting a range can skip those that start
 	// too early to reach it.
 	width uint64
 }
 
-func (f *file) size() int { return len(f.locks) + len(f.waiters) + len(f.shares) + len(f.caching) }
+func (f *file) size() int {
+	return len(f.locks) + len(f.waiters) + len(f.shares) + len(f.caching) + len(f.intents)
+}
 
 // entry is a granted byte-range lock.
 type entry struct {
@@ -256,7 +263,7 @@ func (m *Manager) gcFile(f *file) {
 	}
 	m.presence.remove(f.key)
 	delete(m.files, f.key)
-	*f = file{locks: f.locks[:0], waiters: f.waiters[:0], shares: f.shares[:0], caching: f.caching[:0]}
+	*f = file{locks: f.locks[:0], waiters: f.waiters[:0], shares: f.shares[:0], caching: f.caching[:0], intents: f.intents[:0]}
 	push(&m.freeFiles, f)
 }
 

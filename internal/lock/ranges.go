@@ -68,20 +68,33 @@ func (m *Manager) lock(req Request, s span, now, since int64) Decision {
 		}
 	}
 
-	if hi < 0 && soft == nil {
+	// An SMB lock over bytes an NFS request in progress reads or writes
+	// waits for it, or fails at once (intent.go). The table is published
+	// before the requests are looked at.
+	io := false
+	if hi < 0 && req.Owner.Proto == SMB && m.unified(req.File.Share) {
+		if f == nil {
+			f = m.fileOf(req.File)
+		}
+		io = m.ioHolds(req.File, f, req.Wait && soft == nil, func(x intent) bool { return x.bindsLock(s, req.Mode) })
+	}
+	if hi < 0 && soft == nil && !io {
 		return m.grant(req, f, o, s, since, now)
 	}
 
-	holder := Lock{}
-	if hi >= 0 {
+	holder := Lock{File: req.File}
+	switch {
+	case hi >= 0:
 		holder = lockOf(f, &f.locks[hi])
-	} else {
+	case soft != nil:
 		holder = soft.lock()
 	}
-	if !req.Deadline.IsZero() && req.Deadline.UnixNano() <= now {
+	if io && !req.Wait || !req.Deadline.IsZero() && req.Deadline.UnixNano() <= now {
+		m.gcFile(f)
 		return Decision{Status: Denied, Holder: holder}
 	}
 	if o != nil && m.wouldDeadlock(f, s, o, req.Mode) {
+		m.gcFile(f)
 		return Decision{Status: Deadlock, Holder: holder}
 	}
 	if o == nil {
@@ -89,6 +102,7 @@ func (m *Manager) lock(req Request, s span, now, since int64) Decision {
 	}
 	if !m.admit(o, f, 1) {
 		m.gcOwner(o)
+		m.gcFile(f)
 		return Decision{Status: LimitExceeded, Holder: holder}
 	}
 	w := m.enqueue(f, o, s, req.Mode, now, nanosOf(req.Deadline), overtakes)
@@ -287,7 +301,9 @@ func (m *Manager) Test(req Request) Decision {
 // locks are mandatory; NLM locks of others count too, so that an SMB client
 // cannot write under an NFS client's lock). For NFS I/O, o is the zero
 // Owner and only SMB locks count: an SMB open's lock refuses NFS writes,
-// and its exclusive lock NFS reads, while NLM locks stay advisory.
+// and its exclusive lock NFS reads, while NLM locks stay advisory. On a
+// share whose Locking is Unix only SMB locks bind SMB I/O, and nothing
+// binds NFS I/O.
 func (m *Manager) CheckIO(k FileKey, o Owner, off, n uint64, write bool) (Lock, bool) {
 	s, ok := ioSpan(off, n)
 	if !ok || m.Idle(k) {
@@ -300,6 +316,10 @@ func (m *Manager) CheckIO(k FileKey, o Owner, off, n uint64, write bool) (Lock, 
 		return Lock{}, false
 	}
 	smb := o.Proto == SMB
+	unified := m.unified(k.Share)
+	if !smb && !unified {
+		return Lock{}, false
+	}
 	var req *owner
 	if smb {
 		req = m.owners[o]
@@ -308,6 +328,9 @@ func (m *Manager) CheckIO(k FileKey, o Owner, off, n uint64, write bool) (Lock, 
 		x := &f.locks[i]
 		if x.start > s.end {
 			break
+		}
+		if !unified && x.owner.Proto != SMB {
+			continue // an NLM lock is advisory to SMB I/O there too
 		}
 		if overlaps(x.span, s) && ioConflicts(x.owner, x.mode, req, smb, write) {
 			return lockOf(f, x), true

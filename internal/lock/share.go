@@ -27,7 +27,9 @@ func sharingConflict(a Access, s ShareAccess, b Access, t ShareAccess) bool {
 // AddShare checks an open's access and share access against the share
 // reservations of the file's other owners and, if none conflicts, records
 // it (SMB2 CREATE; NLM SHARE). A conflict is Denied with the first
-// conflicting reservation (STATUS_SHARING_VIOLATION, NLM4_DENIED). An owner
+// conflicting reservation (STATUS_SHARING_VIOLATION, NLM4_DENIED), or, for
+// an SMB open, with one of no owner when an NFS request in progress does
+// what the open denies (intent.go). An owner
 // has at most one reservation per file; adding another replaces it.
 //
 // An open whose access has none of the data bits (it only reads attributes,
@@ -54,6 +56,21 @@ func (m *Manager) addShare(k FileKey, o Owner, a Access, s ShareAccess, since in
 			if sharingConflict(a, s, r.access, r.share) {
 				return f.reservationOf(r), Denied
 			}
+		}
+	}
+	if o.Proto == SMB && a != 0 && m.unified(k.Share) {
+		// Publish the table before looking at NFS requests in progress
+		// (intent.go); an open they refuse waits in PrepareOpen, so one
+		// found here arrived in between.
+		made := f == nil
+		if made {
+			f = m.fileOf(k)
+		}
+		if m.ioHolds(k, f, false, func(x intent) bool { return x.bindsOpen(a, s) }) {
+			if made {
+				m.gcFile(f)
+			}
+			return Reservation{File: k}, Denied
 		}
 	}
 	if mine >= 0 {
@@ -106,9 +123,10 @@ func (m *Manager) RemoveShare(k FileKey, o Owner) bool {
 // of the size (AccessWrite) and REMOVE or RENAME (AccessDelete): an SMB
 // open that denies read or write stops NFS I/O while it is open. NLM share
 // reservations do not count: NFS I/O cannot tell the client that made one
-// from another, and must not refuse that client its own I/O.
+// from another, and must not refuse that client its own I/O. On a share
+// whose Locking is Unix, none does.
 func (m *Manager) ShareDenies(k FileKey, a Access) (Reservation, bool) {
-	if a == 0 {
+	if a == 0 || !m.unified(k.Share) {
 		return Reservation{}, false
 	}
 	return m.firstReservation(k, func(r *reservation) bool {
@@ -145,4 +163,61 @@ func (m *Manager) firstReservation(k FileKey, match func(*reservation) bool) (Re
 		}
 	}
 	return Reservation{}, false
+}
+
+// OpenFiles appends to buf the files of a share that an SMB open holds a
+// share reservation on, of any access (a directory rename over NFS asks
+// which of them lie below the directory: MS-FSA refuses renaming a
+// directory with open files below it). It returns buf at once, without
+// the mutex, when no file has state.
+func (m *Manager) OpenFiles(share uint32, buf []FileKey) []FileKey {
+	if m.Empty() {
+		return buf
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for k, f := range m.files {
+		if k.Share != share {
+			continue
+		}
+		for i := range f.shares {
+			if f.shares[i].owner.Proto == SMB {
+				buf = append(buf, k)
+				break
+			}
+		}
+	}
+	return buf
+}
+
+// Opened reports whether an SMB open holds a share reservation on the
+// file, of any access, and returns one: a live open before one held
+// before a restart and not yet reclaimed (Owner.Prior).
+func (m *Manager) Opened(k FileKey) (Reservation, bool) {
+	if m.Idle(k) {
+		return Reservation{}, false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f := m.files[k]
+	if f == nil {
+		return Reservation{}, false
+	}
+	found := -1
+	for i := range f.shares {
+		r := &f.shares[i]
+		if r.owner.Proto != SMB {
+			continue
+		}
+		if !r.owner.Prior {
+			return f.reservationOf(r), true
+		}
+		if found < 0 {
+			found = i
+		}
+	}
+	if found < 0 {
+		return Reservation{}, false
+	}
+	return f.reservationOf(&f.shares[found]), true
 }

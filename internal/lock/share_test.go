@@ -1,6 +1,9 @@
 package lock
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // refSharing is MS-FSA 2.1.5.1.2.2 spelled out condition by condition, as
 // the reference for the whole access x share access matrix.
@@ -184,5 +187,40 @@ func TestShareConflicts(t *testing.T) {
 	}
 	if n := len(m.Records()); n != 3 {
 		t.Errorf("after ShareConflicts: %d records, want the 3 added", n)
+	}
+}
+
+// TestOpenFiles: the files of a share with SMB opens of any access, and
+// one open of a file, live before prior. NLM share reservations are no
+// SMB opens.
+func TestOpenFiles(t *testing.T) {
+	m, _ := newTest(Limits{})
+	if got := m.OpenFiles(1, nil); len(got) != 0 {
+		t.Fatalf("empty table: %v", got)
+	}
+	m.AddShare(fA, oX, 0, 0)
+	m.AddShare(fB, oA, AccessRead, ShareRead)
+	m.AddShare(fC, oY, AccessRead, ShareRead)
+	if got := m.OpenFiles(1, nil); len(got) != 1 || got[0] != fA {
+		t.Fatalf("share 1: %v, want [%v]", got, fA)
+	}
+	if r, ok := m.Opened(fA); !ok || r.Owner != oX {
+		t.Fatalf("opened fA: %+v %v", r, ok)
+	}
+	if _, ok := m.Opened(fB); ok {
+		t.Fatal("an NLM share reservation counted as an SMB open")
+	}
+
+	m2, c := newTest(Limits{})
+	recs := []Record{{Kind: KindShare, File: fA, Owner: oX, Access: AccessRead, ShareAccess: ShareRead}}
+	if err := m2.Recover(recs, nil, c.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := m2.Opened(fA); !ok || !r.Owner.Prior {
+		t.Fatalf("prior open: %+v %v", r, ok)
+	}
+	m2.AddShare(fA, oY, AccessRead, ShareRead|ShareWrite|ShareDelete)
+	if r, ok := m2.Opened(fA); !ok || r.Owner != oY {
+		t.Fatalf("live open beside a prior one: %+v %v", r, ok)
 	}
 }

@@ -195,7 +195,7 @@ func (m *Manager) wake(f *file, now int64, out []Notice) ([]Notice, bool) {
 	for progress := true; progress; {
 		progress = false
 		for i := 0; i < len(f.waiters); {
-			if f.blocked(i) {
+			if f.blocked(i) || m.waitsForIO(f, f.waiters[i]) {
 				i++
 				continue
 			}

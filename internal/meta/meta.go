@@ -50,7 +50,7 @@ type Inode struct {
 	Size   uint64
 	Major  uint32 // device numbers of block and character files
 	Minor  uint32
-	Parent uint64 // directories only: the directory holding this one
+	Parent uint64 // the directory holding it; for a non-directory, that of its link made or renamed last (0: unknown)
 
 	Atime, Mtime, Ctime, Btime int64
 

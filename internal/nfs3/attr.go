@@ -58,16 +58,15 @@ func (h *Handler) setattr(ctx context.Context, r *xdr.Reader, cl *fs.Caller, w *
 	}
 	var wcc fs.Wcc
 	fh, err := parseFH(a.fh)
-	if err == nil && a.attr.Mask&fs.SetSize != 0 {
-		err = h.contend(fh, lock.ContendWrite)
-	}
 	if err == nil {
 		var guard *int64
 		if a.guard {
 			guard = &a.guardCtime
 		}
-		if err = h.cross.setattr(ctx, fh, &a.attr); err == nil {
+		var in lock.Intent
+		if in, err = h.cross.setattr(fh, &a.attr); err == nil {
 			wcc, err = h.fs.SetAttr(ctx, cl, fh, a.attr, guard)
+			h.cross.end(&in)
 		}
 	}
 	writeStatus(w, statusOf(err))

@@ -33,6 +33,26 @@ func (h *Handler) contend(fh fs.Handle, c lock.Contention) error {
 	return nil
 }
 
+// contendKeys is contend for several files: the breaks of all go out
+// first, then it waits for them within one bound.
+func (h *Handler) contendKeys(ks []lock.FileKey, c lock.Contention) error {
+	if h.locks == nil {
+		return nil
+	}
+	now := time.Now()
+	deadline := now.Add(h.breakTimeout)
+	for _, k := range ks {
+		h.route(h.locks.Contend(k, lock.Owner{}, c, deadline).Notices)
+	}
+	giveUp := now.Add(h.breakWait)
+	for _, k := range ks {
+		if !lock.AwaitBreaks(context.Background(), h.locks, k, c, deadline, giveUp, h.route) {
+			return fs.ErrJukebox
+		}
+	}
+	return nil
+}
+
 func (h *Handler) route(ns []lock.Notice) {
 	if len(ns) > 0 && h.notices != nil {
 		h.notices(ns)

@@ -20,52 +20,87 @@ import (
 //     existing file with a size) are refused; while one does not share
 //     delete, so are REMOVE, RMDIR and RENAME of its file and a RENAME
 //     over it.
+//   - A directory with an SMB open anywhere below it is not renamed or
+//     removed, whatever that open shares (crossdir.go).
+//   - SMB caching grants the request conflicts with are broken first, and
+//     the request waits a short while for them (caching.go).
+//
+// On a share whose locking is unix (lock.Locking) only the last rule
+// holds: locks and share modes are advisory across the protocols there.
 //
 // Each method is asked by one procedure before it touches the file and
-// returns nil to go on, or the error to answer: fs.ErrLocked, which is
-// NFS3ERR_ACCES, or fs.ErrJukebox (retry) while what refuses it is prior
-// state that its client may reclaim after a restart, or lose. A guard without a lock manager (NFS served alone) allows
-// everything. On a file with no lock state at all, which is nearly every
-// file, READ, WRITE and SETATTR cost an atomic load and allocate nothing;
-// REMOVE, RENAME and CREATE, which name the file by a directory entry,
-// look the name up only while some file has lock state.
-//
-// The check and the operation are two steps: an SMB open or lock that
-// arrives between them is not seen by the NFS request, which then ran, as
-// far as either client can tell, just before it.
+// returns the error to answer, or nil and what it holds for the
+// operation, to be released (release) once the operation is done: the
+// check and the operation are one step as SMB sees them. The request's
+// intent stays in the lock manager meanwhile (lock.Manager.BeginIO), so an
+// SMB open, lock or lease arriving in between sees the request in progress
+// and waits for it or is refused, as it would be by an open doing the
+// same. The error is fs.ErrLocked, which is NFS3ERR_ACCES, or
+// fs.ErrJukebox (retry) while what refuses it is prior state that its
+// client may reclaim after a restart, or lose, or breaks take long. A
+// guard without a lock manager (NFS served alone) allows everything. On a
+// file with no lock state at all, which is nearly every file, READ, WRITE
+// and SETATTR cost a few atomic operations and allocate nothing; REMOVE,
+// RENAME and CREATE with a size first look up the file their name names.
 type crossGuard struct {
 	locks *lock.Manager
 	fs    *fs.FS
 	// contend breaks the SMB caching grants an operation conflicts with
 	// and waits for them (Handler.contend).
 	contend func(fs.Handle, lock.Contention) error
+	// contendKeys does the same for several files at once.
+	contendKeys func([]lock.FileKey, lock.Contention) error
+	// route delivers the lock manager's notices (Handler.route).
+	route func([]lock.Notice)
 }
 
-// read guards READ of n bytes at off.
-func (g *crossGuard) read(ctx context.Context, fh fs.Handle, off uint64, n int) error {
-	return g.io(fh, off, n, lock.AccessRead)
-}
+// held is what a guard holds for one operation: the intents of the files
+// it touches (two for a RENAME over an existing name).
+type held struct{ in [2]lock.Intent }
 
-// write guards WRITE of n bytes at off.
-func (g *crossGuard) write(ctx context.Context, fh fs.Handle, off uint64, n int) error {
-	return g.io(fh, off, n, lock.AccessWrite)
-}
+// maxBreakRounds bounds how often a request breaks caching grants that
+// keep coming back before it tells its client to retry.
+const maxBreakRounds = 3
 
-func (g *crossGuard) io(fh fs.Handle, off uint64, n int, a lock.Access) error {
+// begin checks an NFS request of kind on fh (n bytes at off for READ and
+// WRITE) against SMB's state and holds its intent.
+func (g *crossGuard) begin(fh fs.Handle, kind lock.IOKind, off uint64, n int) (lock.Intent, error) {
 	if g.locks == nil {
-		return nil
+		return lock.Intent{}, nil
 	}
 	k := lock.KeyOf(fh)
-	if g.locks.Idle(k) {
-		return nil
+	for round := 0; ; round++ {
+		in, holder, st := g.locks.BeginIO(k, kind, off, uint64(n))
+		switch st {
+		case lock.Granted:
+			return in, nil
+		case lock.Denied:
+			g.end(&in)
+			return lock.Intent{}, refusal(holder)
+		}
+		// A caching grant conflicts: break it, wait for it and ask again.
+		g.end(&in)
+		if round == maxBreakRounds {
+			return lock.Intent{}, fs.ErrJukebox
+		}
+		if err := g.contend(fh, kind.Contention()); err != nil {
+			return lock.Intent{}, err
+		}
 	}
-	if r, denied := g.locks.ShareDenies(k, a); denied {
-		return refusal(r.Owner)
+}
+
+// end ends one intent and delivers what its end grants.
+func (g *crossGuard) end(in *lock.Intent) {
+	if ns := in.End(); len(ns) > 0 {
+		g.route(ns)
 	}
-	if l, held := g.locks.CheckIO(k, lock.Owner{}, off, uint64(n), a == lock.AccessWrite); held {
-		return refusal(l.Owner)
+}
+
+// release ends what a guard held for an operation.
+func (g *crossGuard) release(h *held) {
+	for i := range h.in {
+		g.end(&h.in[i])
 	}
-	return nil
 }
 
 // refusal is the answer to an operation that meets holder's state: it is
@@ -79,73 +114,92 @@ func refusal(holder lock.Owner) error {
 	return fs.ErrLocked
 }
 
+// read guards READ of n bytes at off.
+func (g *crossGuard) read(fh fs.Handle, off uint64, n int) (lock.Intent, error) {
+	return g.begin(fh, lock.IORead, off, n)
+}
+
+// write guards WRITE of n bytes at off.
+func (g *crossGuard) write(fh fs.Handle, off uint64, n int) (lock.Intent, error) {
+	return g.begin(fh, lock.IOWrite, off, n)
+}
+
 // setattr guards SETATTR: a change of size writes the file. Byte-range
 // locks do not bind it, as they do not bind SMB's own change of the end of
 // file here (SET_INFO FileEndOfFileInformation checks none).
-func (g *crossGuard) setattr(ctx context.Context, fh fs.Handle, sa *fs.SetAttr) error {
-	if g.locks == nil || sa.Mask&fs.SetSize == 0 {
-		return nil
+func (g *crossGuard) setattr(fh fs.Handle, sa *fs.SetAttr) (lock.Intent, error) {
+	if sa.Mask&fs.SetSize == 0 {
+		return lock.Intent{}, nil
 	}
-	if r, denied := g.locks.ShareDenies(lock.KeyOf(fh), lock.AccessWrite); denied {
-		return refusal(r.Owner)
-	}
-	return nil
+	return g.begin(fh, lock.IOResize, 0, 0)
 }
 
 // create guards CREATE: UNCHECKED with a size reuses an existing file and
 // sets its size (Linux sends it for open with O_CREAT|O_TRUNC), which
 // writes the file as SETATTR would.
-func (g *crossGuard) create(ctx context.Context, cl *fs.Caller, dir fs.Handle, name string, how *fs.CreateHow) error {
-	if g.locks == nil || how.Mode != fs.Unchecked || how.Attr.Mask&fs.SetSize == 0 || g.locks.Empty() {
-		return nil
+func (g *crossGuard) create(ctx context.Context, cl *fs.Caller, dir fs.Handle, name string, how *fs.CreateHow) (lock.Intent, error) {
+	if g.locks == nil || how.Mode != fs.Unchecked || how.Attr.Mask&fs.SetSize == 0 {
+		return lock.Intent{}, nil
 	}
 	h, _, _, err := g.fs.Lookup(ctx, cl, dir, name)
 	if err != nil {
-		return nil // no file to reuse, or CREATE fails the same way
+		return lock.Intent{}, nil // no file to reuse, or CREATE fails the same way
 	}
-	return g.setattr(ctx, h, &how.Attr)
+	return g.setattr(h, &how.Attr)
 }
 
 // remove guards REMOVE and RMDIR of name in dir.
-func (g *crossGuard) remove(ctx context.Context, cl *fs.Caller, dir fs.Handle, name string) error {
-	if g.locks == nil || g.locks.Empty() {
-		return nil
+func (g *crossGuard) remove(ctx context.Context, cl *fs.Caller, dir fs.Handle, name string) (held, error) {
+	var h held
+	var err error
+	if g.locks != nil {
+		h.in[0], err = g.deletes(ctx, cl, dir, name)
 	}
-	return g.deletes(ctx, cl, dir, name)
+	return h, err
 }
 
 // rename guards RENAME: it deletes the source's name and, if the target
 // name exists, the file it names.
-func (g *crossGuard) rename(ctx context.Context, cl *fs.Caller, fromDir fs.Handle, fromName string, toDir fs.Handle, toName string) error {
-	if g.locks == nil || g.locks.Empty() {
-		return nil
+func (g *crossGuard) rename(ctx context.Context, cl *fs.Caller, fromDir fs.Handle, fromName string, toDir fs.Handle, toName string) (held, error) {
+	var h held
+	if g.locks == nil {
+		return h, nil
 	}
-	if err := g.deletes(ctx, cl, fromDir, fromName); err != nil {
-		return err
+	var err error
+	if h.in[0], err = g.deletes(ctx, cl, fromDir, fromName); err != nil {
+		return h, err
 	}
-	return g.deletes(ctx, cl, toDir, toName)
+	if h.in[1], err = g.deletes(ctx, cl, toDir, toName); err != nil {
+		g.release(&h)
+	}
+	return h, err
 }
 
 // deletes refuses the deletion of name in dir while an SMB open of the
 // file it names does not share delete, once the SMB clients that cache
-// handles of it have given them up (NFS3ERR_JUKEBOX while they take long). A name that cannot be looked up is
-// left for the operation itself to fail on.
-func (g *crossGuard) deletes(ctx context.Context, cl *fs.Caller, dir fs.Handle, name string) error {
+// handles of it have given them up (NFS3ERR_JUKEBOX while they take long),
+// and, for a directory, while SMB opens below it stay. A name that cannot
+// be looked up is left for the operation itself to fail on.
+func (g *crossGuard) deletes(ctx context.Context, cl *fs.Caller, dir fs.Handle, name string) (lock.Intent, error) {
 	if name == "." || name == ".." {
-		return nil // never removable; the operation says why
+		return lock.Intent{}, nil // never removable; the operation says why
 	}
-	h, _, _, err := g.fs.Lookup(ctx, cl, dir, name)
+	h, attr, _, err := g.fs.Lookup(ctx, cl, dir, name)
 	if err != nil {
-		return nil
+		return lock.Intent{}, nil
 	}
 	// A client that caches handles (H) keeps opens its application has
-	// closed: break H first, so that it closes them, and judge the opens
-	// that stay.
-	if err := g.contend(h, lock.ContendRemove); err != nil {
-		return err
+	// closed: begin breaks H first, so that it closes them, and judges
+	// the opens that stay.
+	in, err := g.begin(h, lock.IODelete, 0, 0)
+	if err != nil {
+		return in, err
 	}
-	if r, denied := g.locks.ShareDenies(lock.KeyOf(h), lock.AccessDelete); denied {
-		return refusal(r.Owner)
+	if attr.Type == fs.TypeDir {
+		if err := g.opensBelow(ctx, h, g.locks.Locking(h.Share) == lock.Unified); err != nil {
+			g.end(&in)
+			return lock.Intent{}, err
+		}
 	}
-	return nil
+	return in, nil
 }

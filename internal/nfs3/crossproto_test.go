@@ -188,9 +188,15 @@ func TestCrossProtocolGuardAllocs(t *testing.T) {
 	g := &e.h.cross
 	sa := fs.SetAttr{Mask: fs.SetSize}
 	n := testing.AllocsPerRun(100, func() {
-		if g.read(t.Context(), f, 0, 4096) != nil || g.write(t.Context(), f, 0, 4096) != nil || g.setattr(t.Context(), f, &sa) != nil {
+		r, err1 := g.read(f, 0, 4096)
+		w, err2 := g.write(f, 0, 4096)
+		s, err3 := g.setattr(f, &sa)
+		if err1 != nil || err2 != nil || err3 != nil {
 			t.Fatal("refused")
 		}
+		g.end(&r)
+		g.end(&w)
+		g.end(&s)
 	})
 	if n != 0 {
 		t.Errorf("%v allocations per guarded READ, WRITE and SETATTR", n)

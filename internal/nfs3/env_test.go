@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/tandemfs/tandem/internal/content"
 	contentmem "github.com/tandemfs/tandem/internal/content/memory"
 	"github.com/tandemfs/tandem/internal/fs"
 	metamem "github.com/tandemfs/tandem/internal/meta/memory"
@@ -25,6 +26,8 @@ type env struct {
 	root fs.Handle
 	now  int64
 	addr net.Addr
+	// content is the file system's content store.
+	content content.Store
 }
 
 const testNow = 1700000000 * 1e9
@@ -37,8 +40,14 @@ var (
 
 func newEnv(t testing.TB, opt Options, shares ...fs.ShareConfig) *env {
 	t.Helper()
-	e := &env{t: t, now: testNow, addr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 700}}
-	f, err := fs.New(metamem.New(), contentmem.New(), fs.Options{Now: func() int64 { return e.now }})
+	return newEnvContent(t, contentmem.New(), opt, shares...)
+}
+
+// newEnvContent is newEnv over the content store c.
+func newEnvContent(t testing.TB, c content.Store, opt Options, shares ...fs.ShareConfig) *env {
+	t.Helper()
+	e := &env{t: t, now: testNow, addr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 700}, content: c}
+	f, err := fs.New(metamem.New(), c, fs.Options{Now: func() int64 { return e.now }})
 	if err != nil {
 		t.Fatal(err)
 	}

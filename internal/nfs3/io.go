@@ -29,13 +29,9 @@ func (h *Handler) read(ctx context.Context, r *xdr.Reader, cl *fs.Caller, w *xdr
 		w.Bool(false)
 		return h.fail(ctx, ProcRead, err)
 	}
-	if err := h.contend(fh, lock.ContendRead); err != nil {
-		writeStatus(w, statusOf(err))
-		w.Bool(false)
-		return h.fail(ctx, ProcRead, err)
-	}
 	count := int(min(a.count, h.maxRead))
-	if err := h.cross.read(ctx, fh, a.offset, count); err != nil {
+	in, err := h.cross.read(fh, a.offset, count)
+	if err != nil {
 		writeStatus(w, statusOf(err))
 		w.Bool(false)
 		return h.fail(ctx, ProcRead, err)
@@ -43,6 +39,7 @@ func (h *Handler) read(ctx context.Context, r *xdr.Reader, cl *fs.Caller, w *xdr
 	start := reserveDeferred(w)
 	dataOff := w.Reserve(readTail+count+3) + readTail
 	n, eof, attr, err := h.fs.Read(ctx, cl, fh, a.offset, w.Bytes()[dataOff:dataOff+count])
+	h.cross.end(&in)
 	if err != nil {
 		w.Truncate(start)
 		writeStatus(w, statusOf(err))
@@ -86,15 +83,14 @@ func (h *Handler) write(ctx context.Context, r *xdr.Reader, cl *fs.Caller, w *xd
 		err = fs.ErrInval
 	}
 	if err == nil {
-		err = h.contend(fh, lock.ContendWrite)
-	}
-	if err == nil {
 		data := a.data
 		if len(data) > int(h.maxWrite) {
 			data = data[:h.maxWrite]
 		}
-		if err = h.cross.write(ctx, fh, a.offset, len(data)); err == nil {
+		var in lock.Intent
+		if in, err = h.cross.write(fh, a.offset, len(data)); err == nil {
 			n, stable, wcc, err = h.fs.Write(ctx, cl, fh, a.offset, data, a.stable)
+			h.cross.end(&in)
 		}
 	}
 	writeStatus(w, statusOf(err))

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/tandemfs/tandem/internal/fs"
+	"github.com/tandemfs/tandem/internal/lock"
 	"github.com/tandemfs/tandem/internal/rpc"
 	"github.com/tandemfs/tandem/internal/rpc/xdr"
 )
@@ -41,11 +42,13 @@ func (h *Handler) create(ctx context.Context, r *xdr.Reader, cl *fs.Caller, w *x
 		wcc  fs.Wcc
 	)
 	dir, err := parseFH(a.where.dir)
+	var in lock.Intent
 	if err == nil {
-		err = h.cross.create(ctx, cl, dir, a.where.name, &a.how)
+		in, err = h.cross.create(ctx, cl, dir, a.where.name, &a.how)
 	}
 	if err == nil {
 		obj, attr, wcc, err = h.fs.Create(ctx, cl, dir, a.where.name, a.how)
+		h.cross.end(&in)
 	}
 	return h.writeDirOpRes(ctx, w, ProcCreate, obj, &attr, &wcc, err)
 }
@@ -126,8 +129,9 @@ func (h *Handler) unlink(ctx context.Context, r *xdr.Reader, cl *fs.Caller, w *x
 	}
 	var wcc fs.Wcc
 	dir, err := parseFH(a.dir)
+	var hold held
 	if err == nil {
-		err = h.cross.remove(ctx, cl, dir, a.name)
+		hold, err = h.cross.remove(ctx, cl, dir, a.name)
 	}
 	if err == nil {
 		if proc == ProcRmdir {
@@ -135,6 +139,7 @@ func (h *Handler) unlink(ctx context.Context, r *xdr.Reader, cl *fs.Caller, w *x
 		} else {
 			wcc, err = h.fs.Remove(ctx, cl, dir, a.name)
 		}
+		h.cross.release(&hold)
 	}
 	writeStatus(w, statusOf(err))
 	writeWcc(w, &wcc)
@@ -156,11 +161,13 @@ func (h *Handler) rename(ctx context.Context, r *xdr.Reader, cl *fs.Caller, w *x
 	if err == nil {
 		to, err = parseFH(a.to.dir)
 	}
+	var hold held
 	if err == nil {
-		err = h.cross.rename(ctx, cl, from, a.from.name, to, a.to.name)
+		hold, err = h.cross.rename(ctx, cl, from, a.from.name, to, a.to.name)
 	}
 	if err == nil {
 		fromWcc, toWcc, err = h.fs.Rename(ctx, cl, from, a.from.name, to, a.to.name)
+		h.cross.release(&hold)
 	}
 	writeStatus(w, statusOf(err))
 	writeWcc(w, &fromWcc)

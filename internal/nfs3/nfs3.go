@@ -26,7 +26,9 @@
 // same files lock and open with share modes that Windows enforces. Given
 // the lock manager SMB uses (Options.Locks), the handler honours them:
 // READ, WRITE, SETATTR of the size, REMOVE, RMDIR and RENAME that an SMB
-// lock or share mode forbids answer NFS3ERR_ACCES (crossproto.go).
+// lock or share mode forbids, and RENAME of a directory with SMB opens
+// below it, answer NFS3ERR_ACCES (crossproto.go), unless the share's
+// locking is unix (lock.Locking), where only SMB caching is broken.
 //
 // Every fs error becomes an nfsstat3 through the one table in status.go.
 // Malformed arguments answer the RPC-level GARBAGE_ARGS, unknown procedures
@@ -166,7 +168,7 @@ func New(fsys *fs.FS, opt Options) *Handler {
 		h.dirPref = DefaultDirPref
 	}
 	h.dirPref = min(h.dirPref, h.maxRead)
-	h.cross = crossGuard{locks: opt.Locks, fs: fsys, contend: h.contend}
+	h.cross = crossGuard{locks: opt.Locks, fs: fsys, contend: h.contend, contendKeys: h.contendKeys, route: h.route}
 	return h
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/tandemfs/tandem/internal/fs"
+	"github.com/tandemfs/tandem/internal/lock"
 )
 
 // Config is everything `tandem serve` can be told. Each key of the config
@@ -63,6 +64,17 @@ type ShareConfig struct {
 	Encrypt  bool     `toml:"encrypt"` // SMB: require encryption (SMB 3.x) on this share
 	Guest    bool     `toml:"guest"`   // SMB: allow guest sessions on this share
 	Comment  string   `toml:"comment"` // SMB: shown by share listings
+	// Locking is how the share's locks and share modes bind the other
+	// protocol: "unified" (the default) or "unix" (see lock.Locking).
+	Locking string `toml:"locking"`
+}
+
+// locking is the share's lock.Locking.
+func (s ShareConfig) locking() (lock.Locking, error) {
+	if s.Locking == "" {
+		return lock.Unified, nil
+	}
+	return lock.ParseLocking(s.Locking)
 }
 
 // Defaults returns the embedded defaults: everything in ./tandem-data, one
@@ -111,6 +123,18 @@ func (c *Config) FirstShare() string {
 	return c.Shares[0].Name
 }
 
+// shareLocking names the locking of the share called name.
+func (c *Config) shareLocking(name string) string {
+	for _, s := range c.Shares {
+		if s.Name == name {
+			if l, err := s.locking(); err == nil {
+				return l.String()
+			}
+		}
+	}
+	return lock.Unified.String()
+}
+
 // FSShares converts the configured shares, adding the default "export"
 // share when none is configured.
 func (c *Config) FSShares() ([]fs.ShareConfig, error) {
@@ -138,6 +162,9 @@ func (c *Config) FSShares() ([]fs.ShareConfig, error) {
 			fc.Squash = fs.AllSquash
 		default:
 			return nil, fmt.Errorf("share %q: squash must be none, root or all, not %q", s.Name, s.Squash)
+		}
+		if _, err := s.locking(); err != nil {
+			return nil, fmt.Errorf("share %q: %w", s.Name, err)
 		}
 		if s.AnonUID != nil {
 			fc.AnonUID = *s.AnonUID

@@ -83,6 +83,7 @@ func TestConfigErrors(t *testing.T) {
 		{"[[share]]\nname = \"a\"\n[[share]]\nname = \"a\"", `share "a" defined twice`},
 		{"[[share]]\nname = \"a\"\nsquash = \"some\"", "squash must be none, root or all"},
 		{"[[share]]\nname = \"a\"\nclients = [\"nonsense\"]", "clients"},
+		{"[[share]]\nname = \"a\"\nlocking = \"posix\"", "locking must be unified or unix"},
 	} {
 		p := filepath.Join(t.TempDir(), "c.toml")
 		if err := os.WriteFile(p, []byte(tc.file), 0o600); err != nil {

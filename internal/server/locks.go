@@ -31,6 +31,8 @@ type locks struct {
 	log     *slog.Logger
 	loaded  *lockstore.Loaded // at start, for the journal
 	durable []smb.DurableOpen // the durable opens of the last run, until SMB restores them
+	shares  []ShareLocking    // every share's locking, by name
+	names   map[uint32]string // share names by id
 
 	stop chan struct{} // ends the expirer
 	wg   sync.WaitGroup
@@ -43,6 +45,9 @@ type locks struct {
 // here, so a failing store fails the start.
 func (s *Server) startLocks(ctx context.Context, reg prometheus.Registerer) error {
 	l := &locks{mgr: lock.New(lock.Config{Limits: lock.DefaultLimits, Track: true}), log: s.log, stop: make(chan struct{})}
+	if err := s.setLockings(l); err != nil {
+		return err
+	}
 	if err := s.recoverLocks(ctx, l); err != nil {
 		return err
 	}
@@ -81,12 +86,42 @@ func (s *Server) startLocks(ctx context.Context, reg prometheus.Registerer) erro
 	s.admin.Handle("locks", func(context.Context, json.RawMessage) (any, error) {
 		return l.entries(), nil
 	})
+	s.admin.Handle("locking", func(context.Context, json.RawMessage) (any, error) {
+		return l.shares, nil
+	})
 	s.admin.Handle("grace-end", func(context.Context, json.RawMessage) (any, error) {
 		return l.endGrace("ended by hand"), nil
 	})
 	l.wg.Add(1)
 	go l.expire()
 	s.log.Info("lock manager up", "nsm_state", svc.State())
+	return nil
+}
+
+// ShareLocking is one share's locking, for `tandem locks`.
+type ShareLocking struct {
+	Share   string `json:"share"`
+	Locking string `json:"locking"` // "unified" or "unix"
+}
+
+// setLockings tells the lock manager each share's locking (the [[share]]
+// key locking), before anything is served.
+func (s *Server) setLockings(l *locks) error {
+	byName := map[string]ShareConfig{}
+	for _, sh := range s.cfg.Shares {
+		byName[sh.Name] = sh
+	}
+	l.names = map[uint32]string{}
+	for _, fc := range s.FS.Shares() {
+		mode, err := byName[fc.Name].locking()
+		if err != nil {
+			return fmt.Errorf("share %q: %w", fc.Name, err)
+		}
+		root, _, _ := s.FS.Share(fc.Name)
+		l.mgr.SetLocking(root.Share, mode)
+		l.names[root.Share] = fc.Name
+		l.shares = append(l.shares, ShareLocking{Share: fc.Name, Locking: mode.String()})
+	}
 	return nil
 }
 
@@ -166,7 +201,11 @@ func (m *lockMetrics) Count(e nlm.Event) {
 // request or a share reservation.
 type LockEntry struct {
 	File string `json:"file"` // share id:file id
-	Kind string `json:"kind"` // "range", "share" or "caching"
+	// Share names the file's share, and Locking says how the share's locks
+	// and share modes bind the other protocol ("unified" or "unix").
+	Share   string `json:"share"`
+	Locking string `json:"locking"`
+	Kind    string `json:"kind"` // "range", "share" or "caching"
 	// Mode is "shared" or "exclusive" for a range; for a share
 	// reservation, the access and what it lets others do ("rw/r--");
 	// for a lease or oplock what it caches ("RWH"; "RW" is an exclusive
@@ -207,6 +246,8 @@ func (l *locks) entries() []LockEntry {
 	for _, e := range snap {
 		le := LockEntry{
 			File:        e.File.String(),
+			Share:       l.names[e.File.Share],
+			Locking:     l.mgr.Locking(e.File.Share).String(),
 			Kind:        e.Kind.String(),
 			Proto:       e.Owner.Proto.String(),
 			Owner:       ownerText(e.Owner),

@@ -83,8 +83,8 @@ func TestLockService(t *testing.T) {
 	}
 	file := strconv.FormatUint(uint64(fh.Share), 10) + ":" + strconv.FormatUint(fh.ID, 10)
 	want := []LockEntry{
-		{File: file, Kind: "range", Mode: "exclusive", Offset: 10, Length: 0, Proto: "nlm", Owner: "svid 1 oh owner", Client: "client-1"},
-		{File: file, Kind: "range", Mode: "exclusive", Offset: 0, Length: 20, Proto: "nlm", Owner: "svid 2 oh owner", Client: "client-2", Waiting: true},
+		{File: file, Share: "export", Locking: "unified", Kind: "range", Mode: "exclusive", Offset: 10, Length: 0, Proto: "nlm", Owner: "svid 1 oh owner", Client: "client-1"},
+		{File: file, Share: "export", Locking: "unified", Kind: "range", Mode: "exclusive", Offset: 0, Length: 20, Proto: "nlm", Owner: "svid 2 oh owner", Client: "client-2", Waiting: true},
 	}
 	if len(es) != len(want) {
 		t.Fatalf("locks: %+v", es)

@@ -93,7 +93,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		if _, err := s.FS.AddShare(ctx, sh); err != nil {
 			return nil, fmt.Errorf("share %s: %w", sh.Name, err)
 		}
-		log.Info("share", "name", sh.Name, "nfs_path", "/"+sh.Name, "read_only", sh.ReadOnly)
+		log.Info("share", "name", sh.Name, "nfs_path", "/"+sh.Name, "read_only", sh.ReadOnly, "locking", cfg.shareLocking(sh.Name))
 	}
 	log.Info("stores open", "data", cfg.Data, "took", time.Since(t0).Round(time.Millisecond))
 

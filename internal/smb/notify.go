@@ -26,8 +26,10 @@ func init() { register(CmdChangeNotify, serveChangeNotify) }
 // The changes come from the file system (fs.Watch), whoever makes them:
 // an NFS client's changes complete SMB requests too. A change the file
 // system reports through a handle (attributes, data) is named by where
-// the file was opened over SMB; one to a file no SMB client has open has
-// no name to report and is not seen.
+// the file was opened over SMB, or, for a file no SMB client has open,
+// by the entry of the directory the file system places it in, looked up
+// only when a watch covers that directory: FILE_ACTION_MODIFIED, as
+// Windows reports another opener's write or attribute change.
 //
 // A waiting request completes with STATUS_CANCELLED on CANCEL, with
 // STATUS_NOTIFY_CLEANUP when its open is closed (CLOSE, tree disconnect,

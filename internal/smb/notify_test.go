@@ -260,3 +260,61 @@ func TestChangeNotifyDirRemovedByNFS(t *testing.T) {
 		t.Fatalf("directory removed: %v", r.Status)
 	}
 }
+
+// TestChangeNotifyNFSModify: a change through the file system (an NFS
+// WRITE or SETATTR) to a file no SMB client has open is reported as
+// Windows reports another opener's change: FILE_ACTION_MODIFIED with the
+// file's name, to watches whose filter has the bits it changed (last
+// write and size for a write, attributes for a mode), in the watched
+// directory and in a tree; after an NFS rename, under its new name.
+func TestChangeNotifyNFSModify(t *testing.T) {
+	e := newEnv(t, Options{})
+	c := e.connect("export")
+	ctx := context.Background()
+	alice := &fs.Caller{UID: 1000, GID: 1000}
+	root, _, _ := e.fs.Share("export")
+	a, _, _, err := e.fs.Mkdir(ctx, alice, root, "a", fs.SetAttr{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, _, err := e.fs.Mkdir(ctx, alice, a, "b", fs.SetAttr{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _, _, err := e.fs.Create(ctx, alice, b, "f", fs.CreateHow{Mode: fs.Guarded})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := c.mustCreate(createReq{name: `a\b`, access: fileListDirectory, share: 7, disp: dispOpen, options: optDirectory})
+	tree := c.mustCreate(createReq{name: "a", access: fileListDirectory, share: 7, disp: dispOpen, options: optDirectory})
+
+	c.pend(w, 0, notifyLastWrite|notifySize)
+	if _, _, _, err := e.fs.Write(ctx, alice, f, 0, []byte("data"), fs.Unstable); err != nil {
+		t.Fatal(err)
+	}
+	r := c.recv()[0]
+	if got := notifyOut(t, r); r.Status != StatusSuccess || !bytes.Equal(got, notifyEntry(true, actionModified, "f")) {
+		t.Fatalf("NFS write: %v %x", r.Status, got)
+	}
+
+	c.pend(tree, notifyWatchTree, notifyAttributes)
+	if _, err := e.fs.SetAttr(ctx, alice, f, fs.SetAttr{Mask: fs.SetMode, Mode: 0o600}, nil); err != nil {
+		t.Fatal(err)
+	}
+	r = c.recv()[0]
+	if got := notifyOut(t, r); r.Status != StatusSuccess || !bytes.Equal(got, notifyEntry(true, actionModified, `b\f`)) {
+		t.Fatalf("NFS chmod below a tree watch: %v %x", r.Status, got)
+	}
+
+	if _, _, err := e.fs.Rename(ctx, alice, b, "f", b, "g"); err != nil {
+		t.Fatal(err)
+	}
+	c.pend(w, 0, notifyLastWrite|notifySize) // the watch's filter has no names: the rename is not reported
+	if _, _, _, err := e.fs.Write(ctx, alice, f, 4, []byte("more"), fs.Unstable); err != nil {
+		t.Fatal(err)
+	}
+	r = c.recv()[0]
+	if got := notifyOut(t, r); r.Status != StatusSuccess || !bytes.Equal(got, notifyEntry(true, actionModified, "g")) {
+		t.Fatalf("NFS write after an NFS rename: %v %x", r.Status, got)
+	}
+}

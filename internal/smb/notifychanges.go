@@ -17,12 +17,16 @@ import (
 // for one watch are delivered together, so that a rename's old and new
 // names reach the same request.
 
-// entryChange is a change of the entry name of directory dir.
+// entryChange is a change of the entry name of directory dir. A change
+// of a file's attributes or data that SMB has no open of comes with its
+// directory only (fs.Event); its name is looked up once a watch covers
+// the directory.
 type entryChange struct {
 	dir    uint64
 	name   string
 	action uint32
 	bits   uint32
+	lookup bool // name is to be looked up: the entry of dir naming the event's file
 }
 
 // fileChanged receives the file system's events (fs.Watch).
@@ -65,16 +69,22 @@ func (s *Server) fileChanged(ev *fs.Event) {
 			if c.bits&wt.filter == 0 {
 				continue
 			}
-			name, ok := c.name, c.dir == wt.dir.ID
+			ok := c.dir == wt.dir.ID
+			var rel string
 			if !ok && wt.tree {
-				var rel string
-				if rel, ok = paths.below(wt.dir.ID, c.dir); ok {
-					name = rel + `\` + c.name
-				}
+				rel, ok = paths.below(wt.dir.ID, c.dir)
 			}
-			if ok {
-				got = append(got, notifyChange{action: c.action, name: name})
+			if ok && c.lookup {
+				ok = s.lookupName(ev, c)
 			}
+			if !ok {
+				continue
+			}
+			name := c.name
+			if rel != "" {
+				name = rel + `\` + c.name
+			}
+			got = append(got, notifyChange{action: c.action, name: name})
 		}
 		if len(got) > 0 {
 			out = append(out, delivery{wt, got})
@@ -128,21 +138,21 @@ func (s *Server) entryChanges(ev *fs.Event, cs []entryChange) []entryChange {
 	}
 	switch ev.Op {
 	case fs.OpCreate:
-		cs = append(cs, entryChange{ev.Dir, ev.Name, actionAdded, nameBit})
+		cs = append(cs, entryChange{dir: ev.Dir, name: ev.Name, action: actionAdded, bits: nameBit})
 	case fs.OpRemove:
-		cs = append(cs, entryChange{ev.Dir, ev.Name, actionRemoved, nameBit})
+		cs = append(cs, entryChange{dir: ev.Dir, name: ev.Name, action: actionRemoved, bits: nameBit})
 	case fs.OpRename:
 		if ev.Dir == ev.ToDir {
-			cs = append(cs, entryChange{ev.Dir, ev.Name, actionOldName, nameBit},
-				entryChange{ev.ToDir, ev.ToName, actionNewName, nameBit})
+			cs = append(cs, entryChange{dir: ev.Dir, name: ev.Name, action: actionOldName, bits: nameBit},
+				entryChange{dir: ev.ToDir, name: ev.ToName, action: actionNewName, bits: nameBit})
 		} else {
-			cs = append(cs, entryChange{ev.Dir, ev.Name, actionRemoved, nameBit},
-				entryChange{ev.ToDir, ev.ToName, actionAdded, nameBit})
+			cs = append(cs, entryChange{dir: ev.Dir, name: ev.Name, action: actionRemoved, bits: nameBit},
+				entryChange{dir: ev.ToDir, name: ev.ToName, action: actionAdded, bits: nameBit})
 		}
 		if !ev.IsDir {
 			// Windows also reports a renamed file as modified in its
 			// attributes and creation time under its new name.
-			cs = append(cs, entryChange{ev.ToDir, ev.ToName, actionModified, notifyAttributes | notifyCreation})
+			cs = append(cs, entryChange{dir: ev.ToDir, name: ev.ToName, action: actionModified, bits: notifyAttributes | notifyCreation})
 		}
 	case fs.OpModify:
 		var bits uint32
@@ -164,12 +174,32 @@ func (s *Server) entryChanges(ev *fs.Event, cs []entryChange) []entryChange {
 		if ev.Changed&fs.ChangedBtime != 0 {
 			bits |= notifyCreation
 		}
-		dir, name, ok := s.openedAs(ev.Handle())
-		if bits != 0 && ok {
-			cs = append(cs, entryChange{dir, name, actionModified, bits})
+		if bits == 0 {
+			break
+		}
+		if dir, name, ok := s.openedAs(ev.Handle()); ok {
+			cs = append(cs, entryChange{dir: dir, name: name, action: actionModified, bits: bits})
+		} else if ev.Dir != 0 {
+			// Changed through a handle SMB has no open of (NFS): named by
+			// the entry of the directory the file system places it in.
+			cs = append(cs, entryChange{dir: ev.Dir, action: actionModified, bits: bits, lookup: true})
 		}
 	}
 	return cs
+}
+
+// lookupName finds the name of the entry of c.dir that names the event's
+// file, once per change; false when there is none (it went meanwhile).
+func (s *Server) lookupName(ev *fs.Event, c *entryChange) bool {
+	if c.name == "" {
+		name, err := s.fs.EntryName(context.Background(), ev.Share, c.dir, ev.File)
+		if err != nil {
+			c.bits = 0 // matches no watch from now on
+			return false
+		}
+		c.name, c.lookup = name, false
+	}
+	return true
 }
 
 // openedAs is where SMB knows the file h: the directory and name it was

@@ -43,6 +43,7 @@ const (
 	cmdRead           command = 0x08
 	cmdWrite          command = 0x09
 	cmdLock           command = 0x0a
+	cmdChangeNotify   command = 0x0f
 	cmdOplockBreak    command = 0x12
 )
 

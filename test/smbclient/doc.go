@@ -45,7 +45,8 @@
 //     the FileId, the oplock level, the lease (key, state, flags, epoch)
 //     and whether a durable handle was granted (with its timeout).
 //   - Tree.Write, Read, Flush, Lock (elements of offset, length and
-//     flags, with an optional lock sequence) and Close.
+//     flags, with an optional lock sequence), ChangeNotify (the changes
+//     of its final response) and Close.
 //   - The server breaks oplocks and leases with unsolicited OPLOCK_BREAK
 //     notifications (MessageId all ones), which Conn.Breaks delivers;
 //     Tree.AckOplockBreak and Tree.AckLeaseBreak acknowledge them.
