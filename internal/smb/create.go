@@ -36,6 +36,7 @@ const impersonationDelegate = 3
 type createRequest struct {
 	access, attrs, share, disp, options uint32
 	comps                               []string
+	stream                              string // the named stream, "" for the file itself
 	ctx                                 createContexts
 	oplock                              byte       // RequestedOplockLevel
 	wait                                *breakWait // set with statusBreakWait
@@ -116,14 +117,8 @@ func serveCreate(w *Response, r *Request) {
 		w.Error(st)
 		return
 	}
-	var o *open
-	var action uint32
-	var a fs.Attr
-	if stream != "" {
-		o, action, a, st = s.createStream(r.Context(), r, &q, stream)
-	} else {
-		o, action, a, st = s.create(r.Context(), r, &q)
-	}
+	q.stream = stream
+	o, action, a, st := s.createAny(r.Context(), r, &q)
 	if st == statusBreakWait {
 		s.createAfterBreaks(r, &q)
 		return
@@ -219,6 +214,14 @@ func (q *createRequest) check(impersonation uint32) Status {
 		return StatusInvalidParameter
 	}
 	return StatusSuccess
+}
+
+// createAny does the work of CREATE for a file or for a named stream.
+func (s *Server) createAny(ctx context.Context, r *Request, q *createRequest) (*open, uint32, fs.Attr, Status) {
+	if q.stream != "" {
+		return s.createStream(ctx, r, q, q.stream)
+	}
+	return s.create(ctx, r, q)
 }
 
 // maxCreateTries bounds how often a create that lost a race with another

@@ -13,8 +13,8 @@ import (
 // Oplocks and leases (MS-SMB2 3.3.5.9.8, 3.3.4.6, 3.3.4.7, 3.3.5.22) are
 // caching grants of the unified lock manager: an oplock is held by its
 // open, a lease by the client's lease key and shared by the opens that
-// name it. CREATE first makes the grants of other holders that conflict
-// with the new open break (the lock manager decides which), waits until
+// name it. A named stream's are its own (streams.go). CREATE first makes
+// the grants of other holders that conflict with the new open break (the lock manager decides which), waits until
 // those that must be acknowledged are (or their break times out and is
 // revoked), then asks for its own grant. Breaks go to the holder as
 // unsolicited OPLOCK_BREAK notifications; OPLOCK_BREAK requests are the
@@ -109,7 +109,7 @@ func (s *Server) breakReadCaching(o *open) {
 	if o.cache.lease {
 		except = o.cache.holder
 	}
-	d := s.locks().Contend(lock.KeyOf(o.h), except, lock.ContendSMBWrite, s.opt.Now().Add(s.breakTimeout()))
+	d := s.locks().Contend(o.key(), except, lock.ContendSMBWrite, s.opt.Now().Add(s.breakTimeout()))
 	s.route(d.Notices)
 }
 
@@ -133,7 +133,7 @@ func (s *Server) breakAttrCaching(o *open) {
 
 func (o *open) lockCacheRequest() lock.CacheRequest {
 	return lock.CacheRequest{
-		File:        lock.KeyOf(o.h),
+		File:        o.key(),
 		Open:        o.owner,
 		Holder:      o.cache.holder,
 		Lease:       o.cache.lease,
@@ -233,7 +233,7 @@ func (s *Server) createAfterBreaks(r *Request, q *createRequest) {
 				return
 			}
 			q.wait, q.waited = nil, true
-			o, action, a, st := s.create(p.Context(), r, q)
+			o, action, a, st := s.createAny(p.Context(), r, q)
 			if st == statusBreakWait {
 				bw = q.wait
 				continue
