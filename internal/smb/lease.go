@@ -14,11 +14,11 @@ import (
 // caching grants of the unified lock manager: an oplock is held by its
 // open, a lease by the client's lease key and shared by the opens that
 // name it. A named stream's are its own (streams.go). CREATE first makes
-// the grants of other holders that conflict with the new open break (the lock manager decides which), waits until
-// those that must be acknowledged are (or their break times out and is
-// revoked), then asks for its own grant. Breaks go to the holder as
-// unsolicited OPLOCK_BREAK notifications; OPLOCK_BREAK requests are the
-// acknowledgments.
+// the grants of other holders that conflict with the new open break (the
+// lock manager decides which), waits until those that must be
+// acknowledged are (or their break times out and is revoked), then asks
+// for its own grant. Breaks go to the holder as unsolicited OPLOCK_BREAK
+// notifications; OPLOCK_BREAK requests are the acknowledgments.
 
 func init() { register(CmdOplockBreak, serveOplockBreak) }
 
@@ -110,14 +110,6 @@ func (s *Server) breakReadCaching(o *open) {
 		except = o.cache.holder
 	}
 	d := s.locks().Contend(o.key(), except, lock.ContendSMBWrite, s.opt.Now().Add(s.breakTimeout()))
-	s.route(d.Notices)
-}
-
-// breakHandleCaching breaks, without waiting, the handle caching of the
-// file's other holders: o renames the file, and a cached handle would
-// keep the old name open.
-func (s *Server) breakHandleCaching(o *open) {
-	d := s.locks().Contend(lock.KeyOf(o.h), o.cache.holder, lock.ContendRemove, s.opt.Now().Add(s.breakTimeout()))
 	s.route(d.Notices)
 }
 

@@ -47,6 +47,9 @@ func serveSetInfo(w *Response, r *Request) {
 		w.Error(st)
 		return
 	}
+	if typ == infoFile && r.Conn.srv.renameWaits(r, o, class, in) {
+		return
+	}
 	switch typ {
 	case infoFile:
 		st = setFile(r, o, class, in)
@@ -290,8 +293,9 @@ func renameTarget(ctx context.Context, r *Request, in []byte, ex bool) (resolved
 	return res, replace, st
 }
 
-// rename moves the open's file to a new name (FileRenameInformation).
-// An existing target is replaced only if asked, and never when it is a
+// rename moves the open's file to a new name (FileRenameInformation),
+// once the handle caching of others is broken (rename.go). An existing
+// target is replaced only if asked, and never when it is a
 // directory or is open; a target that is the file itself under another
 // spelling changes the spelling.
 func rename(ctx context.Context, r *Request, o *open, in []byte, ex bool) Status {
@@ -317,7 +321,6 @@ func rename(ctx context.Context, r *Request, o *open, in []byte, ex bool) Status
 			return StatusAccessDenied
 		}
 	}
-	s.breakHandleCaching(o)
 	var err error
 	if replace {
 		_, _, err = s.fs.Rename(ctx, r.Caller(), dir, name, dst.dir, dst.name)
