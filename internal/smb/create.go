@@ -6,6 +6,7 @@ import (
 	"errors"
 
 	"github.com/tandemfs/tandem/internal/fs"
+	"github.com/tandemfs/tandem/internal/lock"
 )
 
 func init() {
@@ -303,6 +304,9 @@ func (s *Server) openExisting(ctx context.Context, r *Request, q *createRequest,
 		// it as they would a write through this one.
 		access |= fileWriteData
 	}
+	if st := s.leaseElsewhere(r, q, res, lock.KeyOf(res.h)); st != StatusSuccess {
+		return nil, 0, a, st
+	}
 	s.closeAppInstance(ctx, r, q, res.h)
 	o := s.newOpen(r, res.h, isDir, access, q.share, q.options)
 	o.cacheRequest(r.Conn, q)
@@ -359,8 +363,8 @@ func (s *Server) createNew(ctx context.Context, r *Request, q *createRequest, re
 	if st := checkComponent(res.name); st != StatusSuccess {
 		return nil, 0, fs.Attr{}, st
 	}
-	if s.leaseElsewhere(r.Conn, q) {
-		return nil, 0, fs.Attr{}, StatusInvalidParameter
+	if st := s.leaseElsewhere(r, q, res, lock.FileKey{}); st != StatusSuccess {
+		return nil, 0, fs.Attr{}, st
 	}
 	dir := q.options&optDirectory != 0
 	if mapGeneric(q.access)&accessSystemSecurity != 0 {

@@ -69,7 +69,10 @@
 // reservation lives in the unified lock manager, the table NFS consults
 // too: a CREATE whose access or share access conflicts with another open
 // is STATUS_SHARING_VIOLATION. A file marked for deletion (delete on
-// close, or FileDispositionInformation) goes with its last close.
+// close, or FileDispositionInformation) goes with its last close. A file
+// whose name another protocol removes while it is open (NFS REMOVE,
+// allowed by FILE_SHARE_DELETE) loses the name at once, as POSIX has it,
+// and stays for its opens until the last one closes (fs.Hold).
 //
 // Names are found without regard to case and created as spelled
 // (fs.LookupFold); names Windows could not have are refused, named

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"strings"
 	"sync"
 	"time"
 
@@ -90,14 +91,43 @@ func (o *open) cacheRequest(c *Conn, q *createRequest) {
 	}
 }
 
-// leaseElsewhere reports whether the lease a CREATE of a new file names
-// is already held on another file, which MS-SMB2 3.3.5.9.8 refuses.
-func (s *Server) leaseElsewhere(c *Conn, q *createRequest) bool {
+// leaseElsewhere checks the lease a CREATE names against the file res
+// (k its lock table key; zero for a file still to be made). A lease key
+// names a lease on one file: one held on another file is refused
+// (MS-SMB2 3.3.5.9.8, STATUS_INVALID_PARAMETER), unless that file was
+// known by the very name asked for and lost it to another protocol (NFS
+// removed or renamed it while open). MS-SMB2 matches leases by name, so
+// the client has done nothing wrong: the Linux client asks again with the
+// key of the inode it cached for the name. The open then gets no lease,
+// and the client, seeing another file id, looks the name up again.
+func (s *Server) leaseElsewhere(r *Request, q *createRequest, res *resolved, k lock.FileKey) Status {
 	l := q.ctx.lease
-	if q.oplock != oplockLease || l == nil || c.dialect < Dialect210 {
-		return false
+	if q.oplock != oplockLease || l == nil || r.Conn.dialect < Dialect210 {
+		return StatusSuccess
 	}
-	return s.locks().HoldsCaching(lock.LeaseOwner(c.lockClient(), [16]byte(l[:16])))
+	holder := lock.LeaseOwner(r.Conn.lockClient(), [16]byte(l[:16]))
+	if !s.locks().HoldsCaching(holder) {
+		return StatusSuccess
+	}
+	s.ops.mu.Lock()
+	var f *fileState
+	var stream string
+	for _, x := range s.ops.opens {
+		if x.cache.lease && x.cache.holder == holder {
+			f, stream = x.file, x.stream
+			break
+		}
+	}
+	sameName := f != nil && f.key != k && f.h.Share == r.Tree.Root().Share && stream == q.stream &&
+		strings.EqualFold(f.path, res.path)
+	s.ops.mu.Unlock()
+	switch {
+	case sameName:
+		q.oplock = oplockNone
+	case k == lock.FileKey{} || f != nil && f.key != k:
+		return StatusInvalidParameter
+	}
+	return StatusSuccess // the lock manager decides the rest (PrepareOpen)
 }
 
 // breakReadCaching breaks, without waiting, the caching of the file's

@@ -311,6 +311,11 @@ func rename(ctx context.Context, r *Request, o *open, in []byte, ex bool) Status
 	if st := s.renameBlocked(o, path, dst.dir); st != StatusSuccess {
 		return st
 	}
+	if h, _, _, err := s.fs.Lookup(ctx, r.Caller(), dir, name); err != nil || h != o.h {
+		// Renamed or removed by another protocol: the name, if any,
+		// is another file's now.
+		return StatusObjectNameNotFound
+	}
 	if dst.exists && dst.h != o.h {
 		switch {
 		case !replace:
