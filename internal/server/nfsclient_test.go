@@ -1,0 +1,96 @@
+package server
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/tandemfs/tandem/internal/fs"
+	"github.com/tandemfs/tandem/internal/nfs3"
+	"github.com/tandemfs/tandem/internal/rpc"
+	"github.com/tandemfs/tandem/internal/rpc/xdr"
+	"github.com/tandemfs/tandem/test/smbclient"
+)
+
+// nfsClient calls the server's NFSv3 procedures as alice (uid 1000) in the
+// root of the share "export", for tests that watch SMB and NFS meet.
+type nfsClient struct {
+	t    *testing.T
+	c    *rpc.Client
+	root fs.Handle
+}
+
+func dialNFS(t *testing.T, s *Server) *nfsClient {
+	t.Helper()
+	c, err := rpc.Dial(context.Background(), "tcp", s.NFSAddr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	root, _, _ := s.FS.Share("export")
+	return &nfsClient{t: t, c: c, root: root}
+}
+
+// call runs proc, retrying while the server answers NFS3ERR_JUKEBOX (an
+// SMB client has a break to acknowledge first), and hands the rest of a
+// successful reply to res.
+func (n *nfsClient) call(proc uint32, args func(*xdr.Writer), res func(*xdr.Reader)) nfs3.Status {
+	n.t.Helper()
+	cred := rpc.Cred{Flavor: rpc.AuthSys, UID: 1000, GID: 1000, GIDs: []uint32{1000}}
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var st nfs3.Status
+		err := n.c.Call(context.Background(), nfs3.Program, 3, proc, cred, args, func(r *xdr.Reader) error {
+			st = nfs3.Status(r.Uint32())
+			if st == nfs3.StatusOK && res != nil {
+				res(r)
+			}
+			return nil
+		})
+		if err != nil {
+			n.t.Fatalf("NFS procedure %d: %v", proc, err)
+		}
+		if st != nfs3.StatusJukebox || time.Now().After(deadline) {
+			return st
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (n *nfsClient) dirop(name string) func(*xdr.Writer) {
+	return func(w *xdr.Writer) { w.Opaque(n.root.Bytes()); w.String(name) }
+}
+
+func (n *nfsClient) remove(name string) nfs3.Status {
+	return n.call(nfs3.ProcRemove, n.dirop(name), nil)
+}
+
+func (n *nfsClient) lookup(name string) nfs3.Status {
+	return n.call(nfs3.ProcLookup, n.dirop(name), nil)
+}
+
+// emptySattr is an sattr3 that sets nothing.
+func emptySattr(w *xdr.Writer) {
+	for range 6 {
+		w.Uint32(0)
+	}
+}
+
+func (n *nfsClient) create(name string) nfs3.Status {
+	return n.call(nfs3.ProcCreate, func(w *xdr.Writer) {
+		n.dirop(name)(w)
+		w.Uint32(0) // UNCHECKED
+		emptySattr(w)
+	}, nil)
+}
+
+// ackBreaks acknowledges every lease break c receives with the state it
+// breaks to, as a client that flushes at once does.
+func ackBreaks(tree *smbclient.Tree, c *smbclient.Conn) {
+	go func() {
+		for b := range c.Breaks() {
+			if b.Lease && b.AckRequired {
+				tree.AckLeaseBreak(b.LeaseKey, b.NewState)
+			}
+		}
+	}()
+}
