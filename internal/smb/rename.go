@@ -61,6 +61,15 @@ func (s *Server) openBelow(share uint32, path string) bool {
 // rename waits too, asynchronously as a CREATE waits for breaks (lease.go),
 // then starts again from the beginning.
 
+// isRename reports whether the message m is a SET_INFO that renames.
+func isRename(m []byte) bool {
+	if len(m) < HeaderSize+4 || Command(binary.LittleEndian.Uint16(m[12:])) != CmdSetInfo {
+		return false
+	}
+	b := m[HeaderSize:]
+	return b[2] == infoFile && (b[3] == classFileRename || b[3] == classFileRenameEx)
+}
+
 // renameWaits starts the breaks a rename through o of SET_INFO class
 // with input in causes; if one must be acknowledged first, it makes the
 // request wait and reports true: the request is then answered later.
