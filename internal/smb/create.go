@@ -42,6 +42,7 @@ type createRequest struct {
 	oplock                              byte       // RequestedOplockLevel
 	wait                                *breakWait // set with statusBreakWait
 	waited                              bool       // the open waited for breaks
+	link                                *linkStop  // with STATUS_STOPPED_ON_SYMLINK: the link met (symlink.go)
 	holds                               *createKey // the CreateGuid held while the CREATE runs (durablereconnect.go)
 }
 
@@ -126,7 +127,7 @@ func serveCreate(w *Response, r *Request) {
 	}
 	if st != StatusSuccess {
 		s.releaseCreateGuid(&q)
-		w.Error(st)
+		createError(w, r, &q, st)
 		return
 	}
 	r.FileID(o.id)
@@ -236,6 +237,7 @@ func (s *Server) create(ctx context.Context, r *Request, q *createRequest) (*ope
 	for range maxCreateTries {
 		res, st := s.resolve(ctx, r, q.comps, q.options&optOpenReparsePoint != 0)
 		if st != StatusSuccess {
+			q.link = res.link
 			return nil, 0, fs.Attr{}, st
 		}
 		var o *open

@@ -77,15 +77,16 @@
 // Names are found without regard to case and created as spelled
 // (fs.LookupFold); names Windows could not have are refused, named
 // streams are kept as extended attributes (streams.go), and symbolic
-// links made over NFS are followed on
-// the server while they stay inside the share. An open of an existing
-// file is checked against the caller's maximal access, which is its POSIX
-// permissions expressed as an access mask (DELETE comes from the
-// directory, as unlink(2) has it); the creator of a file gets the access
-// it asked for. A security descriptor a client sets is kept as given and
-// checked as a DACL (sdstore.go, sdaccess.go); a file without one shows
-// one made from its owner, group and mode (security.go). Extended
-// attributes are kept with the file (ea.go).
+// links are reparse points the client resolves, as on Windows: a CREATE
+// that meets one stops with STATUS_STOPPED_ON_SYMLINK and the target, and
+// FSCTL_SET_REPARSE_POINT makes one that NFS sees (symlink.go). An open
+// of an existing file is checked against the caller's maximal access,
+// which is its POSIX permissions expressed as an access mask (DELETE
+// comes from the directory, as unlink(2) has it); the creator of a file
+// gets the access it asked for. A security descriptor a client sets is
+// kept as given and checked as a DACL (sdstore.go, sdaccess.go); a file
+// without one shows one made from its owner, group and mode
+// (security.go). Extended attributes are kept with the file (ea.go).
 // What Windows keeps as DOS attributes is kept beside the POSIX
 // attributes, except READONLY, which is the owner's write bit, so both
 // protocols see one truth (fileinfo.go).

@@ -269,7 +269,7 @@ func (s *Server) createAfterBreaks(r *Request, q *createRequest) {
 			}
 			p.Complete(func(w *Response) {
 				if st != StatusSuccess {
-					w.Error(st)
+					createError(w, r, q, st)
 					return
 				}
 				s.createReply(w, r, q, o, action, &a)

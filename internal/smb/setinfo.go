@@ -287,6 +287,9 @@ func renameTarget(ctx context.Context, r *Request, in []byte, ex bool) (resolved
 		return resolved{}, false, StatusAccessDenied // the share's root
 	}
 	res, st := r.Conn.srv.resolve(ctx, r, comps, true)
+	if st == StatusStoppedOnSymlink {
+		st = StatusObjectPathNotFound // a link in the middle: the client resolves links
+	}
 	if st == StatusSuccess && !res.exists {
 		res.name = comps[len(comps)-1]
 	}

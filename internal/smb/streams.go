@@ -97,6 +97,7 @@ func (s *Server) createStream(ctx context.Context, r *Request, q *createRequest,
 	}
 	res, st := s.resolve(ctx, r, q.comps, false)
 	if st != StatusSuccess {
+		q.link = res.link
 		return nil, 0, fs.Attr{}, st
 	}
 	created := false
