@@ -94,3 +94,29 @@ func ackBreaks(tree *smbclient.Tree, c *smbclient.Conn) {
 		}
 	}()
 }
+
+func (n *nfsClient) symlink(name, target string) nfs3.Status {
+	return n.call(nfs3.ProcSymlink, func(w *xdr.Writer) {
+		n.dirop(name)(w)
+		emptySattr(w)
+		w.String(target)
+	}, nil)
+}
+
+// readlink looks name up and reads the link's target.
+func (n *nfsClient) readlink(name string) (string, nfs3.Status) {
+	var fh []byte
+	if st := n.call(nfs3.ProcLookup, n.dirop(name), func(r *xdr.Reader) {
+		fh = append([]byte(nil), r.Opaque(fs.HandleSize)...)
+	}); st != nfs3.StatusOK {
+		return "", st
+	}
+	var target string
+	st := n.call(nfs3.ProcReadLink, func(w *xdr.Writer) { w.Opaque(fh) }, func(r *xdr.Reader) {
+		if r.Bool() { // post_op_attr
+			r.FixedOpaque(84)
+		}
+		target = r.String(fs.MaxPathLen)
+	})
+	return target, st
+}
