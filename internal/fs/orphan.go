@@ -39,12 +39,6 @@ type holds struct {
 	orphans map[uint64]bool // may name a file whose orphaning did not commit
 }
 
-func (hs *holds) held(id uint64) bool {
-	hs.mu.Lock()
-	defer hs.mu.Unlock()
-	return hs.n[id] > 0
-}
-
 // markOrphan reports whether id is held, and if so remembers that its
 // last release must look whether it still has a name.
 func (hs *holds) markOrphan(id uint64) bool {
