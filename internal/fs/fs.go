@@ -45,6 +45,7 @@ type FS struct {
 	// covered (see syncLazy).
 	lazy, lazySynced atomic.Uint64
 	watch            watchers // who is told of changes (watch.go)
+	holds            holds    // files kept while open (orphan.go)
 }
 
 // Buckets and keys of the records the file system keeps beside inodes.
@@ -93,6 +94,9 @@ func New(m meta.Store, c content.Store, opt Options) (*FS, error) {
 		return nil, err
 	}
 	if err := f.loadShares(); err != nil {
+		return nil, err
+	}
+	if err := f.dropOrphans(context.Background()); err != nil {
 		return nil, err
 	}
 	return f, nil

@@ -345,6 +345,8 @@ func (f *FS) Link(ctx context.Context, c *Caller, h Handle, dir Handle, name str
 			return ErrAccess
 		case ino.Type == meta.TypeDir:
 			return ErrPerm
+		case ino.Nlink == 0:
+			return ErrNotExist // an open file whose last name went (orphan.go)
 		case ino.Nlink >= MaxLinks:
 			return ErrMLink
 		}
@@ -451,7 +453,7 @@ func (f *FS) unlink(ctx context.Context, c *Caller, dir Handle, name string, rmd
 		if err := tx.RemoveEntry(d.ID, name); err != nil {
 			return err
 		}
-		if drop, err = dropLink(tx, &d, &ino, now); err != nil {
+		if drop, err = f.dropLink(tx, &d, &ino, now); err != nil {
 			return err
 		}
 		touch(&d, now)
@@ -471,8 +473,9 @@ func (f *FS) unlink(ctx context.Context, c *Caller, dir Handle, name string, rmd
 
 // dropLink removes one link to ino, whose entry in d is gone. A directory
 // goes at once (taking its ".." link from d); a file when its last link
-// does. It returns the id whose content to remove after the commit, or 0.
-func dropLink(tx meta.Tx, d, ino *meta.Inode, now int64) (uint64, error) {
+// does, unless it is held open (orphan.go). It returns the id whose
+// content to remove after the commit, or 0.
+func (f *FS) dropLink(tx meta.Tx, d, ino *meta.Inode, now int64) (uint64, error) {
 	if ino.Type == meta.TypeDir {
 		d.Nlink--
 		ino.Nlink = 0
@@ -488,6 +491,9 @@ func dropLink(tx meta.Tx, d, ino *meta.Inode, now int64) (uint64, error) {
 			ino.Parent = 0
 		}
 		return 0, tx.PutInode(ino)
+	}
+	if kept, err := f.orphan(tx, ino, now); kept || err != nil {
+		return 0, err
 	}
 	if err := tx.DeleteInode(ino.ID); err != nil {
 		return 0, err

@@ -66,7 +66,7 @@ func (f *FS) rename(ctx context.Context, c *Caller, fromDir Handle, fromName str
 	var moved meta.Inode
 	err = f.meta.Update(ctx, func(tx meta.Tx) error {
 		drop = 0
-		r := renamer{tx: tx, cr: &cr, root: s.root.ID, now: now, noReplace: noReplace}
+		r := renamer{fs: f, tx: tx, cr: &cr, root: s.root.ID, now: now, noReplace: noReplace}
 		defer func() { moved = r.moved }()
 		err := r.load(fromDir, toDir)
 		fromWcc, toWcc = r.wccs()
@@ -91,6 +91,7 @@ func (f *FS) rename(ctx context.Context, c *Caller, fromDir Handle, fromName str
 // same inode when the directories are one, so that link count and time
 // changes made through either are not lost.
 type renamer struct {
+	fs        *FS
 	tx        meta.Tx
 	cr        *cred
 	root      uint64
@@ -185,7 +186,7 @@ func (r *renamer) rename(fromName, toName string) (uint64, error) {
 		if err := tx.RemoveEntry(r.to.ID, toName); err != nil {
 			return 0, err
 		}
-		if drop, err = dropLink(tx, r.to, &dst, r.now); err != nil {
+		if drop, err = r.fs.dropLink(tx, r.to, &dst, r.now); err != nil {
 			return 0, err
 		}
 	}

@@ -14,11 +14,14 @@ import (
 	"github.com/tandemfs/tandem/internal/rpc/xdr"
 )
 
-// nfsClient calls NFSv3 procedures of a whole server as alice (uid 1000),
-// reading only the status of each reply.
+// nfsClient calls NFSv3 procedures of a whole server as alice (uid 1000);
+// root is the share "export"'s root. call reads only the status of each
+// reply; callRetry (nfsclient_test.go) reads the rest too and retries
+// NFS3ERR_JUKEBOX.
 type nfsClient struct {
-	t *testing.T
-	c *rpc.Client
+	t    *testing.T
+	c    *rpc.Client
+	root fs.Handle
 }
 
 func dialNFS(t *testing.T, s *Server) *nfsClient {
@@ -28,7 +31,8 @@ func dialNFS(t *testing.T, s *Server) *nfsClient {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return &nfsClient{t: t, c: c}
+	root, _, _ := s.FS.Share("export")
+	return &nfsClient{t: t, c: c, root: root}
 }
 
 func (n *nfsClient) call(proc uint32, args func(*xdr.Writer)) nfs3.Status {

@@ -146,12 +146,15 @@ func (c *Conn) handleFrame(frame []byte) bool {
 		return false
 	}
 	// The exchanges that set up the connection and sessions are served in
-	// order, as is CANCEL (it must reach what it cancels) and
-	// CHANGE_NOTIFY (a CLOSE sent after it must find it waiting).
-	// Everything else runs concurrently, bounded by the credits the client
-	// holds.
+	// order, as is CANCEL (it must reach what it cancels), CHANGE_NOTIFY
+	// (a CLOSE sent after it must find it waiting) and a rename (the
+	// breaks it sends precede the answers to the requests after it, as a
+	// client that acknowledges them takes them in order; it goes async
+	// rather than block while it waits, rename.go). Everything else runs
+	// concurrently, bounded by the credits the client holds.
 	first := Command(binary.LittleEndian.Uint16(msgs[0][12:]))
-	if c.dialect == 0 || c.dialect == dialectWildcard || first == CmdNegotiate || first == CmdSessionSetup || first == CmdCancel || first == CmdChangeNotify {
+	if c.dialect == 0 || c.dialect == dialectWildcard || first == CmdNegotiate || first == CmdSessionSetup || first == CmdCancel ||
+		first == CmdChangeNotify || isRename(msgs[0]) {
 		c.serveChain(msgs, enc)
 		return !c.isClosed()
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 
 	"github.com/tandemfs/tandem/internal/fs"
+	"github.com/tandemfs/tandem/internal/lock"
 )
 
 func init() {
@@ -36,10 +37,12 @@ const impersonationDelegate = 3
 type createRequest struct {
 	access, attrs, share, disp, options uint32
 	comps                               []string
+	stream                              string // the named stream, "" for the file itself
 	ctx                                 createContexts
 	oplock                              byte       // RequestedOplockLevel
 	wait                                *breakWait // set with statusBreakWait
 	waited                              bool       // the open waited for breaks
+	link                                *linkStop  // with STATUS_STOPPED_ON_SYMLINK: the link met (symlink.go)
 	holds                               *createKey // the CreateGuid held while the CREATE runs (durablereconnect.go)
 }
 
@@ -116,21 +119,15 @@ func serveCreate(w *Response, r *Request) {
 		w.Error(st)
 		return
 	}
-	var o *open
-	var action uint32
-	var a fs.Attr
-	if stream != "" {
-		o, action, a, st = s.createStream(r.Context(), r, &q, stream)
-	} else {
-		o, action, a, st = s.create(r.Context(), r, &q)
-	}
+	q.stream = stream
+	o, action, a, st := s.createAny(r.Context(), r, &q)
 	if st == statusBreakWait {
 		s.createAfterBreaks(r, &q)
 		return
 	}
 	if st != StatusSuccess {
 		s.releaseCreateGuid(&q)
-		w.Error(st)
+		createError(w, r, &q, st)
 		return
 	}
 	r.FileID(o.id)
@@ -222,6 +219,14 @@ func (q *createRequest) check(impersonation uint32) Status {
 	return StatusSuccess
 }
 
+// createAny does the work of CREATE for a file or for a named stream.
+func (s *Server) createAny(ctx context.Context, r *Request, q *createRequest) (*open, uint32, fs.Attr, Status) {
+	if q.stream != "" {
+		return s.createStream(ctx, r, q, q.stream)
+	}
+	return s.create(ctx, r, q)
+}
+
 // maxCreateTries bounds how often a create that lost a race with another
 // one (the name appeared or vanished between the look and the act) starts
 // again.
@@ -233,6 +238,7 @@ func (s *Server) create(ctx context.Context, r *Request, q *createRequest) (*ope
 	for range maxCreateTries {
 		res, st := s.resolve(ctx, r, q.comps, q.options&optOpenReparsePoint != 0)
 		if st != StatusSuccess {
+			q.link = res.link
 			return nil, 0, fs.Attr{}, st
 		}
 		var o *open
@@ -309,6 +315,9 @@ func (s *Server) openExisting(ctx context.Context, r *Request, q *createRequest,
 		// it as they would a write through this one.
 		access |= fileWriteData
 	}
+	if st := s.leaseElsewhere(r, q, res, lock.KeyOf(res.h)); st != StatusSuccess {
+		return nil, 0, a, st
+	}
 	s.closeAppInstance(ctx, r, q, res.h)
 	o := s.newOpen(r, res.h, isDir, access, q.share, q.options)
 	o.caller.Judged = judged
@@ -366,8 +375,8 @@ func (s *Server) createNew(ctx context.Context, r *Request, q *createRequest, re
 	if st := checkComponent(res.name); st != StatusSuccess {
 		return nil, 0, fs.Attr{}, st
 	}
-	if s.leaseElsewhere(r.Conn, q) {
-		return nil, 0, fs.Attr{}, StatusInvalidParameter
+	if st := s.leaseElsewhere(r, q, res, lock.FileKey{}); st != StatusSuccess {
+		return nil, 0, fs.Attr{}, st
 	}
 	dir := q.options&optDirectory != 0
 	if mapGeneric(q.access)&accessSystemSecurity != 0 {

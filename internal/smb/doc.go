@@ -69,15 +69,19 @@
 // reservation lives in the unified lock manager, the table NFS consults
 // too: a CREATE whose access or share access conflicts with another open
 // is STATUS_SHARING_VIOLATION. A file marked for deletion (delete on
-// close, or FileDispositionInformation) goes with its last close.
+// close, or FileDispositionInformation) goes with its last close. A file
+// whose name another protocol removes while it is open (NFS REMOVE,
+// allowed by FILE_SHARE_DELETE) loses the name at once, as POSIX has it,
+// and stays for its opens until the last one closes (fs.Hold).
 //
 // Names are found without regard to case and created as spelled
 // (fs.LookupFold); names Windows could not have are refused, named
 // streams are kept as extended attributes (streams.go), and symbolic
-// links made over NFS are followed on
-// the server while they stay inside the share. Who may open what is
-// said under "Access control" below. Extended attributes are kept with
-// the file (ea.go).
+// links are reparse points the client resolves, as on Windows: a CREATE
+// that meets one stops with STATUS_STOPPED_ON_SYMLINK and the target, and
+// FSCTL_SET_REPARSE_POINT makes one that NFS sees (symlink.go). Who may
+// open what is said under "Access control" below. Extended attributes are
+// kept with the file (ea.go).
 // What Windows keeps as DOS attributes is kept beside the POSIX
 // attributes, except READONLY, which is the owner's write bit, so both
 // protocols see one truth (fileinfo.go).

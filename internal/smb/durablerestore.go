@@ -86,6 +86,7 @@ func (s *Server) restoreDurable(rec *DurableOpen, wait time.Duration) error {
 	o.file = f
 	o.dur = d
 	ops.opens[o.id.Persistent] = o
+	s.fs.Hold(o.h)
 	if o.createGuid != ([16]byte{}) {
 		k := createKey{o.owner.Host, o.createGuid}
 		if ops.createGuids[k] == nil {

@@ -25,8 +25,8 @@ import (
 // bit, clearing it gives the owner write again. So chmod a-w over NFS
 // shows as READONLY over SMB and the reverse. A directory's READONLY is
 // kept as set, like HIDDEN: on Windows it does not stop changes to the
-// directory either. DIRECTORY follows the file type, and a file with none
-// of these is NORMAL.
+// directory either. DIRECTORY follows the file type, REPARSE_POINT marks
+// a symbolic link, and a file with none of these is NORMAL.
 
 // FILE_ATTRIBUTE_* (MS-FSCC 2.6).
 const (
@@ -37,6 +37,7 @@ const (
 	attrArchive           = 0x00000020
 	attrNormal            = 0x00000080
 	attrTemporary         = 0x00000100
+	attrReparsePoint      = 0x00000400
 	attrOffline           = 0x00001000
 	attrNotContentIndexed = 0x00002000
 	attrIntegrityStream   = 0x00008000
@@ -78,6 +79,8 @@ func dosAttrs(a *fs.Attr) uint32 {
 	switch {
 	case a.Type == fs.TypeDir:
 		v |= attrDirectory
+	case a.Type == fs.TypeSymlink:
+		v |= attrReparsePoint // symlink.go
 	case a.Mode&0o200 == 0:
 		v |= attrReadonly
 	}

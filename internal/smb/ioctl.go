@@ -16,11 +16,10 @@ func init() { register(CmdIoctl, serveIoctl) }
 // reached), server-side copy (a resume key names the source open, COPYCHUNK
 // copies ranges into the target open without the data crossing the
 // network), sparse-file queries over files that are never sparse, zeroing
-// a range, and object ids. FSCTL_VALIDATE_NEGOTIATE_INFO is answered by
-// the framework. DFS referrals answer STATUS_FS_DRIVER_REQUIRED (this is
-// no DFS server), reparse points STATUS_NOT_A_REPARSE_POINT when read and
-// STATUS_NOT_SUPPORTED when set, and every other control
-// STATUS_NOT_SUPPORTED.
+// a range, object ids, and the reparse points of symbolic links
+// (symlink.go). FSCTL_VALIDATE_NEGOTIATE_INFO is answered by the
+// framework. DFS referrals answer STATUS_FS_DRIVER_REQUIRED (this is no
+// DFS server), and every other control STATUS_NOT_SUPPORTED.
 
 // FSCTL codes (MS-FSCC 2.3, MS-SMB2 2.2.31).
 const (
@@ -77,8 +76,10 @@ func serveIoctl(w *Response, r *Request) {
 	case fsctlSrvCopychunk, fsctlSrvCopychunkWrite:
 		out, st = copychunk(r, o, &q)
 	case fsctlGetReparsePoint:
-		st = StatusNotAReparsePoint
-	case fsctlSetReparsePoint, fsctlDeleteReparsePoint:
+		out, st = getReparsePoint(r, o, q.maxOut)
+	case fsctlSetReparsePoint:
+		st = setReparsePoint(r, o, q.in)
+	case fsctlDeleteReparsePoint:
 		st = StatusNotSupported
 	case fsctlSetSparse:
 		if !o.may(fileWriteData | fileWriteAttributes) {

@@ -97,7 +97,7 @@ func TestIoctl(t *testing.T) {
 		want Status
 	}{
 		{fsctlGetReparsePoint, StatusNotAReparsePoint},
-		{fsctlSetReparsePoint, StatusNotSupported},
+		{fsctlSetReparsePoint, StatusIOReparseTagInvalid},
 		{fsctlDFSGetReferrals, StatusFSDriverRequired},
 		{fsctlSetSparse, StatusSuccess},
 		{0x00090000, StatusNotSupported},

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,12 +14,12 @@ import (
 // Oplocks and leases (MS-SMB2 3.3.5.9.8, 3.3.4.6, 3.3.4.7, 3.3.5.22) are
 // caching grants of the unified lock manager: an oplock is held by its
 // open, a lease by the client's lease key and shared by the opens that
-// name it. CREATE first makes the grants of other holders that conflict
-// with the new open break (the lock manager decides which), waits until
-// those that must be acknowledged are (or their break times out and is
-// revoked), then asks for its own grant. Breaks go to the holder as
-// unsolicited OPLOCK_BREAK notifications; OPLOCK_BREAK requests are the
-// acknowledgments.
+// name it. A named stream's are its own (streams.go). CREATE first makes
+// the grants of other holders that conflict with the new open break (the
+// lock manager decides which), waits until those that must be
+// acknowledged are (or their break times out and is revoked), then asks
+// for its own grant. Breaks go to the holder as unsolicited OPLOCK_BREAK
+// notifications; OPLOCK_BREAK requests are the acknowledgments.
 
 func init() { register(CmdOplockBreak, serveOplockBreak) }
 
@@ -90,14 +91,43 @@ func (o *open) cacheRequest(c *Conn, q *createRequest) {
 	}
 }
 
-// leaseElsewhere reports whether the lease a CREATE of a new file names
-// is already held on another file, which MS-SMB2 3.3.5.9.8 refuses.
-func (s *Server) leaseElsewhere(c *Conn, q *createRequest) bool {
+// leaseElsewhere checks the lease a CREATE names against the file res
+// (k its lock table key; zero for a file still to be made). A lease key
+// names a lease on one file: one held on another file is refused
+// (MS-SMB2 3.3.5.9.8, STATUS_INVALID_PARAMETER), unless that file was
+// known by the very name asked for and lost it to another protocol (NFS
+// removed or renamed it while open). MS-SMB2 matches leases by name, so
+// the client has done nothing wrong: the Linux client asks again with the
+// key of the inode it cached for the name. The open then gets no lease,
+// and the client, seeing another file id, looks the name up again.
+func (s *Server) leaseElsewhere(r *Request, q *createRequest, res *resolved, k lock.FileKey) Status {
 	l := q.ctx.lease
-	if q.oplock != oplockLease || l == nil || c.dialect < Dialect210 {
-		return false
+	if q.oplock != oplockLease || l == nil || r.Conn.dialect < Dialect210 {
+		return StatusSuccess
 	}
-	return s.locks().HoldsCaching(lock.LeaseOwner(c.lockClient(), [16]byte(l[:16])))
+	holder := lock.LeaseOwner(r.Conn.lockClient(), [16]byte(l[:16]))
+	if !s.locks().HoldsCaching(holder) {
+		return StatusSuccess
+	}
+	s.ops.mu.Lock()
+	var f *fileState
+	var stream string
+	for _, x := range s.ops.opens {
+		if x.cache.lease && x.cache.holder == holder {
+			f, stream = x.file, x.stream
+			break
+		}
+	}
+	sameName := f != nil && f.key != k && f.h.Share == r.Tree.Root().Share && stream == q.stream &&
+		strings.EqualFold(f.path, res.path)
+	s.ops.mu.Unlock()
+	switch {
+	case sameName:
+		q.oplock = oplockNone
+	case k == lock.FileKey{} || f != nil && f.key != k:
+		return StatusInvalidParameter
+	}
+	return StatusSuccess // the lock manager decides the rest (PrepareOpen)
 }
 
 // breakReadCaching breaks, without waiting, the caching of the file's
@@ -109,15 +139,7 @@ func (s *Server) breakReadCaching(o *open) {
 	if o.cache.lease {
 		except = o.cache.holder
 	}
-	d := s.locks().Contend(lock.KeyOf(o.h), except, lock.ContendSMBWrite, s.opt.Now().Add(s.breakTimeout()))
-	s.route(d.Notices)
-}
-
-// breakHandleCaching breaks, without waiting, the handle caching of the
-// file's other holders: o renames the file, and a cached handle would
-// keep the old name open.
-func (s *Server) breakHandleCaching(o *open) {
-	d := s.locks().Contend(lock.KeyOf(o.h), o.cache.holder, lock.ContendRemove, s.opt.Now().Add(s.breakTimeout()))
+	d := s.locks().Contend(o.key(), except, lock.ContendSMBWrite, s.opt.Now().Add(s.breakTimeout()))
 	s.route(d.Notices)
 }
 
@@ -133,7 +155,7 @@ func (s *Server) breakAttrCaching(o *open) {
 
 func (o *open) lockCacheRequest() lock.CacheRequest {
 	return lock.CacheRequest{
-		File:        lock.KeyOf(o.h),
+		File:        o.key(),
 		Open:        o.owner,
 		Holder:      o.cache.holder,
 		Lease:       o.cache.lease,
@@ -233,7 +255,7 @@ func (s *Server) createAfterBreaks(r *Request, q *createRequest) {
 				return
 			}
 			q.wait, q.waited = nil, true
-			o, action, a, st := s.create(p.Context(), r, q)
+			o, action, a, st := s.createAny(p.Context(), r, q)
 			if st == statusBreakWait {
 				bw = q.wait
 				continue
@@ -247,7 +269,7 @@ func (s *Server) createAfterBreaks(r *Request, q *createRequest) {
 			}
 			p.Complete(func(w *Response) {
 				if st != StatusSuccess {
-					w.Error(st)
+					createError(w, r, q, st)
 					return
 				}
 				s.createReply(w, r, q, o, action, &a)

@@ -309,26 +309,36 @@ func (s *Server) waitLock(w *Response, r *Request, req lock.Request, granted fun
 	waits.m[d.Waiter] = lw
 	waits.mu.Unlock()
 	s.route(d.Notices)
+	// A session that ends (LOGOFF) closes the waiter's open: the client
+	// still hears of its request, as Windows answers one whose open was
+	// closed, although the session is gone by the time it is answered.
+	lw.p.onSessionEnd(func() { s.endLockWait(lw, d.Waiter, req, StatusRangeNotLocked, lw.p.completeAfterEnd) })
 	go func() {
 		select {
 		case <-lw.done:
 			return
 		case <-lw.p.Context().Done():
 		}
-		if !waits.take(d.Waiter, lw) {
-			return // completed meanwhile
-		}
-		ns, waiting := s.locks().Cancel(d.Waiter)
-		s.route(ns)
-		if waiting {
-			lw.p.Complete(lockResponse(StatusCancelled))
-			return
-		}
-		// Granted while being cancelled: the grant's notice found no
-		// waiter; the lock is held, so say so.
-		granted()
-		lw.p.Complete(lockResponse(s.durable(context.Background(), req.File, req.Owner, []lock.Range{req.Range})))
+		s.endLockWait(lw, d.Waiter, req, StatusCancelled, lw.p.Complete)
 	}()
+}
+
+// endLockWait takes a waiting LOCK out of the lock manager and completes
+// it with st, unless it was completed meanwhile.
+func (s *Server) endLockWait(lw *lockWait, id lock.WaiterID, req lock.Request, st Status, complete func(func(*Response))) {
+	if !s.ops.waits.take(id, lw) {
+		return // completed meanwhile
+	}
+	ns, waiting := s.locks().Cancel(id)
+	s.route(ns)
+	if waiting {
+		complete(lockResponse(st))
+		return
+	}
+	// Granted while being cancelled: the grant's notice found no waiter;
+	// the lock is held, so say so.
+	lw.granted()
+	complete(lockResponse(s.durable(context.Background(), req.File, req.Owner, []lock.Range{req.Range})))
 }
 
 // lockStatus maps a refusal of the lock manager to the status of LOCK.

@@ -200,3 +200,29 @@ func TestLockUnknownFileBeforeBadFlags(t *testing.T) {
 		t.Errorf("LOCK with no lock flags on an unknown FileId: %v", st)
 	}
 }
+
+// A waiting lock whose session logs off is answered, as Windows and Samba
+// answer it, rather than left without a final response.
+func TestLockWaitAnsweredAtLogoff(t *testing.T) {
+	e := newEnv(t, Options{})
+	c := e.connect("export")
+	a := c.mustCreate(createReq{name: "f", access: rw, share: shareAll, disp: dispCreate})
+	b := c.mustCreate(createReq{name: "f", access: rw, share: shareAll, disp: dispOpen})
+	c.lock(a, excl(0, 10))
+	c.send(c.msg(CmdLock, lockBody(b, [3]uint64{0, 10, lockExclusive}), nil))
+	if r := c.recv()[0]; r.Status != StatusPending {
+		t.Fatal(r.Status)
+	}
+	c.send(c.msg(CmdLogoff, echoBody, nil))
+	got := map[Command]Status{}
+	for range 2 {
+		r := c.recv()[0]
+		got[r.Command] = r.Status
+	}
+	if st, ok := got[CmdLock]; !ok || st != StatusRangeNotLocked && st != StatusSuccess {
+		t.Errorf("waiting lock at logoff: %v", got)
+	}
+	if got[CmdLogoff] != StatusSuccess {
+		t.Errorf("logoff: %v", got)
+	}
+}

@@ -108,6 +108,7 @@ func (o *open) register(dir fs.Handle, name, path string) Status {
 	f.opens++
 	o.file = f
 	ops.opens[o.id.Persistent] = o
+	o.srv.fs.Hold(o.h) // the file outlives its name while open (close)
 	ops.mu.Unlock()
 	if st := o.tree.Load().ops.add(o); st != StatusSuccess {
 		o.close(context.Background())
@@ -137,6 +138,10 @@ func (o *open) close(ctx context.Context) bool {
 			doc = false
 		}
 	}
+
+	// POSIX semantics for a name removed by another protocol: the file
+	// stayed while open (fs.Hold), and goes with its last open.
+	s.fs.Release(context.WithoutCancel(ctx), o.h)
 
 	ops := &s.ops
 	ops.mu.Lock()

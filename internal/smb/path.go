@@ -11,13 +11,9 @@ import (
 
 // Names in SMB2 are paths relative to the share's root, in UTF-16, with
 // backslashes between components. They are found without regard to case
-// (fs.LookupFold) and created as spelled. Symbolic links made over NFS are
-// followed on the server when their target stays inside the share, as
-// Samba does; FILE_OPEN_REPARSE_POINT opens the link itself.
-
-// maxLinkHops bounds the symbolic links followed in one path, as Linux's
-// ELOOP limit does.
-const maxLinkHops = 40
+// (fs.LookupFold) and created as spelled. Symbolic links are left to the
+// client to resolve, as Windows does (symlink.go); FILE_OPEN_REPARSE_POINT
+// opens the link itself.
 
 // parseName decodes and checks the name of a CREATE or rename: the
 // components, or the status that refuses it. The empty name is the
@@ -103,12 +99,14 @@ type resolved struct {
 	h      fs.Handle // the file, if it exists
 	attr   fs.Attr
 	exists bool
+	link   *linkStop // with STATUS_STOPPED_ON_SYMLINK: the link met
 }
 
 // resolve walks comps from the share's root. A missing or non-directory
 // intermediate component is STATUS_OBJECT_PATH_NOT_FOUND; a missing last
-// component is no error (exists is false). A symbolic link in the middle
-// is followed; a last one too unless noFollow.
+// component is no error (exists is false). A symbolic link stops the walk
+// with STATUS_STOPPED_ON_SYMLINK and res.link set, for the client to
+// resolve (symlink.go), unless it is the last component and noFollow.
 func (s *Server) resolve(ctx context.Context, r *Request, comps []string, noFollow bool) (resolved, Status) {
 	root := r.Tree.Root()
 	c := r.Caller()
@@ -120,34 +118,20 @@ func (s *Server) resolve(ctx context.Context, r *Request, comps []string, noFoll
 		}
 		return resolved{h: root, attr: a, exists: true}, StatusSuccess
 	}
-	// stack holds the directories from the root down to the current one,
-	// for ".." in link targets; names their spellings.
-	stack := []fs.Handle{root}
+	dir := root
 	names := make([]string, 0, len(comps))
-	hops := 0
-	for i := 0; i < len(comps); i++ {
+	for i, comp := range comps {
 		last := i == len(comps)-1
-		if comps[i] == ".." { // only link targets have these
-			if len(stack) == 1 {
-				return res, StatusObjectPathNotFound // above the share's root
-			}
-			stack, names = stack[:len(stack)-1], names[:len(names)-1]
-			if last {
-				return s.dirResult(ctx, stack, names)
-			}
-			continue
-		}
-		dir := stack[len(stack)-1]
-		name, h, a, err := s.fs.LookupFold(ctx, c, dir, comps[i])
+		name, h, a, err := s.fs.LookupFold(ctx, c, dir, comp)
 		if errors.Is(err, fs.ErrAccess) && s.hasStoredSD(ctx, r, dir) {
 			// A directory with a DACL is passed through as Windows
 			// passes through any (bypass traverse checking): the mode
 			// it leaves does not stop the walk.
-			name, h, a, err = s.fs.LookupFold(ctx, judgedAs(c, true), dir, comps[i])
+			name, h, a, err = s.fs.LookupFold(ctx, judgedAs(c, true), dir, comp)
 		}
 		switch {
 		case errors.Is(err, fs.ErrNotExist) && last:
-			return resolved{dir: dir, name: comps[i], path: joinPath(names, comps[i])}, StatusSuccess
+			return resolved{dir: dir, name: comp, path: joinPath(names, comp)}, StatusSuccess
 		case errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrNotDir):
 			return res, StatusObjectPathNotFound
 		case errors.Is(err, fs.ErrInval), errors.Is(err, fs.ErrNameTooLong):
@@ -156,31 +140,11 @@ func (s *Server) resolve(ctx context.Context, r *Request, comps []string, noFoll
 			return res, StatusOf(err)
 		}
 		if a.Type == fs.TypeSymlink && !(last && noFollow) {
-			hops++
-			if hops > maxLinkHops {
-				return res, StatusObjectPathNotFound
-			}
 			target, _, err := s.fs.ReadLink(ctx, c, h)
 			if err != nil {
 				return res, StatusOf(err)
 			}
-			rest, ok := linkPath(target)
-			if !ok {
-				// An absolute target names a place on the client that made
-				// the link; it cannot be followed here.
-				if last {
-					return res, StatusObjectNameNotFound
-				}
-				return res, StatusObjectPathNotFound
-			}
-			// Replace the link by its target and go on from the link's
-			// directory.
-			comps = append(append(append([]string(nil), comps[:i]...), rest...), comps[i+1:]...)
-			i--
-			if i+1 == len(comps) {
-				return s.dirResult(ctx, stack, names) // a link to "."
-			}
-			continue
+			return resolved{link: &linkStop{target: target, rest: comps[i+1:]}}, StatusStoppedOnSymlink
 		}
 		if last {
 			return resolved{dir: dir, name: name, path: joinPath(names, name), h: h, attr: a, exists: true}, StatusSuccess
@@ -188,41 +152,10 @@ func (s *Server) resolve(ctx context.Context, r *Request, comps []string, noFoll
 		if a.Type != fs.TypeDir {
 			return res, StatusObjectPathNotFound
 		}
-		stack = append(stack, h)
+		dir = h
 		names = append(names, name)
 	}
 	return res, StatusObjectPathNotFound
-}
-
-// dirResult is a path that ends at the directory on top of the stack.
-func (s *Server) dirResult(ctx context.Context, stack []fs.Handle, names []string) (resolved, Status) {
-	top := stack[len(stack)-1]
-	a, err := s.fs.GetAttr(ctx, top)
-	if err != nil {
-		return resolved{}, StatusOf(err)
-	}
-	res := resolved{h: top, attr: a, exists: true, path: strings.Join(names, `\`)}
-	if len(stack) > 1 {
-		res.dir, res.name = stack[len(stack)-2], names[len(names)-1]
-	}
-	return res, StatusSuccess
-}
-
-// linkPath splits a relative link target into components, dropping
-// empty ones and "."; ".." stays for resolve to climb. An absolute target
-// is not followed.
-func linkPath(target string) ([]string, bool) {
-	if strings.HasPrefix(target, "/") {
-		return nil, false
-	}
-	var out []string
-	for _, p := range strings.Split(target, "/") {
-		if p == "" || p == "." {
-			continue
-		}
-		out = append(out, p)
-	}
-	return out, true
 }
 
 func joinPath(dirs []string, name string) string {

@@ -222,6 +222,16 @@ func (lw *listWriter) add(name string, a *fs.Attr) bool {
 	binary.LittleEndian.PutUint64(b[48:], allocSize(a))
 	binary.LittleEndian.PutUint32(b[56:], dosAttrs(a))
 	binary.LittleEndian.PutUint32(b[60:], uint32(nameLen))
+	if tag := reparseTag(a); tag != 0 {
+		// A reparse point's tag goes where the EA size would (MS-FSCC
+		// 2.4.14), or in its own field.
+		switch lw.class {
+		case classFileFullDirectory, classFileBothDirectory, classFileIDBothDirectory, classFileIDFullDirectory:
+			binary.LittleEndian.PutUint32(b[64:], tag)
+		case classFileIDExtdDirectory:
+			binary.LittleEndian.PutUint32(b[68:], tag)
+		}
+	}
 	switch lw.class {
 	case classFileIDFullDirectory:
 		binary.LittleEndian.PutUint64(b[72:], a.FileID)

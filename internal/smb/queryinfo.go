@@ -254,7 +254,9 @@ func queryFile(w *Response, r *Request, o *open, class byte) (int, Status) {
 		putNetworkOpen(w.Grow(56), &a)
 		return 56, StatusSuccess
 	case classFileAttributeTag:
-		binary.LittleEndian.PutUint32(w.Grow(8), dosAttrs(&a))
+		b := w.Grow(8)
+		binary.LittleEndian.PutUint32(b, dosAttrs(&a))
+		binary.LittleEndian.PutUint32(b[4:], reparseTag(&a))
 		return 8, StatusSuccess
 	case classFileID:
 		b := w.Grow(24)

@@ -1,6 +1,8 @@
 package smb
 
 import (
+	"bytes"
+	"encoding/binary"
 	"strings"
 
 	"github.com/tandemfs/tandem/internal/fs"
@@ -50,4 +52,74 @@ func (s *Server) openBelow(share uint32, path string) bool {
 		}
 	}
 	return false
+}
+
+// Before a file is renamed, the handle caching of its other holders
+// breaks (MS-FSA 2.1.4.12: a batch oplock or the H of another lease key),
+// since a handle a client keeps open after its application closed it
+// holds the old name. While such a break waits for its acknowledgment the
+// rename waits too, asynchronously as a CREATE waits for breaks (lease.go),
+// then starts again from the beginning.
+
+// isRename reports whether the message m is a SET_INFO that renames.
+func isRename(m []byte) bool {
+	if len(m) < HeaderSize+4 || Command(binary.LittleEndian.Uint16(m[12:])) != CmdSetInfo {
+		return false
+	}
+	b := m[HeaderSize:]
+	return b[2] == infoFile && (b[3] == classFileRename || b[3] == classFileRenameEx)
+}
+
+// renameWaits starts the breaks a rename through o of SET_INFO class
+// with input in causes; if one must be acknowledged first, it makes the
+// request wait and reports true: the request is then answered later.
+func (s *Server) renameWaits(r *Request, o *open, class byte, in []byte) bool {
+	if class != classFileRename && class != classFileRenameEx || o.stream != "" ||
+		len(in) < setInfoSize(class) || !o.may(accessDelete) {
+		return false // refused without a break
+	}
+	bw := s.renameBreaks(o)
+	if bw == nil {
+		return false
+	}
+	in = bytes.Clone(in) // the frame's buffer is not kept
+	p := r.GoAsync()
+	go func() {
+		for bw != nil {
+			if !s.waitBreak(p.Context(), bw) {
+				p.Complete(func(w *Response) { w.Error(StatusCancelled) })
+				return
+			}
+			if r.Tree.ops.get(o.id) != o {
+				p.Complete(func(w *Response) { w.Error(StatusFileClosed) })
+				return
+			}
+			bw = s.renameBreaks(o)
+		}
+		st := setFile(r, o, class, in)
+		p.Complete(func(w *Response) {
+			if st != StatusSuccess {
+				w.Error(st)
+				return
+			}
+			binary.LittleEndian.PutUint16(w.Grow(2), 2)
+		})
+	}()
+	return true
+}
+
+// renameBreaks breaks the handle caching of the holders of o's file other
+// than o's own and returns the break to wait for, or nil when none must
+// be acknowledged.
+func (s *Server) renameBreaks(o *open) *breakWait {
+	key := lock.KeyOf(o.h)
+	wakes := &s.ops.caching
+	wk := wakes.get(key) // before asking: a break that ends in between wakes it
+	d := s.locks().Contend(key, o.cache.holder, lock.ContendRemove, s.opt.Now().Add(s.breakTimeout()))
+	s.route(d.Notices)
+	if !d.Wait {
+		wakes.put(key, wk)
+		return nil
+	}
+	return &breakWait{key: key, wake: wk, deadline: d.Deadline}
 }

@@ -47,6 +47,9 @@ func serveSetInfo(w *Response, r *Request) {
 		w.Error(st)
 		return
 	}
+	if typ == infoFile && r.Conn.srv.renameWaits(r, o, class, in) {
+		return
+	}
 	switch typ {
 	case infoFile:
 		st = setFile(r, o, class, in)
@@ -284,14 +287,18 @@ func renameTarget(ctx context.Context, r *Request, in []byte, ex bool) (resolved
 		return resolved{}, false, StatusAccessDenied // the share's root
 	}
 	res, st := r.Conn.srv.resolve(ctx, r, comps, true)
+	if st == StatusStoppedOnSymlink {
+		st = StatusObjectPathNotFound // a link in the middle: the client resolves links
+	}
 	if st == StatusSuccess && !res.exists {
 		res.name = comps[len(comps)-1]
 	}
 	return res, replace, st
 }
 
-// rename moves the open's file to a new name (FileRenameInformation).
-// An existing target is replaced only if asked, and never when it is a
+// rename moves the open's file to a new name (FileRenameInformation),
+// once the handle caching of others is broken (rename.go). An existing
+// target is replaced only if asked, and never when it is a
 // directory or is open; a target that is the file itself under another
 // spelling changes the spelling.
 func rename(ctx context.Context, r *Request, o *open, in []byte, ex bool) Status {
@@ -310,6 +317,11 @@ func rename(ctx context.Context, r *Request, o *open, in []byte, ex bool) Status
 	if _, _, st := s.mayAdd(ctx, r, dst.dir, o.isDir); st != StatusSuccess {
 		return st // the target directory's DACL (access.go)
 	}
+	if h, _, _, err := s.fs.Lookup(ctx, judgedAs(r.Caller(), true), dir, name); err != nil || h != o.h {
+		// Renamed or removed by another protocol: the name, if any,
+		// is another file's now.
+		return StatusObjectNameNotFound
+	}
 	if dst.exists && dst.h != o.h {
 		switch {
 		case !replace:
@@ -320,7 +332,6 @@ func rename(ctx context.Context, r *Request, o *open, in []byte, ex bool) Status
 			return StatusAccessDenied
 		}
 	}
-	s.breakHandleCaching(o)
 	var err error
 	if replace {
 		_, _, err = s.fs.Rename(ctx, r.Caller(), dir, name, dst.dir, dst.name)

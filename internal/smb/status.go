@@ -80,6 +80,9 @@ const (
 	StatusRetry                     Status = 0xc000022d
 	StatusTooManyLinks              Status = 0xc0000265
 	StatusNotAReparsePoint          Status = 0xc0000275
+	StatusIOReparseTagInvalid       Status = 0xc0000276
+	StatusIOReparseDataInvalid      Status = 0xc0000278
+	StatusIOReparseTagNotHandled    Status = 0xc0000279
 	StatusNetworkSessionExpired     Status = 0xc000035c
 	StatusRequestOutOfSequence      Status = 0xc000042a
 	StatusFileNotAvailable          Status = 0xc0000467
@@ -158,6 +161,9 @@ var statusNames = map[Status]string{
 	StatusRetry:                     "STATUS_RETRY",
 	StatusTooManyLinks:              "STATUS_TOO_MANY_LINKS",
 	StatusNotAReparsePoint:          "STATUS_NOT_A_REPARSE_POINT",
+	StatusIOReparseTagInvalid:       "STATUS_IO_REPARSE_TAG_INVALID",
+	StatusIOReparseDataInvalid:      "STATUS_IO_REPARSE_DATA_INVALID",
+	StatusIOReparseTagNotHandled:    "STATUS_IO_REPARSE_TAG_NOT_HANDLED",
 	StatusNetworkSessionExpired:     "STATUS_NETWORK_SESSION_EXPIRED",
 	StatusRequestOutOfSequence:      "STATUS_REQUEST_OUT_OF_SEQUENCE",
 	StatusFileNotAvailable:          "STATUS_FILE_NOT_AVAILABLE",

@@ -18,8 +18,10 @@ import (
 // as extended attributes (ea.go skips them). A stream holds at most
 // fs.MaxXattrSize bytes; writing past that is STATUS_DISK_FULL.
 //
-// A stream has share modes, byte-range locks and open state of its own,
-// under a lock table key made from its file's and its name (open.key);
+// A stream has share modes, byte-range locks, oplocks and leases and open
+// state of its own, under a lock table key made from its file's and its
+// name (open.key), as Windows keeps oplocks per stream: a lease key names
+// a lease on one stream of one file;
 // a delete pending on the file does not reach the opens of its streams,
 // and those do not keep the file from being deleted (Windows refuses to
 // delete a file with a stream open without FILE_SHARE_DELETE; the lock
@@ -95,6 +97,7 @@ func (s *Server) createStream(ctx context.Context, r *Request, q *createRequest,
 	}
 	res, st := s.resolve(ctx, r, q.comps, false)
 	if st != StatusSuccess {
+		q.link = res.link
 		return nil, 0, fs.Attr{}, st
 	}
 	created := false
@@ -161,14 +164,18 @@ func (s *Server) createStream(ctx context.Context, r *Request, q *createRequest,
 			action = actionSuperseded
 		}
 	}
+	o := s.newOpen(r, res.h, false, access, q.share, q.options)
+	o.caller.Judged = judged
+	o.stream = name
+	o.cacheRequest(r.Conn, q)
+	if st := s.breakForOpen(o, q, exists && overwrite); st != StatusSuccess {
+		return nil, 0, fs.Attr{}, st
+	}
 	if action != actionOpened {
 		if err := s.fs.SetXattr(ctx, judgedAs(r.Caller(), judged), res.h, streamAttr(name), []byte{}); err != nil {
 			return nil, 0, fs.Attr{}, StatusOf(err)
 		}
 	}
-	o := s.newOpen(r, res.h, false, access, q.share, q.options)
-	o.caller.Judged = judged
-	o.stream = name
 	if st := o.register(res.dir, res.name, res.path); st != StatusSuccess {
 		return nil, 0, fs.Attr{}, st
 	}

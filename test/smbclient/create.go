@@ -206,6 +206,8 @@ type CreateResponse struct {
 	DurableV2 *DurableV2Response
 	// Contexts are all the response contexts, in order.
 	Contexts []CreateContext
+	// Symlink is the symbolic link met, with StatusStoppedOnSymlink.
+	Symlink *Symlink
 }
 
 // Create opens or creates name (relative to the share, `dir\file`).
@@ -244,6 +246,11 @@ func (t *Tree) Create(name string, q CreateRequest) (*CreateResponse, error) {
 		return nil, fmt.Errorf("CREATE %s: %w", name, err)
 	}
 	out := &CreateResponse{Status: r.status}
+	if r.status == StatusStoppedOnSymlink {
+		if out.Symlink, err = parseSymlinkError(r.body); err != nil {
+			return nil, err
+		}
+	}
 	if r.status != StatusSuccess {
 		return out, nil
 	}

@@ -43,10 +43,13 @@
 //     reconnect (DHnC with the FileId, or DH2C with FileId, CreateGuid
 //     and flags), and the replay flag of the header. The response gives
 //     the FileId, the oplock level, the lease (key, state, flags, epoch)
-//     and whether a durable handle was granted (with its timeout).
+//     and whether a durable handle was granted (with its timeout), or
+//     the symbolic link a CREATE stopped on (STATUS_STOPPED_ON_SYMLINK).
 //   - Tree.Write, Read, Flush, Lock (elements of offset, length and
 //     flags, with an optional lock sequence), ChangeNotify (the changes
 //     of its final response) and Close.
+//   - Tree.Ioctl sends an FSCTL, such as FSCTL_GET_REPARSE_POINT and
+//     FSCTL_SET_REPARSE_POINT with a symbolic link's reparse data.
 //   - The server breaks oplocks and leases with unsolicited OPLOCK_BREAK
 //     notifications (MessageId all ones), which Conn.Breaks delivers;
 //     Tree.AckOplockBreak and Tree.AckLeaseBreak acknowledge them.

@@ -7,18 +7,19 @@ import (
 	"strings"
 )
 
-// Suites are the smbtorture suites Tandem is held to. Locks, oplocks and
-// leases have their own suites, judged with the lock manager's work.
+// Suites are the smbtorture suites Tandem is held to.
 var Suites = []string{
 	"smb2.connect", "smb2.read", "smb2.rw", "smb2.create", "smb2.getinfo",
 	"smb2.setinfo", "smb2.dir", "smb2.rename", "smb2.delete-on-close-perms",
 	"smb2.compound", "smb2.session", "smb2.notify",
 	"smb2.durable-open", "smb2.durable-v2-open",
+	"smb2.lock", "smb2.oplock", "smb2.lease",
 }
 
 // SignedSuites run with --client-protection=sign, as Samba's selftest runs
-// them (its change notify tests expect signed sessions).
-var SignedSuites = map[string]bool{"smb2.notify": true}
+// them and as the reference was taken (its change notify and oplock tests
+// expect signed sessions).
+var SignedSuites = map[string]bool{"smb2.notify": true, "smb2.oplock": true}
 
 // Verdicts of a test.
 const (
