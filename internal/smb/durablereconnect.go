@@ -27,6 +27,14 @@ import (
 // it held in the lock manager; the response carries its lease state and
 // epoch or its oplock level, and no durable context.
 
+// reconnectWait bounds how long a reconnect waits for the connection its
+// client left to be seen gone.
+const reconnectWait = time.Second
+
+// statusStillConnected is takeDisconnected's internal answer for an open
+// of the same client whose connection has not been seen to end yet.
+const statusStillConnected = Status(0xfffffffd)
+
 // serveReconnect answers a CREATE with DHnC or DH2C; raw is its name.
 func (s *Server) serveReconnect(w *Response, r *Request, q *createRequest, raw []byte) {
 	cc := &q.ctx
@@ -64,6 +72,18 @@ func (s *Server) serveReconnect(w *Response, r *Request, q *createRequest, raw [
 		copy(guid[:], data[16:32])
 	}
 	o, d, st := s.takeDisconnected(r, binary.LittleEndian.Uint64(data), v2, guid, lease, raw)
+	// A client reconnects a handle once it has given its connection up,
+	// and may do so before this server has seen that connection end (a
+	// CREATE can overtake the teardown of the connection it left): wait a
+	// moment for it, as for a break.
+	for deadline := time.Now().Add(reconnectWait); st == statusStillConnected; {
+		if time.Now().After(deadline) {
+			st = StatusObjectNameNotFound
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+		o, d, st = s.takeDisconnected(r, binary.LittleEndian.Uint64(data), v2, guid, lease, raw)
+	}
 	if st != StatusSuccess {
 		w.Error(st)
 		return
@@ -112,6 +132,8 @@ func (s *Server) takeDisconnected(r *Request, id uint64, v2 bool, guid [16]byte,
 		// A lease belongs to its client: another ClientGuid has another
 		// lease of the same key.
 		return nil, nil, StatusObjectNameNotFound
+	case d.state == durableConnected && o.owner.Host == r.Conn.lockClient():
+		return nil, nil, statusStillConnected
 	case d.state != durableDisconnected:
 		return nil, nil, StatusObjectNameNotFound
 	case !sameOwner(o, d, r.Session):

@@ -186,8 +186,11 @@ func (s *Server) breakForOpen(o *open, q *createRequest, overwrite bool) Status 
 	req.Deadline = s.opt.Now().Add(s.breakTimeout())
 	s.ops.mu.Lock()
 	f := s.ops.files[req.File]
-	pending := f != nil && f.deletePending
+	pending, deleting := f != nil && f.deletePending, f != nil && f.deletePending && f.opens == 0
 	s.ops.mu.Unlock()
+	if deleting && s.awaitDeleted(req.File, f) {
+		return statusRetry // the name is free now, or another file's
+	}
 	if pending {
 		return StatusDeletePending // breaking would not let the open in
 	}

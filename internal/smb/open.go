@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/tandemfs/tandem/internal/fs"
 	"github.com/tandemfs/tandem/internal/lock"
@@ -258,3 +259,26 @@ func (o *open) writeThrough() bool {
 
 // may reports whether the open was granted any of the access bits.
 func (o *open) may(bits uint32) bool { return o.access&bits != 0 }
+
+// deletedWait bounds how long an open waits for a delete on close that is
+// being carried out.
+const deletedWait = time.Second
+
+// awaitDeleted waits until the delete on close of f, whose last open has
+// closed (a connection that went, say), is done, and reports whether it
+// was within deletedWait. An open that comes meanwhile, from the client
+// whose connection went among others, is then served after the delete it
+// expects rather than told a delete is pending.
+func (s *Server) awaitDeleted(key lock.FileKey, f *fileState) bool {
+	for deadline := time.Now().Add(deletedWait); ; time.Sleep(5 * time.Millisecond) {
+		s.ops.mu.Lock()
+		gone := s.ops.files[key] != f
+		s.ops.mu.Unlock()
+		if gone {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+}
