@@ -180,3 +180,20 @@ func TestPostgresErrors(t *testing.T) {
 		t.Fatalf("Open of a newer schema = %v", err)
 	}
 }
+
+// TestPostgresOneServer checks that a second store on a database in use
+// fails, naming the holder, and that a database whose server died is free
+// again.
+func TestPostgresOneServer(t *testing.T) {
+	dsn := freshDB(t)
+	s := openPG(t, dsn)
+	old := postgres.OpenWait
+	postgres.OpenWait = time.Second
+	defer func() { postgres.OpenWait = old }()
+	_, err := postgres.Open(ctx, dsn)
+	if err == nil || !strings.Contains(err.Error(), "another server has this database open (tandem from 127.0.0.1") {
+		t.Fatalf("second Open = %v", err)
+	}
+	s.Close()
+	openPG(t, dsn).Close()
+}

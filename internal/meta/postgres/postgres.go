@@ -40,6 +40,16 @@
 // N disk flushes. UpdateLazy skips the flush. After a kill -9 of Tandem,
 // or of PostgreSQL, the database holds every Update that returned.
 //
+// # One server at a time
+//
+// Like the embedded store, which one process at a time may open, a
+// database serves one Tandem at a time: Open takes a session advisory lock
+// on a connection of its own and keeps it until Close, so a second server
+// started on the same database (a standby started too early, a typo in a
+// configuration) fails instead of serving the same files beside the first.
+// When a server dies, PostgreSQL ends its session and the lock goes with
+// it; Open waits up to OpenWait for that before it gives up.
+//
 // # File ids
 //
 // AllocID hands out ids from blocks reserved by raising a shared
@@ -58,7 +68,9 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -68,9 +80,14 @@ import (
 // idBlock is how many ids one reservation of the high-water mark covers.
 const idBlock = 1024
 
+// OpenWait is how long Open waits for another server to let go of the
+// database.
+var OpenWait = 15 * time.Second
+
 // Store is a meta.Store on PostgreSQL.
 type Store struct {
 	pool   *pgxpool.Pool
+	owner  *pgx.Conn // holds the lock that makes this store the database's one server
 	writer chan struct{} // one-slot semaphore: one local Update at a time
 	slot   atomic.Uint32 // round-robin over tandem_sync rows
 
@@ -120,7 +137,48 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres at %s: %w", where, err)
 	}
-	return &Store{pool: pool, writer: make(chan struct{}, 1)}, nil
+	owner, err := own(ctx, cfg.ConnConfig)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres at %s, database %s: %w", where, cfg.ConnConfig.Database, err)
+	}
+	return &Store{pool: pool, owner: owner, writer: make(chan struct{}, 1)}, nil
+}
+
+// own connects and takes the lock that makes this process the database's
+// one server, waiting up to OpenWait for another holder to go.
+func own(ctx context.Context, cc *pgx.ConnConfig) (*pgx.Conn, error) {
+	c, err := pgx.ConnectConfig(ctx, cc)
+	if err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(OpenWait)
+	for {
+		var ok bool
+		if err := c.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", lockOwner).Scan(&ok); err != nil {
+			c.Close(ctx)
+			return nil, err
+		}
+		if ok {
+			return c, nil
+		}
+		if time.Now().After(deadline) {
+			var who string
+			k := lockOwner
+			c.QueryRow(ctx, `SELECT coalesce(a.application_name, '') || ' from ' || coalesce(host(a.client_addr), 'a local socket') ||
+				' (backend pid ' || a.pid || ')' FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+				WHERE l.locktype = 'advisory' AND l.granted AND l.objid = $1 AND l.classid = $2 LIMIT 1`,
+				uint32(k), uint32(k>>32)).Scan(&who)
+			c.Close(ctx)
+			return nil, fmt.Errorf("another server has this database open (%s); one Tandem serves a database at a time", who)
+		}
+		select {
+		case <-ctx.Done():
+			c.Close(context.Background())
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // enter registers a call that Close must wait for.
@@ -264,6 +322,7 @@ func (s *Store) Close() error {
 	s.inflight.Wait()
 	err := s.flush(context.Background())
 	s.pool.Close()
+	s.owner.Close(context.Background())
 	return err
 }
 

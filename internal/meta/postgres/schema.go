@@ -92,6 +92,7 @@ const syncSlots = 16
 const (
 	lockWriter  int64 = 0x74616e64656d00
 	lockMigrate int64 = 0x74616e64656d01
+	lockOwner   int64 = 0x74616e64656d02
 )
 
 // ErrSchemaNewer is wrapped by Open when the database was migrated by a
