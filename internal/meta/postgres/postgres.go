@@ -87,7 +87,7 @@ var OpenWait = 15 * time.Second
 // Store is a meta.Store on PostgreSQL.
 type Store struct {
 	pool   *pgxpool.Pool
-	owner  *pgx.Conn // holds the lock that makes this store the database's one server
+	owner  *pgx.Conn     // holds the lock that makes this store the database's one server
 	writer chan struct{} // one-slot semaphore: one local Update at a time
 	slot   atomic.Uint32 // round-robin over tandem_sync rows
 
