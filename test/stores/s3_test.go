@@ -3,6 +3,7 @@
 package stores
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sort"
@@ -153,4 +154,66 @@ func blockOf(prefix, key string) string {
 		return k[:i]
 	}
 	return k
+}
+
+// TestS3TruncateInTransaction truncates and removes from inside a metadata
+// transaction, as the file system does (the new size and the cut commit
+// together): the store must not wait for a transaction of its own there.
+func TestS3TruncateInTransaction(t *testing.T) {
+	for _, name := range []string{"pebble", "postgres"} {
+		t.Run(name, func(t *testing.T) {
+			o := s3Options(t)
+			o.BlockSize = 64 << 10
+			var m meta.Store
+			if name == "pebble" {
+				m = pebbleMeta(t, t.TempDir())
+			} else {
+				m = openPG(t, freshDB(t))
+			}
+			s := openS3(t, m, o)
+			defer func() { s.Close(); m.Close() }()
+			p := make([]byte, 300<<10)
+			for i := range p {
+				p[i] = byte(i) | 1
+			}
+			s.WriteAt(1, p, 0)
+			s.WriteAt(2, p, 0)
+			if err := s.Sync(1); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() {
+				done <- m.Update(ctx, func(tx meta.Tx) error {
+					if err := s.Truncate(1, 100<<10+3); err != nil {
+						return err
+					}
+					if err := s.Remove(2); err != nil {
+						return err
+					}
+					return tx.Put("b", []byte("k"), nil)
+				})
+			}()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("Truncate inside a metadata transaction did not return")
+			}
+			got := make([]byte, 300<<10)
+			s.ReadAt(1, got, 0)
+			want := append(append([]byte{}, p[:100<<10+3]...), make([]byte, 200<<10-3)...)
+			if !bytes.Equal(got, want) {
+				t.Fatal("truncated file reads wrong")
+			}
+			if err := s.Sync(1); err != nil {
+				t.Fatal(err)
+			}
+			expectNoOrphans(t, s, m, o.Prefix)
+			if n := len(listObjects(t, o.Prefix)); n != 2 {
+				t.Fatalf("%d objects, want 2 (file 1 cut to 2 blocks, file 2 removed)", n)
+			}
+		})
+	}
 }

@@ -28,6 +28,11 @@ func (s *Store) flushFile(f *file, mode flushMode, durable bool) error {
 	f.op.Lock()
 	defer f.op.Unlock()
 	bs := s.o.BlockSize
+	// A truncation still pending goes first: the blocks uploaded here may
+	// have been written after it.
+	if err := s.commitCut(f); err != nil {
+		return err
+	}
 
 	// Blocks still missing bytes of their committed version get them
 	// first, while they are dirty: once selected for upload, a block is
@@ -193,70 +198,111 @@ func (s *Store) Sync(id uint64) error {
 	return errors.Join(err, ferr)
 }
 
-// Truncate implements content.Store.
+// Truncate implements content.Store. It changes what is buffered and what
+// reads see at once, and the block map right after (see file.cut).
 func (s *Store) Truncate(id uint64, size int64) error {
 	if size < 0 {
 		return errOffset
 	}
-	f, err := s.acquire(id)
-	if err != nil {
-		return err
-	}
-	defer s.release(f)
 	bs := int64(s.o.BlockSize)
 	first := (size + bs - 1) / bs // blocks from here on go
-	cut, cutLen := int64(-1), uint32(0)
-	if size%bs != 0 {
-		cut, cutLen = size/bs, uint32(size%bs)
-	}
-	return s.change(f, func() {
+	return s.cutAt(id, size, func(f *file) {
 		for b, blk := range f.dirty {
 			switch {
 			case b >= first:
 				s.buffered -= blk.size()
 				delete(f.dirty, b)
-			case b == cut:
-				blk.cut(int(cutLen))
+			case b == size/bs:
+				blk.cut(int(size % bs))
 			}
 		}
-	}, first, cut, cutLen)
+	})
 }
 
 // Remove implements content.Store.
 func (s *Store) Remove(id uint64) error {
-	f, err := s.acquire(id)
-	if err != nil {
-		return err
-	}
-	defer s.release(f)
-	return s.change(f, func() {
+	return s.cutAt(id, 0, func(f *file) {
 		for b, blk := range f.dirty {
 			s.buffered -= blk.size()
 			delete(f.dirty, b)
 		}
 		f.since, f.err = time.Time{}, nil
-	}, 0, -1, 0)
+	})
 }
 
-// change applies a truncate or remove: buffered first (under the lock),
-// then the map, from block first on, lazily.
-func (s *Store) change(f *file, buffered func(), first, cut int64, cutLen uint32) error {
-	f.op.Lock()
-	defer f.op.Unlock()
+// cutAt records a truncation of file id to size, changes the buffer with
+// buffered (under the lock), and starts the goroutine that applies it to
+// the block map.
+func (s *Store) cutAt(id uint64, size int64, buffered func(*file)) error {
+	f, err := s.acquire(id)
+	if err != nil {
+		return err
+	}
+	defer s.release(f)
 	s.mu.Lock()
-	f.gen++
-	buffered()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	buffered(f)
+	if f.cut < 0 || size < f.cut {
+		f.cut = size
+	}
+	f.cutGen++
 	s.room.Broadcast()
+	if !f.cutQueued {
+		f.cutQueued = true
+		f.users++
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			f.op.Lock()
+			s.mu.Lock()
+			f.cutQueued = false
+			s.mu.Unlock()
+			err := s.commitCut(f)
+			f.op.Unlock()
+			s.mu.Lock()
+			f.users--
+			if err != nil && f.err == nil && s.ctx.Err() == nil {
+				f.err = err
+			}
+			s.mu.Unlock()
+		}()
+	}
+	return nil
+}
+
+// commitCut applies f's pending cut to the block map, lazily. The caller
+// holds f.op.
+func (s *Store) commitCut(f *file) error {
+	s.mu.Lock()
+	c, g := f.cut, f.cutGen
+	if c < 0 {
+		s.mu.Unlock()
+		return nil
+	}
+	f.gen++ // odd: writers wait until the map is switched
 	s.mu.Unlock()
+	bs := int64(s.o.BlockSize)
+	cutBlock, cutLen := int64(-1), uint32(0)
+	if c%bs != 0 {
+		cutBlock, cutLen = c/bs, uint32(c%bs)
+	}
 	var n int
 	err := s.meta.UpdateLazy(s.ctx, func(tx meta.Tx) error {
 		var err error
-		n, err = s.dropFrom(tx, f.id, first, cut, cutLen)
+		n, err = s.dropFrom(tx, f.id, (c+bs-1)/bs, cutBlock, cutLen)
 		return err
 	})
 	s.mu.Lock()
 	f.gen++
-	s.lazy = true
+	if err == nil {
+		s.lazy = true
+		if f.cutGen == g {
+			f.cut = -1
+		}
+	}
 	s.room.Broadcast()
 	s.mu.Unlock()
 	if n > 0 {
@@ -296,7 +342,7 @@ func (s *Store) flusher() {
 				continue
 			}
 			if len(f.dirty) == 0 {
-				if f.users == 0 && len(f.flushing) == 0 && f.err == nil {
+				if f.users == 0 && len(f.flushing) == 0 && f.err == nil && f.cut < 0 && !f.cutQueued {
 					delete(s.files, id)
 				}
 				continue

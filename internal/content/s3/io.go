@@ -25,6 +25,15 @@ type file struct {
 	// grows with each change: a writer that looked the map up does not
 	// use what it read if gen moved meanwhile.
 	gen uint64
+
+	// cut, when not negative, is a truncation (or, at 0, a removal) not
+	// yet applied to the block map: the map and the blocks being uploaded
+	// hold nothing at or past it that may be read. Truncate and Remove
+	// apply it later, in their own transaction: fs calls Truncate inside
+	// a metadata transaction, which another one must not wait for.
+	cut       int64
+	cutGen    uint64 // counts truncations, so a commit knows whether a newer one came
+	cutQueued bool   // a goroutine is on its way to commit cut
 }
 
 // acquire returns the state of file id, made when missing, with a use the
@@ -37,7 +46,7 @@ func (s *Store) acquire(id uint64) (*file, error) {
 	}
 	f := s.files[id]
 	if f == nil {
-		f = &file{id: id, dirty: map[int64]*block{}, flushing: map[int64]*block{}}
+		f = &file{id: id, dirty: map[int64]*block{}, flushing: map[int64]*block{}, cut: -1}
 		s.files[id] = f
 	}
 	f.users++
@@ -48,6 +57,15 @@ func (s *Store) release(f *file) {
 	s.mu.Lock()
 	f.users--
 	s.mu.Unlock()
+}
+
+// visible is how many of the n committed bytes of block b a pending cut
+// leaves.
+func (f *file) visible(n uint32, b, bs int64) uint32 {
+	if f.cut < 0 {
+		return n
+	}
+	return uint32(min(int64(n), max(0, f.cut-b*bs)))
 }
 
 // buffer returns the newest buffered version of block b, or nil.
@@ -121,10 +139,16 @@ func (s *Store) WriteAt(id uint64, p []byte, off int64) (int, error) {
 			if blk == nil {
 				if fl := f.flushing[b]; fl != nil {
 					blk = fl.clone()
+					if f.cut >= 0 && f.cut < (b+1)*bs {
+						blk.cut(int(max(0, f.cut-b*bs)))
+					}
 				} else {
 					blk = &block{}
-					if r, ok := found[b]; ok && r.length > 0 && !whole(b) {
-						blk.base = &r
+					if r, ok := found[b]; ok && !whole(b) {
+						r.length = f.visible(r.length, b, bs)
+						if r.length > 0 {
+							blk.base = &r
+						}
 					}
 				}
 				f.dirty[b] = blk
@@ -173,15 +197,23 @@ func (s *Store) ReadAt(id uint64, p []byte, off int64) (int, error) {
 		var base *block
 		var baseAt int64
 		s.mu.Lock()
+		cut := f.cut
 		for b := first; b <= last; b++ {
 			lo := max(off, b*bs)
 			hi := min(off+int64(len(p)), (b+1)*bs)
-			blk := f.buffer(b)
+			blk := f.dirty[b]
+			pre := blk == nil // a block being uploaded predates any pending cut
+			if pre {
+				blk = f.flushing[b]
+			}
 			switch {
 			case blk == nil:
 				missing = append(missing, b)
 			case blk.readable(int(lo-b*bs), int(hi-b*bs)):
 				blk.read(p[lo-off:hi-off], int(lo-b*bs))
+				if pre && cut >= 0 && cut < hi {
+					clear(p[max(lo, cut)-off : hi-off])
+				}
 			default:
 				base, baseAt = blk, b
 			}
@@ -196,7 +228,7 @@ func (s *Store) ReadAt(id uint64, p []byte, off int64) (int, error) {
 		if len(missing) == 0 {
 			return len(p), nil
 		}
-		err := s.fetch(f.id, missing, p, off)
+		err := s.fetch(f.id, missing, p, off, cut)
 		if errors.Is(err, errNoObject) && attempt < 3 {
 			// The map moved on under the read (an upload replaced the
 			// block and its old object is gone): read again.
@@ -210,8 +242,9 @@ func (s *Store) ReadAt(id uint64, p []byte, off int64) (int, error) {
 }
 
 // fetch fills the parts of p (at file offset off) that fall in blocks
-// from their committed objects, with parallel ranged reads.
-func (s *Store) fetch(id uint64, blocks []int64, p []byte, off int64) error {
+// from their committed objects, with parallel ranged reads; nothing at or
+// past cut (when not negative) counts.
+func (s *Store) fetch(id uint64, blocks []int64, p []byte, off int64, cut int64) error {
 	found, err := s.lookup(id, blocks[0], blocks[len(blocks)-1])
 	if err != nil {
 		return err
@@ -225,6 +258,9 @@ func (s *Store) fetch(id uint64, blocks []int64, p []byte, off int64) error {
 		hi := min(off+int64(len(p)), (b+1)*bs)
 		dst := p[lo-off : hi-off]
 		r, ok := found[b]
+		if cut >= 0 {
+			r.length = uint32(min(int64(r.length), max(0, cut-b*bs)))
+		}
 		inBlock := lo - b*bs
 		n := int64(0)
 		if ok && int64(r.length) > inBlock {
