@@ -104,29 +104,30 @@ func refs(tx meta.Tx, id uint64, first, last int64) (map[int64]ref, error) {
 }
 
 // lookup reads the map entries of file id for blocks [first, last] in a
-// View of their own. One file's map is small next to its data (20 bytes a
-// block), so a scan from the file's first block is cheap; a file with
-// blocks far below first pays for skipping them.
+// View of their own: point reads for the few blocks of one request, a scan
+// of the file's map for more (the scan starts at the file's first block:
+// the interface scans by prefix only).
 func (s *Store) lookup(id uint64, first, last int64) (map[int64]ref, error) {
-	var out map[int64]ref
+	out := map[int64]ref{}
 	err := s.meta.View(s.ctx, func(tx meta.Tx) error {
-		var err error
-		if first == last {
-			// The common case of one block: a point read.
-			out = map[int64]ref{}
-			v, err := tx.Get(bucketBlocks, blockKey(id, first))
+		if last-first >= 64 {
+			var err error
+			out, err = refs(tx, id, first, last)
+			return err
+		}
+		for b := first; b <= last; b++ {
+			v, err := tx.Get(bucketBlocks, blockKey(id, b))
 			if err == meta.ErrNotFound {
-				return nil
+				continue
 			}
 			if err != nil {
 				return err
 			}
-			r, err := decodeRef(v)
-			out[first] = r
-			return err
+			if out[b], err = decodeRef(v); err != nil {
+				return err
+			}
 		}
-		out, err = refs(tx, id, first, last)
-		return err
+		return nil
 	})
 	return out, err
 }
