@@ -20,6 +20,9 @@ go test -count=1 ./...
 echo "== fuzzing the decoders (bounded)"
 ./test/fuzz.sh "${FUZZTIME:-10s}"
 
+echo "== SeaweedFS for the S3 tests (built once, then cached)"
+go run ./test/s3test/buildweed
+
 echo "== end-to-end tier: go test -tags e2e ./test/..."
 go test -count=1 -tags e2e -timeout 60m ./test/...
 
