@@ -28,11 +28,6 @@ func (s *Store) flushFile(f *file, mode flushMode, durable bool) error {
 	f.op.Lock()
 	defer f.op.Unlock()
 	bs := s.o.BlockSize
-	// A truncation still pending goes first: the blocks uploaded here may
-	// have been written after it.
-	if err := s.commitCut(f); err != nil {
-		return err
-	}
 
 	// Blocks still missing bytes of their committed version get them
 	// first, while they are dirty: once selected for upload, a block is
@@ -56,19 +51,33 @@ func (s *Store) flushFile(f *file, mode flushMode, durable bool) error {
 		}
 	}
 
-	s.mu.Lock()
+	// A truncation still pending goes to the map first: the blocks
+	// uploaded here may have been written after it. Selecting only while
+	// none is pending keeps blocks being uploaded older than any pending
+	// cut, which is what reads and writes assume of them.
 	sel := map[int64]*block{}
-	for b, blk := range f.dirty {
-		if blk.complete() && (mode == flushAll || len(blk.data) == bs) {
-			sel[b] = blk
-			f.flushing[b] = blk
-			delete(f.dirty, b)
+	for {
+		if err := s.commitCut(f); err != nil {
+			return err
 		}
+		s.mu.Lock()
+		if f.cut >= 0 {
+			s.mu.Unlock()
+			continue // a truncate came in meanwhile
+		}
+		for b, blk := range f.dirty {
+			if blk.complete() && (mode == flushAll || len(blk.data) == bs) {
+				sel[b] = blk
+				f.flushing[b] = blk
+				delete(f.dirty, b)
+			}
+		}
+		if len(f.dirty) == 0 {
+			f.since = time.Time{}
+		}
+		s.mu.Unlock()
+		break
 	}
-	if len(f.dirty) == 0 {
-		f.since = time.Time{}
-	}
-	s.mu.Unlock()
 	if len(sel) == 0 {
 		if durable {
 			return s.syncMeta()
@@ -160,7 +169,15 @@ func (s *Store) flushFile(f *file, mode flushMode, durable bool) error {
 			continue
 		}
 		// Not in the map: the block stays buffered, unless a newer
-		// write already started from it.
+		// write already started from it, or a truncate since dropped it
+		// (it predates any pending cut).
+		if f.cut >= 0 && f.cut <= b*int64(bs) {
+			s.buffered -= blk.size()
+			continue
+		}
+		if f.cut >= 0 && f.cut < (b+1)*int64(bs) {
+			blk.cut(int(f.cut - b*int64(bs)))
+		}
 		if f.dirty[b] == nil {
 			f.dirty[b] = blk
 			if f.since.IsZero() {

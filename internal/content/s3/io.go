@@ -304,7 +304,8 @@ func (s *Store) materialize(f *file, b int64, blk *block) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if blk.base != nil && blk.base.ver == r.ver {
+	// Unless a truncate dropped the block meanwhile (or cut its base).
+	if f.dirty[b] == blk && blk.base != nil && blk.base.ver == r.ver {
 		// A truncate meanwhile may have shortened the base.
 		before := blk.size()
 		blk.merge(buf[:min(len(buf), int(blk.base.length))], s.o.BlockSize)
