@@ -193,6 +193,9 @@ func (s *Store) ReadAt(id uint64, p []byte, off int64) (int, error) {
 	bs := int64(s.o.BlockSize)
 	first, last := off/bs, (off+int64(len(p))-1)/bs
 	for attempt := 0; ; attempt++ {
+		if attempt == 20 {
+			return 0, errors.New("s3: read kept meeting concurrent changes of its blocks")
+		}
 		var missing []int64
 		var base *block
 		var baseAt int64
