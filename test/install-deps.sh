@@ -8,9 +8,17 @@
 #   iproute2 util-linux          the VM's tap device and network namespace, test/smbtools' namespace
 #   samba samba-common-bin       smbd for the SMB self-check of the VM harness
 #   samba-testsuite              smbtorture, Samba's SMB conformance suite (test/smbtorture)
+#   postgresql-15                the PostgreSQL metadata store's tests (test/pgtest starts its own
+#                                server as the user tandemtest, made below; no service is started)
+# SeaweedFS, the S3 server of the S3 content store's tests, is not a Debian package: test/s3test
+# builds it from the Go module proxy into /var/tmp/tandem-seaweedfs the first time (minutes).
 set -euo pipefail
 pkgs=(libnfs-utils smbclient qemu-system-x86 debootstrap busybox-static cpio e2fsprogs kmod
-      xz-utils iproute2 util-linux samba samba-common-bin samba-testsuite)
+      xz-utils iproute2 util-linux samba samba-common-bin samba-testsuite postgresql-15)
+# PostgreSQL refuses to run as root; the tests run it as this user.
+if [ "$(id -u)" = 0 ] && ! id tandemtest >/dev/null 2>&1; then
+	useradd --system --no-create-home --shell /usr/sbin/nologin tandemtest
+fi
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

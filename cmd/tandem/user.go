@@ -13,15 +13,14 @@ import (
 
 	"github.com/tandemfs/tandem/internal/admin"
 	"github.com/tandemfs/tandem/internal/identity"
-	"github.com/tandemfs/tandem/internal/meta/pebble"
 	"github.com/tandemfs/tandem/internal/server"
 )
 
 const userUsage = `Usage:
-  tandem user add NAME --password-stdin [--uid N --gid N] [--data D]
-  tandem user passwd NAME --password-stdin [--data D]
-  tandem user del NAME [--data D]
-  tandem user list [--data D]
+  tandem user add NAME --password-stdin [--uid N --gid N] [--data D | --config F]
+  tandem user passwd NAME --password-stdin [--data D | --config F]
+  tandem user del NAME [--data D | --config F]
+  tandem user list [--data D | --config F]
 
 Users log on over SMB with NAME and the password; their uid and gid are who
 they are on the file system (the same numbers NFS clients use). Without
@@ -29,7 +28,9 @@ they are on the file system (the same numbers NFS clients use). Without
 gid of the same number.
 
 The command talks to the server running on the data directory; when none
-runs it edits the data directory itself.
+runs it edits the metadata store itself: the one in the data directory, or
+the one the [meta] table of the server's config file names (--config, which
+also gives the data directory).
 `
 
 func user(args []string) error {
@@ -41,6 +42,7 @@ func user(args []string) error {
 	fl := flag.NewFlagSet("user "+sub, flag.ContinueOnError)
 	fl.Usage = func() { fmt.Fprint(fl.Output(), userUsage) }
 	data := fl.String("data", server.Defaults().Data, "data `directory`")
+	config := fl.String("config", "", "the server's TOML config `file` (data directory and metadata store)")
 	pwStdin := fl.Bool("password-stdin", false, "read the password from the first line of standard input")
 	uid := fl.Int("uid", -1, "numeric user id (default: next free >= 1000)")
 	gid := fl.Int("gid", -1, "numeric group id (default: the uid)")
@@ -101,12 +103,23 @@ func user(args []string) error {
 		}
 	}
 
+	cfg := server.Defaults()
+	if *config != "" {
+		if err := cfg.LoadFile(*config); err != nil {
+			return err
+		}
+	}
+	fl.Visit(func(f *flag.Flag) {
+		if f.Name == "data" {
+			cfg.Data = *data
+		}
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var out []server.UserInfo
-	err := admin.Call(ctx, *data, method, req, &out)
+	err := admin.Call(ctx, cfg.Data, method, req, &out)
 	if errors.Is(err, admin.ErrNoServer) {
-		out, err = userOffline(ctx, *data, method, req)
+		out, err = userOffline(ctx, &cfg, method, req)
 	}
 	if err != nil {
 		return err
@@ -127,18 +140,20 @@ func user(args []string) error {
 	return nil
 }
 
-// userOffline edits the data directory directly when no server runs on it.
-func userOffline(ctx context.Context, data, method string, req server.UserRequest) ([]server.UserInfo, error) {
-	metaDir := filepath.Join(data, "meta")
-	if _, err := os.Stat(metaDir); err != nil && method != "user.add" {
-		return nil, fmt.Errorf("no Tandem data in %s", data)
+// userOffline edits the metadata store directly when no server runs on it.
+func userOffline(ctx context.Context, cfg *server.Config, method string, req server.UserRequest) ([]server.UserInfo, error) {
+	if cfg.Meta.Backend == "" || cfg.Meta.Backend == "pebble" {
+		metaDir := filepath.Join(cfg.Data, "meta")
+		if _, err := os.Stat(metaDir); err != nil && method != "user.add" {
+			return nil, fmt.Errorf("no Tandem data in %s", cfg.Data)
+		}
+		if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+			return nil, err
+		}
 	}
-	if err := os.MkdirAll(data, 0o700); err != nil {
-		return nil, err
-	}
-	st, err := pebble.Open(metaDir)
+	st, err := server.OpenMeta(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("open %s (is a server starting on it?): %w", metaDir, err)
+		return nil, fmt.Errorf("%w (is a server starting on it?)", err)
 	}
 	defer st.Close()
 	return server.UserOp(ctx, identity.New(st), method, req)

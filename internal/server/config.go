@@ -31,6 +31,59 @@ type Config struct {
 	// client's acknowledgment before the grant is revoked.
 	BreakTimeout Duration      `toml:"break_timeout"`
 	Shares       []ShareConfig `toml:"share"`
+	// Meta and Content choose the stores (config file only: [meta] and
+	// [content] tables); the defaults keep both in Data.
+	Meta    MetaConfig    `toml:"meta"`
+	Content ContentConfig `toml:"content"`
+}
+
+// MetaConfig is the [meta] table: where metadata lives.
+type MetaConfig struct {
+	Backend string `toml:"backend"` // "pebble" (default: in Data) or "postgres"
+	DSN     string `toml:"dsn"`     // postgres: a libpq connection string or postgres:// URL
+}
+
+// ContentConfig is the [content] table: where file contents live.
+// Credentials for S3 come from the usual AWS environment variables
+// (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE), never from the
+// file.
+type ContentConfig struct {
+	Backend    string `toml:"backend"`     // "localfs" (default: in Data) or "s3"
+	Endpoint   string `toml:"endpoint"`    // s3: e.g. "http://10.0.0.5:8333"; empty: AWS
+	Bucket     string `toml:"bucket"`      // s3: an existing bucket
+	Region     string `toml:"region"`      // s3: default us-east-1
+	Prefix     string `toml:"prefix"`      // s3: put before every object key; default "tandem/"
+	BlockSize  int    `toml:"block_size"`  // s3: bytes per object, default 4 MiB
+	BufferSize int64  `toml:"buffer_size"` // s3: write-back buffer bound in bytes, default 256 MiB
+}
+
+// checkStores validates the [meta] and [content] tables.
+func (c *Config) checkStores() error {
+	switch c.Meta.Backend {
+	case "", "pebble":
+		if c.Meta.DSN != "" {
+			return fmt.Errorf("[meta] dsn is for backend \"postgres\"")
+		}
+	case "postgres":
+		if c.Meta.DSN == "" {
+			return fmt.Errorf("[meta] backend \"postgres\" needs dsn")
+		}
+	default:
+		return fmt.Errorf("[meta] backend must be \"pebble\" or \"postgres\", not %q", c.Meta.Backend)
+	}
+	switch c.Content.Backend {
+	case "", "localfs":
+		if c.Content != (ContentConfig{Backend: c.Content.Backend}) {
+			return fmt.Errorf("[content] endpoint, bucket and the other keys are for backend \"s3\"")
+		}
+	case "s3":
+		if c.Content.Bucket == "" {
+			return fmt.Errorf("[content] backend \"s3\" needs bucket")
+		}
+	default:
+		return fmt.Errorf("[content] backend must be \"localfs\" or \"s3\", not %q", c.Content.Backend)
+	}
+	return nil
 }
 
 // Duration is a time.Duration written as Go spells one ("90s", "1m30s")

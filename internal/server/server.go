@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -21,10 +20,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tandemfs/tandem/internal/admin"
-	"github.com/tandemfs/tandem/internal/content/localfs"
+	"github.com/tandemfs/tandem/internal/content"
 	"github.com/tandemfs/tandem/internal/fs"
 	"github.com/tandemfs/tandem/internal/identity"
-	"github.com/tandemfs/tandem/internal/meta/pebble"
+	"github.com/tandemfs/tandem/internal/meta"
 	"github.com/tandemfs/tandem/internal/mount"
 	"github.com/tandemfs/tandem/internal/nfs3"
 	"github.com/tandemfs/tandem/internal/portmap"
@@ -36,8 +35,8 @@ import (
 type Server struct {
 	cfg     Config
 	log     *slog.Logger
-	meta    *pebble.Store
-	content *localfs.Store
+	meta    meta.Store
+	content content.Store
 	FS      *fs.FS
 
 	rpc     *rpc.Server
@@ -77,13 +76,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		return nil, err
 	}
 	t0 := time.Now()
-	s.meta, err = pebble.Open(filepath.Join(cfg.Data, "meta"))
-	if err != nil {
-		return nil, fmt.Errorf("open metadata store: %w", err)
-	}
-	s.content, err = localfs.Open(cfg.Data)
-	if err != nil {
-		return nil, fmt.Errorf("open content store: %w", err)
+	if err := s.openStores(ctx); err != nil {
+		return nil, err
 	}
 	s.FS, err = fs.New(s.meta, s.content, fs.Options{})
 	if err != nil {
@@ -95,7 +89,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		}
 		log.Info("share", "name", sh.Name, "nfs_path", "/"+sh.Name, "read_only", sh.ReadOnly, "locking", cfg.shareLocking(sh.Name))
 	}
-	log.Info("stores open", "data", cfg.Data, "took", time.Since(t0).Round(time.Millisecond))
+	log.Info("stores open", "data", cfg.Data, "meta", s.cfg.Meta.Backend, "content", s.cfg.Content.Backend,
+		"took", time.Since(t0).Round(time.Millisecond))
 
 	s.ids = identity.New(s.meta)
 	s.started = time.Now()

@@ -80,7 +80,11 @@ func TestSmbtorture(t *testing.T) {
 func runSuite(t *testing.T, suite, out string) map[string]Result {
 	t.Helper()
 	data := t.TempDir()
-	add := exec.Command(tandemBin, "user", "add", user, "--password-stdin", "--data", data)
+	stores, err := testserver.StoresArgs(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := exec.Command(tandemBin, append([]string{"user", "add", user, "--password-stdin", "--data", data}, stores...)...)
 	add.Stdin = strings.NewReader(password + "\n")
 	if b, err := add.CombinedOutput(); err != nil {
 		t.Fatalf("tandem user add: %v\n%s", err, b)

@@ -37,6 +37,7 @@ func Main(m *testing.M, bin *string) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	stopStores()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -50,6 +50,11 @@ var StartTimeout = 60 * time.Second
 func Start(bin, data string, extra ...string) (*Process, error) {
 	args := []string{"serve", "--data", data, "--listen", "127.0.0.1", "--nfs-port", "0",
 		"--portmap-port", "0", "--smb-port", "0", "--metrics-addr", "", "--log-level", "info"}
+	sa, err := StoresArgs(data)
+	if err != nil {
+		return nil, err
+	}
+	args = append(args, sa...)
 	args = append(args, extra...)
 	p := &Process{bin: bin, Data: data, ready: make(chan struct{}), done: make(chan struct{})}
 	p.cmd = exec.Command(bin, args...)
@@ -82,6 +87,10 @@ func Start(bin, data string, extra ...string) (*Process, error) {
 	if p.NFSAddr == "" {
 		p.Kill()
 		return nil, fmt.Errorf("tandem serve did not log its NFS address; log:\n%s", p.Log())
+	}
+	if sa != nil && !strings.Contains(p.Log(), "meta=postgres content=s3") {
+		p.Kill()
+		return nil, fmt.Errorf("tandem serve did not open PostgreSQL and S3 as configured; log:\n%s", p.Log())
 	}
 	return p, nil
 }
