@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandemfs/tandem/internal/content"
 	contentmem "github.com/tandemfs/tandem/internal/content/memory"
 	"github.com/tandemfs/tandem/internal/fs"
 	"github.com/tandemfs/tandem/internal/identity"
@@ -34,9 +35,15 @@ const (
 
 func newEnv(t testing.TB, opt Options) *env {
 	t.Helper()
+	return newEnvOn(t, opt, contentmem.New())
+}
+
+// newEnvOn is newEnv with file contents in c.
+func newEnvOn(t testing.TB, opt Options, c content.Store) *env {
+	t.Helper()
 	ctx := context.Background()
 	m := metamem.New()
-	f, err := fs.New(m, contentmem.New(), fs.Options{})
+	f, err := fs.New(m, c, fs.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,9 @@ import (
 // shows as READONLY over SMB and the reverse. A directory's READONLY is
 // kept as set, like HIDDEN: on Windows it does not stop changes to the
 // directory either. DIRECTORY follows the file type, REPARSE_POINT marks
-// a symbolic link, and a file with none of these is NORMAL.
+// a symbolic link, and a file with none of these is NORMAL. SPARSE_FILE is
+// kept in the same word but only FSCTL_SET_SPARSE changes it (sparse.go):
+// CREATE and SET_INFO leave it as it is, as NTFS does.
 
 // FILE_ATTRIBUTE_* (MS-FSCC 2.6).
 const (
@@ -37,6 +39,7 @@ const (
 	attrArchive           = 0x00000020
 	attrNormal            = 0x00000080
 	attrTemporary         = 0x00000100
+	attrSparseFile        = 0x00000200
 	attrReparsePoint      = 0x00000400
 	attrOffline           = 0x00001000
 	attrNotContentIndexed = 0x00002000
@@ -137,7 +140,7 @@ func storedAttrs(a *fs.Attr) uint32 {
 	if a.Type == fs.TypeDir {
 		return attrStored | attrReadonly
 	}
-	return attrStored
+	return attrStored | attrSparseFile
 }
 
 // attrChange is how a FileAttributes value given by a client changes a
@@ -151,7 +154,9 @@ func attrChange(a *fs.Attr, v uint32) (sa fs.SetAttr, ok bool) {
 	if v&attrTemporary != 0 && a.Type == fs.TypeDir {
 		return sa, false
 	}
-	if keep := storedAttrs(a); v&keep != a.DOSAttrs&keep || a.DOSAttrs&^keep != 0 {
+	keep := storedAttrs(a)
+	v = v&^attrSparseFile | a.DOSAttrs&attrSparseFile
+	if v&keep != a.DOSAttrs&keep || a.DOSAttrs&^keep != 0 {
 		sa.Mask |= fs.SetDOSAttrs
 		sa.DOSAttrs = v & keep
 	}

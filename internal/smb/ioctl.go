@@ -15,8 +15,7 @@ func init() { register(CmdIoctl, serveIoctl) }
 // the network interface list (one interface: the address the client
 // reached), server-side copy (a resume key names the source open, COPYCHUNK
 // copies ranges into the target open without the data crossing the
-// network), sparse-file queries over files that are never sparse, zeroing
-// a range, object ids, and the reparse points of symbolic links
+// network), sparse files and compression (sparse.go), object ids, and the reparse points of symbolic links
 // (symlink.go). FSCTL_VALIDATE_NEGOTIATE_INFO is answered by the
 // framework. DFS referrals answer STATUS_FS_DRIVER_REQUIRED (this is no
 // DFS server), and every other control STATUS_NOT_SUPPORTED.
@@ -82,15 +81,17 @@ func serveIoctl(w *Response, r *Request) {
 	case fsctlDeleteReparsePoint:
 		st = StatusNotSupported
 	case fsctlSetSparse:
-		if !o.may(fileWriteData | fileWriteAttributes) {
-			st = StatusAccessDenied
-		}
+		st = setSparse(r, o, q.in)
 	case fsctlQueryAllocatedRanges:
 		out, st = allocatedRanges(r, o, &q)
 	case fsctlSetZeroData:
 		st = zeroData(r, o, q.in)
 	case fsctlCreateOrGetObjectID:
 		out, st = objectID(r, o, q.maxOut)
+	case fsctlGetCompression:
+		out, st = getCompression(q.maxOut)
+	case fsctlSetCompression:
+		st = setCompression(o, q.in)
 	default:
 		st = StatusNotSupported
 	}
@@ -305,92 +306,6 @@ func copyRange(ctx context.Context, r *Request, src, dst *open, from, to uint64,
 	}
 	if _, _, _, err := s.fs.Write(ctx, &dst.caller, dst.h, to, buf, stable); err != nil {
 		return StatusOf(err)
-	}
-	return StatusSuccess
-}
-
-// allocatedRanges answers FSCTL_QUERY_ALLOCATED_RANGES: files here are
-// never sparse, so the allocated part of the asked range is its part
-// below the end of the file.
-func allocatedRanges(r *Request, o *open, q *ioctlRequest) ([]byte, Status) {
-	if len(q.in) < 16 {
-		return nil, StatusInvalidParameter
-	}
-	if !o.may(fileReadData) {
-		return nil, StatusAccessDenied
-	}
-	off, n := binary.LittleEndian.Uint64(q.in), binary.LittleEndian.Uint64(q.in[8:])
-	if off > fs.MaxFileSize || n > fs.MaxFileSize-off {
-		return nil, StatusInvalidParameter
-	}
-	a, err := r.Conn.srv.fs.GetAttr(r.Context(), o.h)
-	if err != nil {
-		return nil, StatusOf(err)
-	}
-	end := min(off+n, a.Size)
-	if off >= end {
-		return []byte{}, StatusSuccess
-	}
-	if q.maxOut < 16 {
-		return nil, StatusBufferTooSmall
-	}
-	b := make([]byte, 16)
-	binary.LittleEndian.PutUint64(b, off)
-	binary.LittleEndian.PutUint64(b[8:], end-off)
-	return b, StatusSuccess
-}
-
-// maxZeroWrite bounds the zeros SET_ZERO_DATA writes inside a file: a
-// larger range is refused rather than tie the server up writing it.
-const maxZeroWrite = 64 << 20
-
-// zeroData answers FSCTL_SET_ZERO_DATA (FileOffset, BeyondFinalZero):
-// the part of the range inside the file becomes zeros. A range that
-// reaches the end of the file is cut off and the file extended again,
-// which the content store fills with zeros at no cost; a range inside
-// the file is overwritten with zeros, up to maxZeroWrite.
-func zeroData(r *Request, o *open, in []byte) Status {
-	if len(in) < 16 {
-		return StatusInvalidParameter
-	}
-	if !o.may(fileWriteData) {
-		return StatusAccessDenied
-	}
-	from, to := binary.LittleEndian.Uint64(in), binary.LittleEndian.Uint64(in[8:])
-	if from > to || to > fs.MaxFileSize {
-		return StatusInvalidParameter
-	}
-	s := r.Conn.srv
-	ctx := r.Context()
-	a, err := s.fs.GetAttr(ctx, o.h)
-	if err != nil {
-		return StatusOf(err)
-	}
-	to = min(to, a.Size)
-	if from >= to {
-		return StatusSuccess
-	}
-	if _, held := s.locks().CheckIO(o.key(), o.owner, from, to-from, true); held {
-		return StatusFileLockConflict
-	}
-	if to == a.Size {
-		for _, size := range []uint64{from, a.Size} {
-			if _, err := s.fs.SetAttr(ctx, &o.caller, o.h, fs.SetAttr{Mask: fs.SetSize, Size: size}, nil); err != nil {
-				return StatusOf(err)
-			}
-		}
-		return StatusSuccess
-	}
-	if to-from > maxZeroWrite {
-		return StatusNotSupported
-	}
-	zeros := make([]byte, min(to-from, copyMaxChunkBytes))
-	for from < to {
-		n := min(to-from, uint64(len(zeros)))
-		if _, _, _, err := s.fs.Write(ctx, &o.caller, o.h, from, zeros[:n], fs.Unstable); err != nil {
-			return StatusOf(err)
-		}
-		from += n
 	}
 	return StatusSuccess
 }

@@ -61,6 +61,7 @@ const (
 	fsCasePreservedNames      = 0x00000002
 	fsUnicodeOnDisk           = 0x00000004
 	fsPersistentACLs          = 0x00000008
+	fsSupportsSparseFiles     = 0x00000040
 	fsSupportsHardLinks       = 0x00400000
 	fsSectorSize              = 512
 	fsSectorsPerAllocUnit     = 8
@@ -355,7 +356,7 @@ func queryFilesystem(w *Response, r *Request, o *open, class byte) (int, Status)
 	case classFsAttribute:
 		const name = "NTFS"
 		b := w.Grow(12 + 2*len(name))
-		binary.LittleEndian.PutUint32(b, fsCasePreservedNames|fsUnicodeOnDisk|fsPersistentACLs|fsSupportsHardLinks)
+		binary.LittleEndian.PutUint32(b, fsCasePreservedNames|fsUnicodeOnDisk|fsPersistentACLs|fsSupportsSparseFiles|fsSupportsHardLinks)
 		binary.LittleEndian.PutUint32(b[4:], fs.MaxNameLen)
 		binary.LittleEndian.PutUint32(b[8:], 2*uint32(len(name)))
 		putUTF16(b[12:], name)
