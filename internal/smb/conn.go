@@ -60,7 +60,8 @@ type Conn struct {
 	early     earlyCancels // CANCELs that came before their request went async
 	closed    bool
 
-	ops connOps // the file operations' state of this connection
+	ops   connOps   // the file operations' state of this connection
+	order fileOrder // keeps a CLOSE behind the requests before it (order.go)
 }
 
 func newConn(s *Server, nc net.Conn) *Conn {
@@ -159,7 +160,7 @@ func (c *Conn) handleFrame(frame []byte) bool {
 		return !c.isClosed()
 	}
 	msgs = append([][]byte(nil), msgs...)
-	go c.serveChain(msgs, enc)
+	go c.serveOrdered(msgs, enc, c.order.enter(msgs))
 	return true
 }
 

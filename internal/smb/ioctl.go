@@ -103,6 +103,11 @@ func serveIoctl(w *Response, r *Request) {
 func serveServerIoctl(w *Response, r *Request, q *ioctlRequest) bool {
 	switch q.code {
 	case fsctlQueryNetworkIfInfo:
+		// Not about a file: the FileId must be all ones (MS-SMB2 3.3.5.15).
+		if DecodeFileID(r.Body[8:24]) != relatedFileID {
+			w.Error(StatusInvalidParameter)
+			return true
+		}
 		out, st := networkInterfaces(r, q.maxOut)
 		ioctlAnswer(w, r, st, out)
 	case fsctlDFSGetReferrals, fsctlDFSGetReferralsEx:

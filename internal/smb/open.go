@@ -39,6 +39,8 @@ type open struct {
 	enum          *dirEnum
 	ctimeSet      bool   // the change time was set through this open (setinfo.go)
 	stream        string // the named stream opened (streams.go), "" for the data
+
+	chseq channelSeq // channelseq.go
 }
 
 // Create options (MS-SMB2 2.2.13).
@@ -74,6 +76,7 @@ func (s *Server) newOpen(r *Request, h fs.Handle, isDir bool, access, share, opt
 	}
 	o.tree.Store(r.Tree)
 	o.owner = lock.SMBOwner(r.Conn.lockClient(), n)
+	o.chseq.seq = uint16(r.Header.Status) // the CREATE's ChannelSequence (channelseq.go)
 	return o
 }
 
@@ -244,6 +247,9 @@ func (r *Request) openOf(wire []byte) (*open, Status) {
 	o := r.Tree.ops.get(id)
 	if o == nil {
 		return nil, StatusFileClosed
+	}
+	if st := o.chseq.admit(r); st != StatusSuccess {
+		return nil, st
 	}
 	return o, StatusSuccess
 }
