@@ -129,6 +129,13 @@ func (s *Server) resolve(ctx context.Context, r *Request, comps []string, noFoll
 			// it leaves does not stop the walk.
 			name, h, a, err = s.fs.LookupFold(ctx, judgedAs(c, true), dir, comp)
 		}
+		if errors.Is(err, fs.ErrNotExist) {
+			if long, ok, uerr := s.unmangle(ctx, c, dir, comp); uerr != nil {
+				err = uerr
+			} else if ok {
+				name, h, a, err = s.fs.LookupFold(ctx, c, dir, long) // shortname.go
+			}
+		}
 		switch {
 		case errors.Is(err, fs.ErrNotExist) && last:
 			return resolved{dir: dir, name: comp, path: joinPath(names, comp)}, StatusSuccess

@@ -232,6 +232,9 @@ func (lw *listWriter) add(name string, a *fs.Attr) bool {
 			binary.LittleEndian.PutUint32(b[68:], tag)
 		}
 	}
+	if lw.class == classFileBothDirectory || lw.class == classFileIDBothDirectory {
+		putListedShortName(b, name) // shortname.go
+	}
 	switch lw.class {
 	case classFileIDFullDirectory:
 		binary.LittleEndian.PutUint64(b[72:], a.FileID)

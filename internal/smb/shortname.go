@@ -1,8 +1,12 @@
 package smb
 
 import (
+	"context"
+	"errors"
 	"hash/fnv"
 	"strings"
+
+	"github.com/tandemfs/tandem/internal/fs"
 )
 
 // shortName is the 8.3 name (FileAlternateNameInformation) of a file
@@ -11,6 +15,12 @@ import (
 // from it, as Samba's "mangled names" do: up to five characters of the
 // base, a tilde, two characters of a hash of the whole name and up to
 // three of the extension. The same name always mangles the same way.
+//
+// Listings report it (FileBothDirectoryInformation and
+// FileIdBothDirectoryInformation), and it is a name of the file: a path
+// component that names nothing is looked for among the short names of its
+// directory when it has the shape of a mangled one (MS-FSA 2.1.5.1), so
+// that a client can open, rename and delete a file by the name it listed.
 func shortName(name string) string {
 	base, ext := name, ""
 	if i := strings.LastIndexByte(name, '.'); i > 0 {
@@ -70,4 +80,43 @@ func upper83(c byte) byte {
 		return c
 	}
 	return 0
+}
+
+// putListedShortName writes the ShortNameLength and ShortName of a
+// directory entry b of a Both class. "." and ".." have none.
+func putListedShortName(b []byte, name string) {
+	if name == "." || name == ".." {
+		return
+	}
+	sn := shortName(name)
+	b[68] = byte(2 * len(sn)) // at most 12 ASCII characters
+	putUTF16(b[70:94], sn)
+}
+
+// mangled reports whether name has the shape of a mangled short name: a
+// valid 8.3 name with a tilde in its base.
+func mangled(name string) bool {
+	base, ext, _ := strings.Cut(name, ".")
+	return strings.Contains(base, "~") && valid83(base, 8) && valid83(ext, 3) && !strings.Contains(ext, ".")
+}
+
+// unmangle finds the entry of dir whose short name is name, a name that
+// looked up as it is names nothing. found is false when name is not
+// mangled or no entry has it as its short name.
+func (s *Server) unmangle(ctx context.Context, c *fs.Caller, dir fs.Handle, name string) (long string, found bool, err error) {
+	if !mangled(name) {
+		return "", false, nil
+	}
+	want := strings.ToUpper(name)
+	_, _, err = s.fs.ReadDir(ctx, c, dir, 0, 0, false, func(d *fs.DirEntry) bool {
+		if d.Name != "." && d.Name != ".." && shortName(d.Name) == want {
+			long, found = d.Name, true
+			return false
+		}
+		return true
+	})
+	if errors.Is(err, fs.ErrAccess) {
+		err = nil // a directory that may not be listed keeps its short names
+	}
+	return long, found, err
 }
