@@ -114,6 +114,13 @@ func serveCreate(w *Response, r *Request) {
 	if st == StatusSuccess {
 		q.comps, st = parseName(raw)
 	}
+	if st == StatusSuccess && namesDataStream(raw) {
+		// A data stream is no directory, whatever else holds (streams.go).
+		if q.options&optDirectory != 0 {
+			st = StatusNotADirectory
+		}
+		q.options |= optNonDirectory
+	}
 	if st != StatusSuccess {
 		s.releaseCreateGuid(&q)
 		w.Error(st)

@@ -43,6 +43,8 @@ type serverOps struct {
 	files map[lock.FileKey]*fileState
 	opens map[uint64]*open // by persistent FileId, disconnected durable opens too
 
+	streamNoDelete int // opens of named streams without FILE_SHARE_DELETE (streamops.go)
+
 	createGuids map[createKey]*open // opens of DH2Q requests (durable.go)
 	purges      atomic.Uint64       // disconnected durable opens closed for a break
 

@@ -6,7 +6,6 @@ import (
 	"net"
 
 	"github.com/tandemfs/tandem/internal/fs"
-	"github.com/tandemfs/tandem/internal/lock"
 )
 
 func init() { register(CmdIoctl, serveIoctl) }
@@ -292,11 +291,14 @@ func copychunk(r *Request, o *open, q *ioctlRequest) ([]byte, Status) {
 func copyRange(ctx context.Context, r *Request, src, dst *open, from, to uint64, buf []byte) Status {
 	s := r.Conn.srv
 	n := uint64(len(buf))
-	if _, held := s.locks().CheckIO(lock.KeyOf(src.h), src.owner, from, n, false); held {
+	if _, held := s.locks().CheckIO(src.key(), src.owner, from, n, false); held {
 		return StatusFileLockConflict
 	}
-	if _, held := s.locks().CheckIO(lock.KeyOf(dst.h), dst.owner, to, n, true); held {
+	if _, held := s.locks().CheckIO(dst.key(), dst.owner, to, n, true); held {
 		return StatusFileLockConflict
+	}
+	if src.stream != "" || dst.stream != "" {
+		return copyStreamRange(ctx, src, dst, from, to, buf) // streamops.go
 	}
 	got, _, _, err := s.fs.Read(ctx, &src.caller, src.h, from, buf)
 	if err != nil {

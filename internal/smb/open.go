@@ -88,6 +88,9 @@ func (s *Server) newOpen(r *Request, h fs.Handle, isDir bool, access, share, opt
 func (o *open) register(dir fs.Handle, name, path string) Status {
 	ops := &o.srv.ops
 	key := o.key()
+	if o.stream == "" && o.access&accessDelete != 0 && o.srv.streamsDenyDelete(o.h) {
+		return StatusSharingViolation // streamops.go
+	}
 	ops.mu.Lock()
 	f := ops.files[key]
 	if f != nil && f.deletePending {
@@ -112,6 +115,7 @@ func (o *open) register(dir fs.Handle, name, path string) Status {
 	f.opens++
 	o.file = f
 	ops.opens[o.id.Persistent] = o
+	ops.streamNoDelete += o.deniesFileDelete()
 	o.srv.fs.Hold(o.h) // the file outlives its name while open (close)
 	ops.mu.Unlock()
 	if st := o.tree.Load().ops.add(o); st != StatusSuccess {
@@ -150,6 +154,7 @@ func (o *open) close(ctx context.Context) bool {
 	ops := &s.ops
 	ops.mu.Lock()
 	delete(ops.opens, o.id.Persistent)
+	ops.streamNoDelete -= o.deniesFileDelete()
 	dur := s.forgetDurable(o)
 	f := o.file
 	if doc && !f.deletePending {
@@ -173,7 +178,12 @@ func (o *open) close(ctx context.Context) bool {
 	// delete is told a delete is pending rather than find a dying file.
 	dir, name, deleter := f.dir, f.name, f.deleter
 	ops.mu.Unlock()
-	_, err := s.fs.RemoveHandle(ctx, &deleter, dir, name, f.h)
+	var err error
+	if o.stream != "" {
+		err = s.removeStream(ctx, &deleter, f.h, o.stream) // streamops.go
+	} else {
+		_, err = s.fs.RemoveHandle(ctx, &deleter, dir, name, f.h)
+	}
 	if err != nil {
 		s.log.Debug("smb: delete on close failed", "file", f.key, "name", name, "err", err)
 	}

@@ -21,15 +21,16 @@ import (
 // A stream has share modes, byte-range locks, oplocks and leases and open
 // state of its own, under a lock table key made from its file's and its
 // name (open.key), as Windows keeps oplocks per stream: a lease key names
-// a lease on one stream of one file;
-// a delete pending on the file does not reach the opens of its streams,
-// and those do not keep the file from being deleted (Windows refuses to
-// delete a file with a stream open without FILE_SHARE_DELETE; the lock
-// table has no way to say that yet).
-// A stream cannot be deleted
-// on close or renamed (STATUS_NOT_SUPPORTED). Creating a stream of a file
-// that does not exist creates the file, empty, as Windows does. Stream
-// names are found without regard to case and kept as first spelled.
+// a lease on one stream of one file. A delete pending on the file does
+// not reach the opens of its streams; but an open of a stream without
+// FILE_SHARE_DELETE keeps its file from being opened for deletion, as on
+// Windows (streamops.go). A stream is deleted on close
+// (FILE_DELETE_ON_CLOSE, or a disposition set through one of its opens):
+// its attribute goes when its last open closes. It is renamed within its
+// file, onto another stream or the file's data (streamops.go). Creating a
+// stream of a file that does not exist creates the file, empty, as
+// Windows does. Stream names are found without regard to case and kept as
+// first spelled.
 
 // streamPrefix is the prefix of the extended attributes holding streams,
 // after fs.XattrUser.
@@ -68,6 +69,22 @@ func splitStream(raw []byte) ([]byte, string, Status) {
 	return raw, "", StatusSuccess
 }
 
+// namesDataStream reports whether a CREATE name (UTF-16LE raw) ends in
+// "::$DATA", the default data stream named explicitly.
+func namesDataStream(raw []byte) bool {
+	const suffix = "::$DATA"
+	if len(raw) < 2*len(suffix) {
+		return false
+	}
+	tail := raw[len(raw)-2*len(suffix):]
+	for i := range len(suffix) {
+		if tail[2*i+1] != 0 || upper83(tail[2*i]) != suffix[i] && tail[2*i] != suffix[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // streamAttr is the extended attribute of stream name.
 func streamAttr(name string) string { return fs.XattrUser + streamPrefix + name }
 
@@ -89,11 +106,8 @@ func (s *Server) findStream(ctx context.Context, r *Request, h fs.Handle, name s
 
 // createStream opens or creates a named stream (CREATE of "file:name").
 func (s *Server) createStream(ctx context.Context, r *Request, q *createRequest, stream string) (*open, uint32, fs.Attr, Status) {
-	switch {
-	case q.options&optDirectory != 0:
+	if q.options&optDirectory != 0 {
 		return nil, 0, fs.Attr{}, StatusNotADirectory
-	case q.options&optDeleteOnClose != 0:
-		return nil, 0, fs.Attr{}, StatusNotSupported
 	}
 	res, st := s.resolve(ctx, r, q.comps, false)
 	if st != StatusSuccess {
@@ -168,6 +182,12 @@ func (s *Server) createStream(ctx context.Context, r *Request, q *createRequest,
 	o.caller.Judged = judged
 	o.stream = name
 	o.cacheRequest(r.Conn, q)
+	if q.options&optDeleteOnClose != 0 {
+		if res.attr.Type != fs.TypeDir && res.attr.Mode&0o200 == 0 {
+			return nil, 0, fs.Attr{}, StatusCannotDelete
+		}
+		o.deleteOnClose = true
+	}
 	if st := s.breakForOpen(o, q, exists && overwrite); st != StatusSuccess {
 		return nil, 0, fs.Attr{}, st
 	}
@@ -187,14 +207,18 @@ func (s *Server) createStream(ctx context.Context, r *Request, q *createRequest,
 // key is the lock table key of what o opened: its file's, or for a named
 // stream one of the stream's own. Real file ids stay far below 2^63, so
 // the stream keys, which have that bit set, never meet a file's.
-func (o *open) key() lock.FileKey {
-	k := lock.KeyOf(o.h)
-	if o.stream == "" {
+func (o *open) key() lock.FileKey { return streamKey(o.h, o.stream) }
+
+// streamKey is the lock table key of stream of the file h ("" for its
+// data).
+func streamKey(fh fs.Handle, stream string) lock.FileKey {
+	k := lock.KeyOf(fh)
+	if stream == "" {
 		return k
 	}
 	h := fnv.New64a()
 	h.Write(binary.LittleEndian.AppendUint64(nil, k.ID))
-	h.Write([]byte(strings.ToLower(o.stream)))
+	h.Write([]byte(strings.ToLower(stream)))
 	k.ID = 1<<63 | h.Sum64()>>1
 	return k
 }
@@ -306,8 +330,20 @@ func writeStream(w *Response, r *Request, o *open, off uint64, data []byte) {
 // is false for the classes that apply to the file itself.
 func setStreamInfo(r *Request, o *open, class byte, in []byte) (st Status, handled bool) {
 	switch class {
-	case classFileRename, classFileRenameEx, classFileLink, classFileDisposition, classFileDispositionEx:
+	case classFileLink:
 		return StatusNotSupported, true
+	case classFileRename, classFileRenameEx:
+		if !o.may(accessDelete) {
+			return StatusAccessDenied, true
+		}
+		return renameStream(r, o, in, class == classFileRenameEx), true
+	case classFileDisposition, classFileDispositionEx:
+		del, onClose := in[0] != 0, false
+		if class == classFileDispositionEx {
+			flags := binary.LittleEndian.Uint32(in)
+			del, onClose = flags&dispositionDelete != 0, flags&dispositionOnClose != 0
+		}
+		return streamDisposition(r, o, del, onClose), true
 	case classFileAllocation, classFileEndOfFile:
 		if !o.may(fileWriteData) {
 			return StatusAccessDenied, true
