@@ -215,5 +215,6 @@ type fileState struct {
 
 	deletePending bool
 	deleter       fs.Caller // who asked for the delete
+	waitsStreams  bool      // the delete waits for opens of named streams (streamops.go)
 	alloc         uint64    // allocation size a client set (alloc.go)
 }

@@ -186,7 +186,7 @@ func (s *Server) breakForOpen(o *open, q *createRequest, overwrite bool) Status 
 	req.Deadline = s.opt.Now().Add(s.breakTimeout())
 	s.ops.mu.Lock()
 	f := s.ops.files[req.File]
-	pending, deleting := f != nil && f.deletePending, f != nil && f.deletePending && f.opens == 0
+	pending, deleting := f != nil && f.deletePending, f != nil && f.deletePending && f.opens == 0 && !f.waitsStreams
 	s.ops.mu.Unlock()
 	if deleting && s.awaitDeleted(req.File, f) {
 		return statusRetry // the name is free now, or another file's

@@ -93,7 +93,7 @@ func (o *open) register(dir fs.Handle, name, path string) Status {
 	}
 	ops.mu.Lock()
 	f := ops.files[key]
-	if f != nil && f.deletePending {
+	if f != nil && f.deletePending || o.stream != "" && ops.fileWaitsStreams(o.h) {
 		ops.mu.Unlock()
 		return StatusDeletePending
 	}
@@ -131,6 +131,9 @@ func (o *open) register(dir fs.Handle, name, path string) Status {
 // file was deleted.
 func (o *open) close(ctx context.Context) bool {
 	s := o.srv
+	if o.stream != "" {
+		defer s.finishFileDelete(ctx, o.h) // streamops.go
+	}
 	s.notifyClosed(o)
 	ns := s.locks().ReleaseOwner(o.owner)
 	s.journal().Lazy()
@@ -177,6 +180,11 @@ func (o *open) close(ctx context.Context) bool {
 	// Keep the state while deleting, so that an open racing with the
 	// delete is told a delete is pending rather than find a dying file.
 	dir, name, deleter := f.dir, f.name, f.deleter
+	if o.stream == "" && ops.streamOpensLeft(f.h) {
+		f.waitsStreams = true // the last of them deletes it (streamops.go)
+		ops.mu.Unlock()
+		return false
+	}
 	ops.mu.Unlock()
 	var err error
 	if o.stream != "" {

@@ -267,3 +267,49 @@ func copyStreamRange(ctx context.Context, src, dst *open, from, to uint64, buf [
 	copy(v[to:], buf)
 	return StatusOf(s.fs.SetXattr(ctx, &dst.caller, dst.h, streamAttr(dst.stream), v))
 }
+
+// A file deleted while named streams of it are open (with
+// FILE_SHARE_DELETE) goes when the last of them closes, as on Windows:
+// until then its state stays with the delete pending, and opens of the
+// file or of its streams are told so.
+
+// streamOpensLeft reports whether a named stream of the file h is open.
+// Requires ops.mu.
+func (ops *serverOps) streamOpensLeft(h fs.Handle) bool {
+	for _, o := range ops.opens {
+		if o.stream != "" && o.h.ID == h.ID {
+			return true
+		}
+	}
+	return false
+}
+
+// fileWaitsStreams reports whether the file h is deleted once its
+// streams' opens close. Requires ops.mu.
+func (ops *serverOps) fileWaitsStreams(h fs.Handle) bool {
+	f := ops.files[lock.KeyOf(h)]
+	return f != nil && f.waitsStreams
+}
+
+// finishFileDelete deletes the file h if its delete waited for the opens
+// of its streams and none is left.
+func (s *Server) finishFileDelete(ctx context.Context, h fs.Handle) {
+	ops := &s.ops
+	ops.mu.Lock()
+	f := ops.files[lock.KeyOf(h)]
+	if f == nil || !f.waitsStreams || f.opens > 0 || ops.streamOpensLeft(h) {
+		ops.mu.Unlock()
+		return
+	}
+	f.waitsStreams = false
+	dir, name, deleter := f.dir, f.name, f.deleter
+	ops.mu.Unlock()
+	if _, err := s.fs.RemoveHandle(context.WithoutCancel(ctx), &deleter, dir, name, f.h); err != nil {
+		s.log.Debug("smb: delete after the streams closed failed", "file", f.key, "name", name, "err", err)
+	}
+	ops.mu.Lock()
+	if ops.files[f.key] == f && f.opens == 0 {
+		delete(ops.files, f.key)
+	}
+	ops.mu.Unlock()
+}

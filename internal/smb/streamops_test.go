@@ -118,15 +118,31 @@ func TestStreamDeniesFileDelete(t *testing.T) {
 	}
 	if cr := c.create(createReq{name: "g", access: fileReadData, share: shareAll, disp: dispOpen}); cr.Status != StatusSuccess {
 		t.Errorf("open for reading beside it: %v", cr.Status)
+	} else {
+		c.close(cr.ID)
 	}
 	c.close(s)
 	s = c.mustCreate(createReq{name: "g:s", access: rw, share: shareAll, disp: dispOpen})
+	c.write(s, 0, []byte("kept"))
 	d := c.create(createReq{name: "g", access: accessDelete, share: shareAll, disp: dispOpen, options: optDeleteOnClose})
 	if d.Status != StatusSuccess {
 		t.Fatalf("open for delete beside a stream that shares delete: %v", d.Status)
 	}
 	c.close(d.ID)
+	// The file goes once the stream's open closes; until then it and its
+	// streams are being deleted, and the open stream still reads.
+	if b, st := c.read(s, 0, 10); st != StatusSuccess || string(b) != "kept" {
+		t.Errorf("read of the open stream of a deleted file: %q %v", b, st)
+	}
+	for _, name := range []string{"g", "g:s"} {
+		if cr := c.create(createReq{name: name, access: fileReadData, share: shareAll, disp: dispOpenIf}); cr.Status != StatusDeletePending {
+			t.Errorf("open %q while its delete waits for the stream: %v", name, cr.Status)
+		}
+	}
 	c.close(s)
+	if cr := c.create(openReq("g")); cr.Status != StatusObjectNameNotFound {
+		t.Errorf("the file after its stream's open closed: %v", cr.Status)
+	}
 }
 
 // TestDataStreamOfDirectory: "dir::$DATA" names a data stream, which no
