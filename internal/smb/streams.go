@@ -78,7 +78,11 @@ func namesDataStream(raw []byte) bool {
 	}
 	tail := raw[len(raw)-2*len(suffix):]
 	for i := range len(suffix) {
-		if tail[2*i+1] != 0 || upper83(tail[2*i]) != suffix[i] && tail[2*i] != suffix[i] {
+		c := tail[2*i]
+		if c >= 'a' && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		if tail[2*i+1] != 0 || c != suffix[i] {
 			return false
 		}
 	}
