@@ -7,12 +7,19 @@ import (
 	"github.com/tandemfs/tandem/internal/content"
 )
 
+// maxZeroWrite bounds the zeros ZeroRange writes inside a file where the
+// content store cannot punch holes (S3): a larger range is refused rather
+// than tie the server up writing it.
+const maxZeroWrite = 64 << 20
+
 // Range is a run of Len bytes of a file at Off.
 type Range = content.Range
 
 // ZeroRange makes the n bytes at off read as zeros, giving their storage
 // back where the content store can (a hole), without changing the size:
-// the part of the range past the end of the file is left alone. It
+// the part of the range past the end of the file is left alone. A store
+// that cannot punch gets zeros written, up to maxZeroWrite (ErrNotSupp
+// beyond), or is cut at off when the range reaches the end of the file. It
 // changes mtime and ctime as a write does, with a write's checks, and is
 // as durable as an UNSTABLE write until Commit.
 func (f *FS) ZeroRange(ctx context.Context, c *Caller, h Handle, off, n uint64) (Wcc, error) {
@@ -35,7 +42,19 @@ func (f *FS) ZeroRange(ctx context.Context, c *Caller, h Handle, off, n uint64) 
 	if off >= end {
 		return call.wcc, nil
 	}
-	if err := content.PunchHole(f.content, h.ID, int64(off), int64(end-off)); err != nil {
+	_, punches := f.content.(content.Puncher)
+	switch {
+	case punches:
+		err = content.PunchHole(f.content, h.ID, int64(off), int64(end-off))
+	case end == call.ino.Size:
+		// What lies past the stored length reads as zeros: cut there.
+		err = f.content.Truncate(h.ID, int64(off))
+	case end-off > maxZeroWrite:
+		return call.wcc, ErrNotSupp
+	default:
+		err = content.PunchHole(f.content, h.ID, int64(off), int64(end-off))
+	}
+	if err != nil {
 		return call.wcc, f.result("zero range", err)
 	}
 	call.now, call.end = f.now(), 0
