@@ -60,7 +60,10 @@
 // lock.go, notify.go and notifychanges.go (CHANGE_NOTIFY, fed by the
 // file system's change events), lease.go (oplocks and leases), and the
 // durable handles: durable.go, durablereconnect.go, durablerecord.go,
-// durablerestore.go and appinstance.go.
+// durablerestore.go and appinstance.go. Beside them: streams.go and
+// streamops.go (named streams), sparse.go (sparse files), shortname.go
+// (8.3 names), channelseq.go (ChannelSequence) and order.go (a CLOSE
+// behind the requests before it).
 //
 // # File operations
 //
@@ -222,7 +225,8 @@
 // Handlers run concurrently: requests of one compound run in order on one
 // goroutine, separate frames on separate goroutines (NEGOTIATE,
 // SESSION_SETUP, CANCEL and CHANGE_NOTIFY excepted, which are served in
-// arrival order: a handler that goes async must not block).
+// arrival order: a handler that goes async must not block). A CLOSE
+// waits for the frames read before it on the same open (order.go).
 // A panic in a handler is logged and answered STATUS_INTERNAL_ERROR.
 //
 // # Choices worth knowing
