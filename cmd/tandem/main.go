@@ -13,6 +13,7 @@ Usage:
   tandem serve [flags]       run the server (tandem serve --help for flags)
   tandem status [--data D] [--json]   show the running server of a data directory
   tandem user add|passwd|del|list ...   manage SMB users (tandem user --help)
+  tandem share add|set|del|show|list ...   manage shares online (tandem share --help)
   tandem locks [--data D]    list every lock, waiting request and share reservation
   tandem grace end [--data D]   end the grace period after a restart now
   tandem version             print the version
@@ -46,6 +47,8 @@ func main() {
 		err = status(os.Args[2:])
 	case "user":
 		err = user(os.Args[2:])
+	case "share":
+		err = share(os.Args[2:])
 	case "locks":
 		err = locks(os.Args[2:])
 	case "grace":

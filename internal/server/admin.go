@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"os"
 	"time"
+
+	"github.com/tandemfs/tandem/internal/identity"
 )
 
 // Status is what `tandem status` shows.
@@ -21,21 +23,30 @@ type Status struct {
 
 func (s *Server) registerAdmin() {
 	s.registerUserAdmin()
+	s.registerShareAdmin()
 	s.admin.Handle("status", func(ctx context.Context, _ json.RawMessage) (any, error) {
-		st := Status{PID: os.Getpid(), Started: s.started, Data: s.cfg.Data}
-		if s.NFSAddr != nil {
-			st.NFSAddr = s.NFSAddr.String()
-		}
-		if s.SMBAddr != nil {
-			st.SMBAddr = s.SMBAddr.String()
-		}
-		if l := s.locks; l != nil {
-			st.NSMState = l.nsm.State()
-			st.Grace = l.graceStatus()
-		}
-		for _, sh := range s.FS.Shares() {
-			st.Shares = append(st.Shares, sh.Name)
-		}
-		return st, nil
+		return s.Status(), nil
 	})
+}
+
+// Identities is the server's user store.
+func (s *Server) Identities() *identity.Store { return s.ids }
+
+// Status is what `tandem status` shows.
+func (s *Server) Status() Status {
+	st := Status{PID: os.Getpid(), Started: s.started, Data: s.cfg.Data}
+	if s.NFSAddr != nil {
+		st.NFSAddr = s.NFSAddr.String()
+	}
+	if s.SMBAddr != nil {
+		st.SMBAddr = s.SMBAddr.String()
+	}
+	if l := s.locks; l != nil {
+		st.NSMState = l.nsm.State()
+		st.Grace = l.graceStatus()
+	}
+	for _, sh := range s.FS.Shares() {
+		st.Shares = append(st.Shares, sh.Name)
+	}
+	return st
 }

@@ -46,6 +46,7 @@ type Server struct {
 	locks   *locks
 	ids     *identity.Store
 	smb     *smb.Server
+	shares  *shareSet
 	started time.Time
 
 	mu        sync.Mutex
@@ -71,10 +72,6 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	shares, err := cfg.FSShares()
-	if err != nil {
-		return nil, err
-	}
 	t0 := time.Now()
 	if err := s.openStores(ctx); err != nil {
 		return nil, err
@@ -83,11 +80,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	if err != nil {
 		return nil, fmt.Errorf("file system: %w", err)
 	}
-	for _, sh := range shares {
-		if _, err := s.FS.AddShare(ctx, sh); err != nil {
-			return nil, fmt.Errorf("share %s: %w", sh.Name, err)
-		}
-		log.Info("share", "name", sh.Name, "nfs_path", "/"+sh.Name, "read_only", sh.ReadOnly, "locking", cfg.shareLocking(sh.Name))
+	if err := s.setupShares(ctx); err != nil {
+		return nil, err
+	}
+	for _, sh := range s.shares.list() {
+		log.Info("share", "name", sh.Name, "nfs_path", "/"+sh.Name, "read_only", sh.ReadOnly, "locking", sh.Locking, "in_config", sh.InConfig)
 	}
 	log.Info("stores open", "data", cfg.Data, "meta", s.cfg.Meta.Backend, "content", s.cfg.Content.Backend,
 		"took", time.Since(t0).Round(time.Millisecond))

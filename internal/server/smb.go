@@ -20,10 +20,6 @@ func (s *Server) startSMB(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("server GUID: %w", err)
 	}
-	byName := map[string]ShareConfig{}
-	for _, sh := range s.cfg.Shares {
-		byName[sh.Name] = sh
-	}
 	s.smb = smb.New(s.FS, s.ids, smb.Options{
 		Logger:       s.log.With("component", "smb"),
 		ServerGUID:   guid,
@@ -33,7 +29,7 @@ func (s *Server) startSMB(ctx context.Context) error {
 		Durable:      durableStore{s.locks.journal},
 		BreakTimeout: time.Duration(s.cfg.BreakTimeout),
 		Share: func(name string) smb.ShareOptions {
-			sh := byName[name]
+			sh := s.shares.get(name)
 			return smb.ShareOptions{Encrypt: sh.Encrypt, Guest: sh.Guest, Comment: sh.Comment}
 		},
 	})
