@@ -14,7 +14,9 @@ Usage:
   tandem status [--data D] [--json]   show the running server of a data directory
   tandem user add|passwd|del|list ...   manage SMB users (tandem user --help)
   tandem share add|set|del|show|list ...   manage shares online (tandem share --help)
-  tandem locks [--data D]    list every lock, waiting request and share reservation
+  tandem locks [--data D] [--json]   list every lock, waiting request and share reservation
+  tandem locks break CLIENT  free what a stuck client holds
+  tandem sessions [list|close] ...   SMB sessions and NFS clients; cut one off
   tandem grace end [--data D]   end the grace period after a restart now
   tandem version             print the version
 
@@ -50,7 +52,13 @@ func main() {
 	case "share":
 		err = share(os.Args[2:])
 	case "locks":
-		err = locks(os.Args[2:])
+		if len(os.Args) > 2 && os.Args[2] == "break" {
+			err = locksBreak(os.Args[3:])
+		} else {
+			err = locks(os.Args[2:])
+		}
+	case "sessions":
+		err = sessions(os.Args[2:])
 	case "grace":
 		err = grace(os.Args[2:])
 	case "version", "--version", "-v":

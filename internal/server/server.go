@@ -51,6 +51,7 @@ type Server struct {
 
 	mu        sync.Mutex
 	listeners []net.Listener
+	listening []Listener // for `tandem status`
 	conns     []net.PacketConn
 	wg        sync.WaitGroup
 
@@ -124,11 +125,13 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	}
 	s.NFSAddr = l.Addr()
 	s.serveTCP(s.rpc, l)
+	s.noteListener("nfs+mount+nlm+nsm", l.Addr().String(), "tcp")
 	port := l.Addr().(*net.TCPAddr).Port
 	if pc, err := net.ListenPacket("udp", net.JoinHostPort(host, strconv.Itoa(port))); err != nil {
 		log.Warn("no UDP for NFS/MOUNT", "addr", nfsAddr, "err", err)
 	} else {
 		s.serveUDP(s.rpc, pc)
+		s.noteListener("nfs+mount+nlm+nsm", pc.LocalAddr().String(), "udp")
 	}
 	log.Info("listening", "service", "nfs+mount", "addr", l.Addr().String(), "transports", "tcp,udp",
 		"mount", fmt.Sprintf("mount -t nfs -o vers=3,proto=tcp,port=%d,mountport=%d,mountproto=tcp HOST:/%s /mnt", port, port, cfg.FirstShare()))
@@ -156,6 +159,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 			s.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 			s.wg.Add(1)
 			go func() { defer s.wg.Done(); _ = s.metrics.Serve(ml) }()
+			s.noteListener("metrics", "http://"+ml.Addr().String()+"/metrics", "tcp")
 			log.Info("listening", "service", "metrics", "addr", "http://"+ml.Addr().String()+"/metrics")
 		}
 	}
@@ -185,10 +189,12 @@ func (s *Server) startPortmap(host string, nfsPort int) {
 		return
 	}
 	s.serveTCP(s.pmap, l)
+	s.noteListener("portmap", l.Addr().String(), "tcp")
 	if pc, err := net.ListenPacket("udp", addr); err != nil {
 		s.log.Warn("portmapper UDP not started", "addr", addr, "err", err)
 	} else {
 		s.serveUDP(s.pmap, pc)
+		s.noteListener("portmap", pc.LocalAddr().String(), "udp")
 	}
 	s.log.Info("listening", "service", "portmap", "addr", l.Addr().String(), "transports", "tcp,udp")
 }

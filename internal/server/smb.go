@@ -51,6 +51,7 @@ func (s *Server) startSMB(ctx context.Context) error {
 		return fmt.Errorf("SMB listener: %w", err)
 	}
 	s.SMBAddr = l.Addr()
+	s.noteListener("smb", l.Addr().String(), "tcp")
 	s.mu.Lock()
 	s.listeners = append(s.listeners, l)
 	s.mu.Unlock()
