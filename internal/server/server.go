@@ -47,7 +47,10 @@ type Server struct {
 	ids     *identity.Store
 	smb     *smb.Server
 	shares  *shareSet
-	started time.Time
+
+	reqMetrics *requestMetrics
+	smbMetrics *smbMetrics // nil without SMB
+	started    time.Time
 
 	mu        sync.Mutex
 	listeners []net.Listener
@@ -59,6 +62,8 @@ type Server struct {
 	NFSAddr net.Addr
 	// SMBAddr is the SMB listener's address (nil when SMB is off).
 	SMBAddr net.Addr
+	// MetricsAddr is the metrics listener's address (nil when off).
+	MetricsAddr net.Addr
 }
 
 // Start opens the stores in cfg.Data and starts every listener. It returns
@@ -74,9 +79,13 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	t0 := time.Now()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.reqMetrics = newRequestMetrics(reg)
 	if err := s.openStores(ctx); err != nil {
 		return nil, err
 	}
+	s.meta = newTimedStore(s.meta, reg)
 	s.FS, err = fs.New(s.meta, s.content, fs.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("file system: %w", err)
@@ -98,9 +107,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		return nil, fmt.Errorf("admin socket: %w", err)
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	m := newRPCMetrics(reg)
+	m := s.reqMetrics
 	if err := s.startLocks(ctx, reg); err != nil {
 		return nil, err
 	}
@@ -143,12 +150,14 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	}
 	s.locks.nsm.NotifyAll()
 	if cfg.SMBPort != 0 {
+		s.smbMetrics = newSMBMetrics(reg, m, time.Duration(cfg.BreakTimeout))
 		if err := s.startSMB(ctx); err != nil {
 			return nil, err
 		}
 	} else {
 		log.Info("SMB off (--smb-port 0)")
 	}
+	s.registerGauges(reg, s.smbMetrics)
 	if cfg.MetricsAddr != "" {
 		ml, err := net.Listen("tcp", cfg.MetricsAddr)
 		if err != nil {
@@ -159,6 +168,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 			s.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 			s.wg.Add(1)
 			go func() { defer s.wg.Done(); _ = s.metrics.Serve(ml) }()
+			s.MetricsAddr = ml.Addr()
 			s.noteListener("metrics", "http://"+ml.Addr().String()+"/metrics", "tcp")
 			log.Info("listening", "service", "metrics", "addr", "http://"+ml.Addr().String()+"/metrics")
 		}
@@ -181,7 +191,7 @@ func (s *Server) startPortmap(host string, nfsPort int) {
 	}
 	svc.Set(ms)
 	s.pmap = rpc.NewServer(rpc.ServerOptions{Logger: s.log.With("component", "portmap")})
-	s.pmap.Register(rpc.Program{Prog: portmap.Prog, Low: 2, High: 4, Name: "portmap", Handler: svc})
+	s.pmap.Register(rpc.Program{Prog: portmap.Prog, Low: 2, High: 4, Name: "portmap", Handler: s.reqMetrics.wrap("portmap", svc)})
 	addr := net.JoinHostPort(host, strconv.Itoa(s.cfg.PortmapPort))
 	l, err := net.Listen("tcp", addr)
 	if err != nil {

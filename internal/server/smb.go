@@ -20,6 +20,10 @@ func (s *Server) startSMB(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("server GUID: %w", err)
 	}
+	var obs smb.Observer
+	if s.smbMetrics != nil {
+		obs = s.smbMetrics
+	}
 	s.smb = smb.New(s.FS, s.ids, smb.Options{
 		Logger:       s.log.With("component", "smb"),
 		ServerGUID:   guid,
@@ -28,6 +32,7 @@ func (s *Server) startSMB(ctx context.Context) error {
 		Journal:      s.locks.journal,
 		Durable:      durableStore{s.locks.journal},
 		BreakTimeout: time.Duration(s.cfg.BreakTimeout),
+		Observer:     obs,
 		Share: func(name string) smb.ShareOptions {
 			sh := s.shares.get(name)
 			return smb.ShareOptions{Encrypt: sh.Encrypt, Guest: sh.Guest, Comment: sh.Comment}

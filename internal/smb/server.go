@@ -94,6 +94,9 @@ type Options struct {
 	// means 300 s. A request that asks for none gets 60 s, or the cap if
 	// it is lower.
 	DurableMaxTimeout time.Duration
+	// Observer, if set, is told of requests, locks, breaks and
+	// connections, for metrics (observe.go).
+	Observer Observer
 }
 
 // ErrServerClosed is returned by Serve after Shutdown.
@@ -204,6 +207,9 @@ func (s *Server) Serve(l net.Listener) error {
 			return err
 		}
 		delay = 0
+		if s.opt.Observer != nil {
+			s.opt.Observer.Accepted()
+		}
 		c := newConn(s, nc)
 		s.mu.Lock()
 		if s.closing.Load() {

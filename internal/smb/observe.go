@@ -1,0 +1,52 @@
+package smb
+
+import (
+	"time"
+
+	"github.com/tandemfs/tandem/internal/lock"
+)
+
+// Observer is told what the server does, for metrics. Its methods run on
+// the serving goroutines, so they must be cheap and must not block.
+type Observer interface {
+	// Request reports one request served: its command, the status it was
+	// answered with (StatusPending when it went asynchronous), the time it
+	// took, and its request and response bodies (valid only during the
+	// call), from which READ and WRITE sizes can be read.
+	Request(cmd Command, st Status, d time.Duration, req, resp []byte)
+	// Lock reports a byte-range lock decision: Granted (at once or to a
+	// waiter), Denied, Queued (a request that waits) or Deadlock.
+	Lock(st lock.Status)
+	// BreakSent reports a lease or oplock break sent to holder, and
+	// whether it waits for an acknowledgment; BreakAcked reports that
+	// acknowledgment, ok false if it came too late.
+	BreakSent(holder lock.Owner, lease, ackRequired bool)
+	BreakAcked(holder lock.Owner, ok bool)
+	// Accepted reports a new connection.
+	Accepted()
+}
+
+// observeRequest reports a served request, if anyone listens.
+func (c *Conn) observeRequest(h *Header, w *Response, r *Request, t0 time.Time) {
+	if o := c.srv.opt.Observer; o != nil && w != nil {
+		o.Request(h.Command, w.Status, time.Since(t0), r.Body, w.Bytes())
+	}
+}
+
+func (s *Server) observeLock(st lock.Status) {
+	if o := s.opt.Observer; o != nil {
+		o.Lock(st)
+	}
+}
+
+func (s *Server) observeBreak(b *lock.Break) {
+	if o := s.opt.Observer; o != nil {
+		o.BreakSent(b.Holder, b.Lease, b.AckRequired)
+	}
+}
+
+func (s *Server) observeAck(holder lock.Owner, st lock.Status) {
+	if o := s.opt.Observer; o != nil {
+		o.BreakAcked(holder, st == lock.Granted)
+	}
+}
