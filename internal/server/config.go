@@ -35,6 +35,8 @@ type Config struct {
 	// [content] tables); the defaults keep both in Data.
 	Meta    MetaConfig    `toml:"meta"`
 	Content ContentConfig `toml:"content"`
+	// Limits is the [limits] table (limits.go).
+	Limits LimitsConfig `toml:"limits"`
 }
 
 // MetaConfig is the [meta] table: where metadata lives.

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/binary"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -26,6 +27,7 @@ type smbMetrics struct {
 	written  prometheus.Counter
 	accepted prometheus.Counter
 	locks    *lockMetrics
+	logons   *logonGuard
 
 	breaks      [2]prometheus.Counter // oplock, lease
 	ackLatency  prometheus.Observer
@@ -77,7 +79,10 @@ func newSMBMetrics(reg prometheus.Registerer, m *requestMetrics, breakTimeout ti
 }
 
 // Request implements smb.Observer.
-func (o *smbMetrics) Request(cmd smb.Command, st smb.Status, d time.Duration, req, resp []byte) {
+func (o *smbMetrics) Request(cmd smb.Command, st smb.Status, d time.Duration, client netip.Addr, req, resp []byte) {
+	if st == smb.StatusLogonFailure && o.logons != nil {
+		o.logons.failed(client)
+	}
 	i := min(int(cmd), numSMBCommands)
 	o.calls[i].Inc()
 	o.durs[i].Observe(d.Seconds())

@@ -48,9 +48,12 @@ type Server struct {
 	smb     *smb.Server
 	shares  *shareSet
 
-	reqMetrics *requestMetrics
-	smbMetrics *smbMetrics // nil without SMB
-	started    time.Time
+	reqMetrics   *requestMetrics
+	limitMetrics *limitMetrics
+	logons       *logonGuard
+	stopSweep    chan struct{}
+	smbMetrics   *smbMetrics // nil without SMB
+	started      time.Time
 
 	mu        sync.Mutex
 	listeners []net.Listener
@@ -82,6 +85,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.reqMetrics = newRequestMetrics(reg)
+	s.limitMetrics = newLimitMetrics(reg)
+	s.cfg.Limits = s.cfg.Limits.withDefaults()
 	if err := s.openStores(ctx); err != nil {
 		return nil, err
 	}
@@ -112,7 +117,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		return nil, err
 	}
 
-	s.rpc = rpc.NewServer(rpc.ServerOptions{Logger: log.With("component", "rpc")})
+	ro := s.cfg.Limits.rpcOptions()
+	ro.Logger = log.With("component", "rpc")
+	s.rpc = rpc.NewServer(ro)
 	progs := []rpc.Program{
 		{Prog: mount.Program, Low: 1, High: 3, Name: "mount", Handler: mount.New(s.FS, mount.Options{Logger: log})},
 		{Prog: nfs3.Program, Low: 3, High: 3, Name: "nfs", Handler: nfs3.New(s.FS, nfs3.Options{Logger: log, Locks: s.locks.mgr, Notices: s.locks.route,
@@ -131,7 +138,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		return nil, fmt.Errorf("NFS listener: %w", err)
 	}
 	s.NFSAddr = l.Addr()
-	s.serveTCP(s.rpc, l)
+	s.serveTCP(s.rpc, s.limitListener(l, "nfs", nil))
 	s.noteListener("nfs+mount+nlm+nsm", l.Addr().String(), "tcp")
 	port := l.Addr().(*net.TCPAddr).Port
 	if pc, err := net.ListenPacket("udp", net.JoinHostPort(host, strconv.Itoa(port))); err != nil {
@@ -150,7 +157,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	}
 	s.locks.nsm.NotifyAll()
 	if cfg.SMBPort != 0 {
+		s.logons = newLogonGuard(s.cfg.Limits.LogonFailures, time.Duration(s.cfg.Limits.LogonLockout))
 		s.smbMetrics = newSMBMetrics(reg, m, time.Duration(cfg.BreakTimeout))
+		s.smbMetrics.logons = s.logons
 		if err := s.startSMB(ctx); err != nil {
 			return nil, err
 		}
@@ -265,6 +274,10 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	if s.metrics != nil {
 		_ = s.metrics.Close()
+	}
+	if s.stopSweep != nil {
+		close(s.stopSweep)
+		s.stopSweep = nil
 	}
 	if s.admin != nil {
 		_ = s.admin.Close()

@@ -33,6 +33,7 @@ func (s *Server) startSMB(ctx context.Context) error {
 		Durable:      durableStore{s.locks.journal},
 		BreakTimeout: time.Duration(s.cfg.BreakTimeout),
 		Observer:     obs,
+		MaxCredits:   uint16(s.cfg.Limits.SMBMaxCredits),
 		Share: func(name string) smb.ShareOptions {
 			sh := s.shares.get(name)
 			return smb.ShareOptions{Encrypt: sh.Encrypt, Guest: sh.Guest, Comment: sh.Comment}
@@ -56,6 +57,10 @@ func (s *Server) startSMB(ctx context.Context) error {
 		return fmt.Errorf("SMB listener: %w", err)
 	}
 	s.SMBAddr = l.Addr()
+	s.stopSweep = make(chan struct{})
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.sweepHandshakes(s.stopSweep) }()
+	l = s.limitListener(l, "smb", s.logons)
 	s.noteListener("smb", l.Addr().String(), "tcp")
 	s.mu.Lock()
 	s.listeners = append(s.listeners, l)

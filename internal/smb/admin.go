@@ -2,6 +2,7 @@ package smb
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"slices"
 )
@@ -171,4 +172,34 @@ func (s *Server) CloseLockClient(name string) int {
 		c.nc.Close()
 	}
 	return len(cs)
+}
+
+// CloseWithoutSession cuts the connections that have no session yet and
+// that stale says have waited too long; it returns how many.
+func (s *Server) CloseWithoutSession(stale func(net.Conn) bool) int {
+	s.mu.Lock()
+	var cs []*Conn
+	for c := range s.conns {
+		cs = append(cs, c)
+	}
+	s.mu.Unlock()
+	n := 0
+	for _, c := range cs {
+		c.mu.Lock()
+		sessions := make([]*Session, 0, len(c.sessions))
+		for _, ss := range c.sessions {
+			sessions = append(sessions, ss)
+		}
+		closed := c.closed
+		c.mu.Unlock()
+		has := false
+		for _, ss := range sessions {
+			has = has || ss.valid()
+		}
+		if !has && !closed && stale(c.nc) {
+			c.nc.Close()
+			n++
+		}
+	}
+	return n
 }

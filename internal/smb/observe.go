@@ -1,6 +1,7 @@
 package smb
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/tandemfs/tandem/internal/lock"
@@ -11,9 +12,10 @@ import (
 type Observer interface {
 	// Request reports one request served: its command, the status it was
 	// answered with (StatusPending when it went asynchronous), the time it
-	// took, and its request and response bodies (valid only during the
-	// call), from which READ and WRITE sizes can be read.
-	Request(cmd Command, st Status, d time.Duration, req, resp []byte)
+	// took, the client's address, and its request and response bodies
+	// (valid only during the call), from which READ and WRITE sizes can
+	// be read.
+	Request(cmd Command, st Status, d time.Duration, client netip.Addr, req, resp []byte)
 	// Lock reports a byte-range lock decision: Granted (at once or to a
 	// waiter), Denied, Queued (a request that waits) or Deadlock.
 	Lock(st lock.Status)
@@ -29,7 +31,7 @@ type Observer interface {
 // observeRequest reports a served request, if anyone listens.
 func (c *Conn) observeRequest(h *Header, w *Response, r *Request, t0 time.Time) {
 	if o := c.srv.opt.Observer; o != nil && w != nil {
-		o.Request(h.Command, w.Status, time.Since(t0), r.Body, w.Bytes())
+		o.Request(h.Command, w.Status, time.Since(t0), c.remote, r.Body, w.Bytes())
 	}
 }
 
