@@ -5,6 +5,9 @@ package main
 import (
 	"fmt"
 	"os"
+
+	"github.com/tandemfs/tandem/internal/admin"
+	"github.com/tandemfs/tandem/internal/server"
 )
 
 const usage = `tandem — one namespace over NFSv3 and SMB, with one lock manager.
@@ -73,4 +76,24 @@ func main() {
 		fmt.Fprintln(os.Stderr, "tandem:", err)
 		os.Exit(1)
 	}
+}
+
+// packagedData is where the Debian package's server keeps its data.
+const packagedData = "/var/lib/tandem"
+
+// defaultData is the data directory the administration commands use
+// without --data: $TANDEM_DATA if set; else ./tandem-data, where `tandem
+// serve` keeps it by default; else, when that does not exist, that of the
+// packaged server, if it runs.
+func defaultData() string {
+	if d := os.Getenv("TANDEM_DATA"); d != "" {
+		return d
+	}
+	d := server.Defaults().Data
+	if _, err := os.Stat(d); err != nil {
+		if _, err := os.Stat(admin.SocketPath(packagedData)); err == nil {
+			return packagedData
+		}
+	}
+	return d
 }

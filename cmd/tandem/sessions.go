@@ -34,7 +34,7 @@ func sessions(args []string) error {
 	}
 	fl := flag.NewFlagSet("sessions "+sub, flag.ContinueOnError)
 	fl.Usage = func() { fmt.Fprint(fl.Output(), sessionsUsage) }
-	data := fl.String("data", server.Defaults().Data, "data `directory` of the server to ask")
+	data := fl.String("data", defaultData(), "data `directory` of the server to ask")
 	asJSON := fl.Bool("json", false, "print as JSON")
 	client := fl.String("client", "", "close every connection from this `address`")
 	if err := parseInterspersed(fl, args); err != nil {
@@ -83,7 +83,7 @@ func sessions(args []string) error {
 // locksBreak serves `tandem locks break CLIENT`.
 func locksBreak(args []string) error {
 	fl := flag.NewFlagSet("locks break", flag.ContinueOnError)
-	data := fl.String("data", server.Defaults().Data, "data `directory` of the server to ask")
+	data := fl.String("data", defaultData(), "data `directory` of the server to ask")
 	fl.Usage = func() {
 		fmt.Fprint(fl.Output(), `Usage: tandem locks break CLIENT [--data D]
 

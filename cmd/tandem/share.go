@@ -134,6 +134,7 @@ func share(args []string) error {
 	}
 
 	cfg := server.Defaults()
+	cfg.Data = defaultData()
 	if *config != "" {
 		if err := cfg.LoadFile(*config); err != nil {
 			return err

@@ -16,7 +16,7 @@ import (
 
 func status(args []string) error {
 	fl := flag.NewFlagSet("status", flag.ContinueOnError)
-	data := fl.String("data", server.Defaults().Data, "data `directory` of the server to ask")
+	data := fl.String("data", defaultData(), "data `directory` of the server to ask")
 	asJSON := fl.Bool("json", false, "print the status as JSON")
 	if err := fl.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -72,7 +72,7 @@ func printSessions(st server.Status) {
 // grace serves `tandem grace end`.
 func grace(args []string) error {
 	fl := flag.NewFlagSet("grace", flag.ContinueOnError)
-	data := fl.String("data", server.Defaults().Data, "data `directory` of the server to ask")
+	data := fl.String("data", defaultData(), "data `directory` of the server to ask")
 	fl.Usage = func() {
 		fmt.Fprint(fl.Output(), `Usage: tandem grace end [--data D]
 

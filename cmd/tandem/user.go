@@ -106,6 +106,7 @@ func user(args []string) error {
 	}
 
 	cfg := server.Defaults()
+	cfg.Data = defaultData()
 	if *config != "" {
 		if err := cfg.LoadFile(*config); err != nil {
 			return err
