@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,9 +23,9 @@ type LimitsConfig struct {
 	// after it was accepted (it sends nothing, dribbles, or keeps failing
 	// to log on) is closed.
 	HandshakeTimeout Duration `toml:"handshake_timeout"`
-	// WriteTimeout: a client that takes no reply bytes for this long (it
-	// does not read) is cut off, so that replies waiting for it do not
-	// pile up.
+	// WriteTimeout: an SMB client that takes no reply bytes for this
+	// long (it does not read) is cut off, so that replies waiting for it
+	// do not pile up. NFS replies are bounded by NFSIdleTimeout.
 	WriteTimeout Duration `toml:"write_timeout"`
 	// LogonFailures failed SMB logons from one address within a minute
 	// make its new connections refused for LogonLockout.
@@ -67,32 +66,34 @@ type limitMetrics struct{ vec *prometheus.CounterVec }
 func newLimitMetrics(reg prometheus.Registerer) *limitMetrics {
 	v := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tandem_limit_refusals_total",
-		Help: "Connections and clients refused or cut off by a limit, by protocol and limit (max_connections, handshake_timeout, write_timeout, logon_failures).",
+		Help: "Connections refused or cut off by a limit, by protocol and limit (max_connections, handshake_timeout, logon_failures).",
 	}, []string{"protocol", "limit"})
 	reg.MustRegister(v)
 	return &limitMetrics{vec: v}
 }
 
-// limitListener accepts at most max connections at once, refuses those
-// from addresses locked out, and gives every connection a write timeout.
+// limitListener accepts at most max connections at once and refuses
+// those from addresses locked out. It hands on the connections themselves,
+// not wrappers, so that the protocols keep their vectored writes.
 type limitListener struct {
 	net.Listener
-	max          int64
-	open         atomic.Int64
-	writeTimeout time.Duration
-	lockout      *logonGuard // nil: none
-	overCap      prometheus.Counter
-	lockedOut    prometheus.Counter
-	slowReader   prometheus.Counter
+	max       int
+	open      func() int  // connections open now
+	lockout   *logonGuard // nil: none
+	overCap   prometheus.Counter
+	lockedOut prometheus.Counter
+
+	mu       sync.Mutex
+	accepted map[net.Conn]time.Time // recent connections, for the handshake timeout
+	track    bool
 }
 
-func (s *Server) limitListener(l net.Listener, proto string, guard *logonGuard) *limitListener {
-	lim := s.cfg.Limits
+func (s *Server) limitListener(l net.Listener, proto string, open func() int, guard *logonGuard) *limitListener {
 	m := s.limitMetrics.vec
 	return &limitListener{
-		Listener: l, max: int64(lim.MaxConnections), writeTimeout: time.Duration(lim.WriteTimeout), lockout: guard,
+		Listener: l, max: s.cfg.Limits.MaxConnections, open: open, lockout: guard,
 		overCap: m.WithLabelValues(proto, "max_connections"), lockedOut: m.WithLabelValues(proto, "logon_failures"),
-		slowReader: m.WithLabelValues(proto, "write_timeout"),
+		accepted: map[net.Conn]time.Time{}, track: guard != nil,
 	}
 }
 
@@ -110,44 +111,38 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			c.Close()
 			continue
 		}
-		if l.open.Add(1) > l.max {
-			l.open.Add(-1)
+		if l.open() >= l.max {
 			l.overCap.Inc()
 			c.Close()
 			continue
 		}
-		return &limitConn{Conn: c, l: l, accepted: time.Now()}, nil
+		if l.track {
+			l.mu.Lock()
+			l.accepted[c] = time.Now()
+			l.mu.Unlock()
+		}
+		return c, nil
 	}
 }
 
-// limitConn is one admitted connection.
-type limitConn struct {
-	net.Conn
-	l        *limitListener
-	accepted time.Time
-	closed   atomic.Bool
-	timedOut atomic.Bool
+// acceptedBefore reports whether nc was accepted before t.
+func (l *limitListener) acceptedBefore(nc net.Conn, t time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	at, ok := l.accepted[nc]
+	return ok && at.Before(t)
 }
 
-// Write gives each write the listener's timeout: a client that reads no
-// reply for that long is cut off, not waited for.
-func (c *limitConn) Write(p []byte) (int, error) {
-	if c.l.writeTimeout > 0 {
-		_ = c.Conn.SetWriteDeadline(time.Now().Add(c.l.writeTimeout))
+// forget drops the connections accepted before t: past the handshake
+// timeout they are either closed or have a session.
+func (l *limitListener) forget(t time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for c, at := range l.accepted {
+		if at.Before(t) {
+			delete(l.accepted, c)
+		}
 	}
-	n, err := c.Conn.Write(p)
-	if ne, ok := err.(net.Error); ok && ne.Timeout() && c.timedOut.CompareAndSwap(false, true) {
-		c.l.slowReader.Inc()
-		c.Conn.Close()
-	}
-	return n, err
-}
-
-func (c *limitConn) Close() error {
-	if c.closed.CompareAndSwap(false, true) {
-		c.l.open.Add(-1)
-	}
-	return c.Conn.Close()
 }
 
 // logonGuard counts failed SMB logons by client address and locks out an
@@ -223,7 +218,7 @@ func (l LimitsConfig) rpcOptions() rpc.ServerOptions {
 
 // sweepHandshakes closes the SMB connections still without a session
 // HandshakeTimeout after they were accepted, every second until stop.
-func (s *Server) sweepHandshakes(stop <-chan struct{}) {
+func (s *Server) sweepHandshakes(l *limitListener, stop <-chan struct{}) {
 	timeout := time.Duration(s.cfg.Limits.HandshakeTimeout)
 	refused := s.limitMetrics.vec.WithLabelValues("smb", "handshake_timeout")
 	t := time.NewTicker(time.Second)
@@ -234,11 +229,9 @@ func (s *Server) sweepHandshakes(stop <-chan struct{}) {
 			return
 		case <-t.C:
 		}
-		now := time.Now()
-		n := s.smb.CloseWithoutSession(func(nc net.Conn) bool {
-			lc, ok := nc.(*limitConn)
-			return ok && now.Sub(lc.accepted) > timeout
-		})
+		cut := time.Now().Add(-timeout)
+		n := s.smb.CloseWithoutSession(func(nc net.Conn) bool { return l.acceptedBefore(nc, cut) })
 		refused.Add(float64(n))
+		l.forget(cut)
 	}
 }

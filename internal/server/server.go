@@ -138,7 +138,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		return nil, fmt.Errorf("NFS listener: %w", err)
 	}
 	s.NFSAddr = l.Addr()
-	s.serveTCP(s.rpc, s.limitListener(l, "nfs", nil))
+	s.serveTCP(s.rpc, s.limitListener(l, "nfs", func() int { return len(s.rpc.Peers()) }, nil))
 	s.noteListener("nfs+mount+nlm+nsm", l.Addr().String(), "tcp")
 	port := l.Addr().(*net.TCPAddr).Port
 	if pc, err := net.ListenPacket("udp", net.JoinHostPort(host, strconv.Itoa(port))); err != nil {

@@ -34,6 +34,7 @@ func (s *Server) startSMB(ctx context.Context) error {
 		BreakTimeout: time.Duration(s.cfg.BreakTimeout),
 		Observer:     obs,
 		MaxCredits:   uint16(s.cfg.Limits.SMBMaxCredits),
+		WriteTimeout: time.Duration(s.cfg.Limits.WriteTimeout),
 		Share: func(name string) smb.ShareOptions {
 			sh := s.shares.get(name)
 			return smb.ShareOptions{Encrypt: sh.Encrypt, Guest: sh.Guest, Comment: sh.Comment}
@@ -57,10 +58,11 @@ func (s *Server) startSMB(ctx context.Context) error {
 		return fmt.Errorf("SMB listener: %w", err)
 	}
 	s.SMBAddr = l.Addr()
+	ll := s.limitListener(l, "smb", s.smb.Connections, s.logons)
+	l = ll
 	s.stopSweep = make(chan struct{})
 	s.wg.Add(1)
-	go func() { defer s.wg.Done(); s.sweepHandshakes(s.stopSweep) }()
-	l = s.limitListener(l, "smb", s.logons)
+	go func() { defer s.wg.Done(); s.sweepHandshakes(ll, s.stopSweep) }()
 	s.noteListener("smb", l.Addr().String(), "tcp")
 	s.mu.Lock()
 	s.listeners = append(s.listeners, l)

@@ -517,6 +517,7 @@ func (c *Conn) send(resps []*Response, enc *Session) error {
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	c.armWrite()
 	if enc != nil {
 		return c.writeEncrypted(resps, total, enc)
 	}

@@ -52,3 +52,11 @@ func (s *Server) observeAck(holder lock.Owner, st lock.Status) {
 		o.BreakAcked(holder, st == lock.Granted)
 	}
 }
+
+// armWrite bounds the write about to start by Options.WriteTimeout: a
+// client that reads no reply is cut off rather than waited for.
+func (c *Conn) armWrite() {
+	if d := c.srv.opt.WriteTimeout; d > 0 {
+		_ = c.nc.SetWriteDeadline(time.Now().Add(d))
+	}
+}

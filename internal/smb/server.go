@@ -97,6 +97,9 @@ type Options struct {
 	// Observer, if set, is told of requests, locks, breaks and
 	// connections, for metrics (observe.go).
 	Observer Observer
+	// WriteTimeout bounds each write to a client; one that takes no
+	// reply bytes for this long loses its connection. Zero: no bound.
+	WriteTimeout time.Duration
 }
 
 // ErrServerClosed is returned by Serve after Shutdown.
