@@ -41,6 +41,9 @@ type LimitsConfig struct {
 	// no call in progress; it also bounds the receipt of one record (a
 	// slow sender).
 	NFSIdleTimeout Duration `toml:"nfs_idle_timeout"`
+	// SMBMaxSessions bounds the SMB sessions of the server; a logon over
+	// it is answered STATUS_INSUFFICIENT_RESOURCES.
+	SMBMaxSessions int `toml:"smb_max_sessions"`
 	// SMBMaxCredits bounds the requests an SMB client may have
 	// outstanding on one connection.
 	SMBMaxCredits int `toml:"smb_max_credits"`
@@ -56,6 +59,7 @@ func (l LimitsConfig) withDefaults() LimitsConfig {
 	l.NFSMaxInFlight = cmp.Or(l.NFSMaxInFlight, rpc.DefaultMaxInFlight)
 	l.NFSMaxRecordSize = cmp.Or(l.NFSMaxRecordSize, rpc.DefaultMaxRecordSize)
 	l.NFSIdleTimeout = cmp.Or(l.NFSIdleTimeout, Duration(rpc.DefaultIdleTimeout))
+	l.SMBMaxSessions = cmp.Or(l.SMBMaxSessions, 16384)
 	l.SMBMaxCredits = min(cmp.Or(l.SMBMaxCredits, 8192), 65535)
 	return l
 }

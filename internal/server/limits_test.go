@@ -232,3 +232,39 @@ func TestLogonFlood(t *testing.T) {
 		t.Fatalf("refusals counted: %v, want 7", n)
 	}
 }
+
+// TestSessionCap: a logon over smb_max_sessions is answered
+// STATUS_INSUFFICIENT_RESOURCES and counted; once a session goes, a new
+// one is admitted.
+func TestSessionCap(t *testing.T) {
+	s := limitsServer(t, LimitsConfig{SMBMaxSessions: 2})
+	var held []*smbclient.Conn
+	for range 2 {
+		c, _, err := smbclient.Connect(s.SMBAddr.String(), smbclient.Options{}, "alice", "pw-Alice1", "export")
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	c, err := smbclient.Dial(s.SMBAddr.String(), smbclient.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if st, err := c.SessionSetup(smbclient.Logon{User: "alice", Password: "pw-Alice1"}); err != nil || st != smbclient.Status(0xc000009a) {
+		t.Fatalf("logon over the cap: %v %v, want STATUS_INSUFFICIENT_RESOURCES", st, err)
+	}
+	if n := refusals(t, s, "smb", "max_sessions"); n != 1 {
+		t.Fatalf("refusals counted: %v, want 1", n)
+	}
+	held[0].Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(s.smb.Sessions()) > 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the closed session is still counted")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	wellBehaved(t, s, "under-session-cap")
+	held[1].Close()
+}

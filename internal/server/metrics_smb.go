@@ -20,14 +20,15 @@ const numSMBCommands = 0x13
 
 // smbMetrics implements smb.Observer with pre-resolved series.
 type smbMetrics struct {
-	calls    [numSMBCommands + 1]prometheus.Counter
-	durs     [numSMBCommands + 1]prometheus.Observer
-	errs     *statusCounters
-	read     prometheus.Counter
-	written  prometheus.Counter
-	accepted prometheus.Counter
-	locks    *lockMetrics
-	logons   *logonGuard
+	calls      [numSMBCommands + 1]prometheus.Counter
+	durs       [numSMBCommands + 1]prometheus.Observer
+	errs       *statusCounters
+	read       prometheus.Counter
+	written    prometheus.Counter
+	accepted   prometheus.Counter
+	locks      *lockMetrics
+	logons     *logonGuard
+	sessionCap prometheus.Counter // logons refused by the session cap
 
 	breaks      [2]prometheus.Counter // oplock, lease
 	ackLatency  prometheus.Observer
@@ -80,8 +81,13 @@ func newSMBMetrics(reg prometheus.Registerer, m *requestMetrics, breakTimeout ti
 
 // Request implements smb.Observer.
 func (o *smbMetrics) Request(cmd smb.Command, st smb.Status, d time.Duration, client netip.Addr, req, resp []byte) {
-	if st == smb.StatusLogonFailure && o.logons != nil {
-		o.logons.failed(client)
+	if cmd == smb.CmdSessionSetup {
+		switch {
+		case st == smb.StatusLogonFailure && o.logons != nil:
+			o.logons.failed(client)
+		case st == smb.StatusInsufficientResources && o.sessionCap != nil:
+			o.sessionCap.Inc()
+		}
 	}
 	i := min(int(cmd), numSMBCommands)
 	o.calls[i].Inc()

@@ -160,6 +160,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		s.logons = newLogonGuard(s.cfg.Limits.LogonFailures, time.Duration(s.cfg.Limits.LogonLockout))
 		s.smbMetrics = newSMBMetrics(reg, m, time.Duration(cfg.BreakTimeout))
 		s.smbMetrics.logons = s.logons
+		s.smbMetrics.sessionCap = s.limitMetrics.vec.WithLabelValues("smb", "max_sessions")
 		if err := s.startSMB(ctx); err != nil {
 			return nil, err
 		}

@@ -35,6 +35,7 @@ func (s *Server) startSMB(ctx context.Context) error {
 		Observer:     obs,
 		MaxCredits:   uint16(s.cfg.Limits.SMBMaxCredits),
 		WriteTimeout: time.Duration(s.cfg.Limits.WriteTimeout),
+		MaxSessions:  s.cfg.Limits.SMBMaxSessions,
 		Share: func(name string) smb.ShareOptions {
 			sh := s.shares.get(name)
 			return smb.ShareOptions{Encrypt: sh.Encrypt, Guest: sh.Guest, Comment: sh.Comment}

@@ -60,3 +60,14 @@ func (c *Conn) armWrite() {
 		_ = c.nc.SetWriteDeadline(time.Now().Add(d))
 	}
 }
+
+// sessionsFull reports whether the server has Options.MaxSessions
+// established sessions.
+func (s *Server) sessionsFull() bool {
+	if s.opt.MaxSessions <= 0 {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sessions) >= s.opt.MaxSessions
+}

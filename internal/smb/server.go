@@ -100,6 +100,9 @@ type Options struct {
 	// WriteTimeout bounds each write to a client; one that takes no
 	// reply bytes for this long loses its connection. Zero: no bound.
 	WriteTimeout time.Duration
+	// MaxSessions bounds the sessions of the server; a logon over it is
+	// answered STATUS_INSUFFICIENT_RESOURCES. Zero: no bound.
+	MaxSessions int
 }
 
 // ErrServerClosed is returned by Serve after Shutdown.
