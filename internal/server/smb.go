@@ -61,9 +61,10 @@ func (s *Server) startSMB(ctx context.Context) error {
 	s.SMBAddr = l.Addr()
 	ll := s.limitListener(l, "smb", s.smb.Connections, s.logons)
 	l = ll
-	s.stopSweep = make(chan struct{})
+	stop := make(chan struct{})
+	s.stopSweep = stop
 	s.wg.Add(1)
-	go func() { defer s.wg.Done(); s.sweepHandshakes(ll, s.stopSweep) }()
+	go func() { defer s.wg.Done(); s.sweepHandshakes(ll, stop) }()
 	s.noteListener("smb", l.Addr().String(), "tcp")
 	s.mu.Lock()
 	s.listeners = append(s.listeners, l)
