@@ -194,7 +194,7 @@ type lockMetrics struct {
 // there (every protocol's front end asks), and returns those of proto.
 func newLockMetrics(reg prometheus.Registerer, proto string) *lockMetrics {
 	vec := func(name, help string) prometheus.Counter {
-		v := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, []string{"proto"})
+		v := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, []string{"protocol"})
 		if err := reg.Register(v); err != nil {
 			are, ok := err.(prometheus.AlreadyRegisteredError)
 			if !ok {
