@@ -268,3 +268,79 @@ func TestSessionCap(t *testing.T) {
 	wellBehaved(t, s, "under-session-cap")
 	held[1].Close()
 }
+
+// TestNonReadingSMBClient: an SMB client whose replies are not taken (a
+// proxy between it and the server stops reading the server's side while
+// READs keep coming) is cut off by the write timeout; a well-behaved
+// client works meanwhile.
+func TestNonReadingSMBClient(t *testing.T) {
+	s := limitsServer(t, LimitsConfig{WriteTimeout: Duration(2 * time.Second)})
+	pl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pl.Close()
+	stall := make(chan struct{})
+	go func() {
+		cc, err := pl.Accept()
+		if err != nil {
+			return
+		}
+		defer cc.Close()
+		sc, err := net.Dial("tcp", s.SMBAddr.String())
+		if err != nil {
+			return
+		}
+		defer sc.Close()
+		sc.(*net.TCPConn).SetReadBuffer(4096)
+		go io.Copy(sc, cc)
+		// Replies flow until stall, then nobody reads them.
+		buf := make([]byte, 64<<10)
+		for {
+			select {
+			case <-stall:
+				<-time.After(time.Minute)
+				return
+			default:
+			}
+			_ = sc.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+			n, err := sc.Read(buf)
+			if n > 0 {
+				cc.Write(buf[:n])
+			}
+			var ne net.Error
+			if err != nil && !(errors.As(err, &ne) && ne.Timeout()) {
+				return
+			}
+		}
+	}()
+	c, tr, err := smbclient.Connect(pl.Addr().String(), smbclient.Options{Timeout: 30 * time.Second}, "alice", "pw-Alice1", "export")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rw := smbclient.CreateRequest{DesiredAccess: smbclient.AccessReadWrite, ShareAccess: smbclient.ShareAll, Disposition: smbclient.DispositionOpenIf}
+	r, err := tr.Create("big", rw)
+	if err != nil || r.Status != smbclient.StatusSuccess {
+		t.Fatalf("CREATE: %v %v", r, err)
+	}
+	if _, st, err := tr.Write(r.FileID, 0, make([]byte, 1<<20)); err != nil || st != smbclient.StatusSuccess {
+		t.Fatalf("WRITE: %v %v", st, err)
+	}
+	if len(s.smb.Sessions()) != 1 {
+		t.Fatal("no session through the proxy")
+	}
+	close(stall)
+	for range 64 {
+		go tr.Read(r.FileID, 0, 1<<20)
+	}
+	wellBehaved(t, s, "during-smb-nonreader")
+	deadline := time.Now().Add(15 * time.Second)
+	for s.smb.Connections() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the SMB client that takes no reply was not cut off")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	wellBehaved(t, s, "after-smb-nonreader")
+}
