@@ -8,13 +8,14 @@
 #   iproute2 util-linux          the VM's tap device and network namespace, test/smbtools' namespace
 #   samba samba-common-bin       smbd for the SMB self-check of the VM harness
 #   samba-testsuite              smbtorture, Samba's SMB conformance suite (test/smbtorture)
+#   systemd adduser              systemd-analyze verify of the packaged unit, the package's user (test/pkg)
 #   postgresql-15                the PostgreSQL metadata store's tests (test/pgtest starts its own
 #                                server as the user tandemtest, made below; no service is started)
 # SeaweedFS, the S3 server of the S3 content store's tests, is not a Debian package: test/s3test
 # builds it from the Go module proxy into /var/tmp/tandem-seaweedfs the first time (minutes).
 set -euo pipefail
 pkgs=(libnfs-utils smbclient qemu-system-x86 debootstrap busybox-static cpio e2fsprogs kmod
-      xz-utils iproute2 util-linux samba samba-common-bin samba-testsuite postgresql-15)
+      xz-utils iproute2 util-linux samba samba-common-bin samba-testsuite postgresql-15 systemd adduser)
 # PostgreSQL refuses to run as root; the tests run it as this user.
 if [ "$(id -u)" = 0 ] && ! id tandemtest >/dev/null 2>&1; then
 	useradd --system --no-create-home --shell /usr/sbin/nologin tandemtest

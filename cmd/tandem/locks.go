@@ -21,7 +21,7 @@ import (
 // each with its share and that share's locking.
 func locks(args []string) error {
 	fl := flag.NewFlagSet("locks", flag.ContinueOnError)
-	data := fl.String("data", server.Defaults().Data, "data `directory` of the server to ask")
+	data := fl.String("data", defaultData(), "data `directory` of the server to ask")
 	asJSON := fl.Bool("json", false, "print the entries as a JSON array")
 	if err := fl.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

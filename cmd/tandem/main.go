@@ -5,6 +5,9 @@ package main
 import (
 	"fmt"
 	"os"
+
+	"github.com/tandemfs/tandem/internal/admin"
+	"github.com/tandemfs/tandem/internal/server"
 )
 
 const usage = `tandem — one namespace over NFSv3 and SMB, with one lock manager.
@@ -13,7 +16,10 @@ Usage:
   tandem serve [flags]       run the server (tandem serve --help for flags)
   tandem status [--data D] [--json]   show the running server of a data directory
   tandem user add|passwd|del|list ...   manage SMB users (tandem user --help)
-  tandem locks [--data D]    list every lock, waiting request and share reservation
+  tandem share add|set|del|show|list ...   manage shares online (tandem share --help)
+  tandem locks [--data D] [--json]   list every lock, waiting request and share reservation
+  tandem locks break CLIENT  free what a stuck client holds
+  tandem sessions [list|close] ...   SMB sessions and NFS clients; cut one off
   tandem grace end [--data D]   end the grace period after a restart now
   tandem version             print the version
 
@@ -46,8 +52,16 @@ func main() {
 		err = status(os.Args[2:])
 	case "user":
 		err = user(os.Args[2:])
+	case "share":
+		err = share(os.Args[2:])
 	case "locks":
-		err = locks(os.Args[2:])
+		if len(os.Args) > 2 && os.Args[2] == "break" {
+			err = locksBreak(os.Args[3:])
+		} else {
+			err = locks(os.Args[2:])
+		}
+	case "sessions":
+		err = sessions(os.Args[2:])
 	case "grace":
 		err = grace(os.Args[2:])
 	case "version", "--version", "-v":
@@ -62,4 +76,24 @@ func main() {
 		fmt.Fprintln(os.Stderr, "tandem:", err)
 		os.Exit(1)
 	}
+}
+
+// packagedData is where the Debian package's server keeps its data.
+const packagedData = "/var/lib/tandem"
+
+// defaultData is the data directory the administration commands use
+// without --data: $TANDEM_DATA if set; else ./tandem-data, where `tandem
+// serve` keeps it by default; else, when that does not exist, that of the
+// packaged server, if it runs.
+func defaultData() string {
+	if d := os.Getenv("TANDEM_DATA"); d != "" {
+		return d
+	}
+	d := server.Defaults().Data
+	if _, err := os.Stat(d); err != nil {
+		if _, err := os.Stat(admin.SocketPath(packagedData)); err == nil {
+			return packagedData
+		}
+	}
+	return d
 }

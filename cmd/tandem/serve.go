@@ -25,7 +25,9 @@ shuts it down cleanly (calls in progress finish, the stores are synced).
 
 Every flag but --config is also a key of the TOML config file (dashes
 become underscores: --nfs-port is nfs_port); a flag given on the command line
-wins over the file. Shares are configured in the file as [[share]] tables:
+wins over the file. Shares are managed with "tandem share add|set|del" on the
+running server; the file may list some as [[share]] tables, which are set as
+written at every start:
 
   [[share]]
   name      = "export"   # NFS path /export

@@ -16,7 +16,7 @@ import (
 
 func status(args []string) error {
 	fl := flag.NewFlagSet("status", flag.ContinueOnError)
-	data := fl.String("data", server.Defaults().Data, "data `directory` of the server to ask")
+	data := fl.String("data", defaultData(), "data `directory` of the server to ask")
 	asJSON := fl.Bool("json", false, "print the status as JSON")
 	if err := fl.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -33,10 +33,9 @@ func status(args []string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(st)
 	}
-	fmt.Printf("pid      %d\nup       %s\ndata     %s\nnfs      %s\n",
-		st.PID, time.Since(st.Started).Round(time.Second), st.Data, st.NFSAddr)
-	if st.SMBAddr != "" {
-		fmt.Printf("smb      %s\n", st.SMBAddr)
+	fmt.Printf("pid      %d\nup       %s\ndata     %s\n", st.PID, time.Since(st.Started).Round(time.Second), st.Data)
+	for _, l := range st.Listeners {
+		fmt.Printf("listen   %-18s %s (%s)\n", l.Service, l.Addr, l.Proto)
 	}
 	fmt.Printf("shares   %s\nnsm      state %d\n", strings.Join(st.Shares, ", "), st.NSMState)
 	if g := st.Grace; g.Active {
@@ -45,13 +44,35 @@ func status(args []string) error {
 	} else {
 		fmt.Printf("grace    none\n")
 	}
+	printSessions(st)
+	fmt.Printf("locks   ")
+	for _, p := range []string{"nlm", "smb", "local"} {
+		if c, ok := st.Locks[p]; ok || p != "local" {
+			fmt.Printf(" %s: %d ranges, %d waiting, %d share reservations, %d leases/oplocks;", p, c.Ranges, c.Waiting, c.Shares, c.Caching)
+		}
+	}
+	fmt.Println()
 	return nil
+}
+
+// printSessions prints the clients of both protocols.
+func printSessions(st server.Status) {
+	fmt.Printf("nfs      %d hosts connected", len(st.NFS.Clients))
+	for _, c := range st.NFS.Clients {
+		fmt.Printf("; %s (%d conns)", c.Addr, c.Conns)
+	}
+	fmt.Printf("\nnlm      %d hosts monitored %s\n", len(st.NFS.LockHosts), strings.Join(st.NFS.LockHosts, ", "))
+	fmt.Printf("smb      %d connections, %d sessions, %d open files, %d durable handles waiting\n",
+		st.SMB.Connections, len(st.SMB.Sessions), st.SMB.OpenFiles, len(st.SMB.Durable))
+	for _, si := range st.SMB.Sessions {
+		fmt.Printf("  session %s\n", si)
+	}
 }
 
 // grace serves `tandem grace end`.
 func grace(args []string) error {
 	fl := flag.NewFlagSet("grace", flag.ContinueOnError)
-	data := fl.String("data", server.Defaults().Data, "data `directory` of the server to ask")
+	data := fl.String("data", defaultData(), "data `directory` of the server to ask")
 	fl.Usage = func() {
 		fmt.Fprint(fl.Output(), `Usage: tandem grace end [--data D]
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,7 +21,7 @@ const userUsage = `Usage:
   tandem user add NAME --password-stdin [--uid N --gid N] [--data D | --config F]
   tandem user passwd NAME --password-stdin [--data D | --config F]
   tandem user del NAME [--data D | --config F]
-  tandem user list [--data D | --config F]
+  tandem user list [--json] [--data D | --config F]
 
 Users log on over SMB with NAME and the password; their uid and gid are who
 they are on the file system (the same numbers NFS clients use). Without
@@ -46,6 +47,7 @@ func user(args []string) error {
 	pwStdin := fl.Bool("password-stdin", false, "read the password from the first line of standard input")
 	uid := fl.Int("uid", -1, "numeric user id (default: next free >= 1000)")
 	gid := fl.Int("gid", -1, "numeric group id (default: the uid)")
+	asJSON := fl.Bool("json", false, "list: print as JSON")
 	// Accept flags before and after NAME.
 	rest := args[1:]
 	var names []string
@@ -104,6 +106,7 @@ func user(args []string) error {
 	}
 
 	cfg := server.Defaults()
+	cfg.Data = defaultData()
 	if *config != "" {
 		if err := cfg.LoadFile(*config); err != nil {
 			return err
@@ -132,6 +135,14 @@ func user(args []string) error {
 	case "del":
 		fmt.Printf("deleted user %s\n", req.Name)
 	case "list":
+		if *asJSON {
+			if out == nil {
+				out = []server.UserInfo{}
+			}
+			enc := json.NewEncoder(os.Stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(out)
+		}
 		fmt.Printf("%-20s %8s %8s\n", "NAME", "UID", "GID")
 		for _, u := range out {
 			fmt.Printf("%-20s %8d %8d\n", u.Name, u.UID, u.GID)

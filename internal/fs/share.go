@@ -168,7 +168,10 @@ func (f *FS) AddShare(ctx context.Context, cfg ShareConfig) (Handle, error) {
 			}
 			s = &share{id: old.id, root: old.root, cfg: cfg}
 		case errors.Is(err, meta.ErrNotFound):
-			s, err = newShare(tx, cfg, f.now())
+			s, err = reviveShare(tx, cfg)
+			if err == nil && s == nil {
+				s, err = newShare(tx, cfg, f.now())
+			}
 			if err != nil {
 				return err
 			}

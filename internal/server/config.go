@@ -35,6 +35,8 @@ type Config struct {
 	// [content] tables); the defaults keep both in Data.
 	Meta    MetaConfig    `toml:"meta"`
 	Content ContentConfig `toml:"content"`
+	// Limits is the [limits] table (limits.go).
+	Limits LimitsConfig `toml:"limits"`
 }
 
 // MetaConfig is the [meta] table: where metadata lives.
@@ -106,20 +108,21 @@ func (d *Duration) UnmarshalText(b []byte) error {
 // MarshalText implements encoding.TextMarshaler.
 func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
 
-// ShareConfig is one [[share]] table of the config file.
+// ShareConfig is one [[share]] table of the config file, and one share as
+// `tandem share` shows and sets it.
 type ShareConfig struct {
-	Name     string   `toml:"name"`
-	ReadOnly bool     `toml:"read_only"`
-	Squash   string   `toml:"squash"` // none, root or all
-	AnonUID  *uint32  `toml:"anon_uid"`
-	AnonGID  *uint32  `toml:"anon_gid"`
-	Clients  []string `toml:"clients"` // CIDR prefixes or addresses allowed; empty: all
-	Encrypt  bool     `toml:"encrypt"` // SMB: require encryption (SMB 3.x) on this share
-	Guest    bool     `toml:"guest"`   // SMB: allow guest sessions on this share
-	Comment  string   `toml:"comment"` // SMB: shown by share listings
+	Name     string   `toml:"name" json:"name"`
+	ReadOnly bool     `toml:"read_only" json:"read_only"`
+	Squash   string   `toml:"squash" json:"squash"` // none, root or all
+	AnonUID  *uint32  `toml:"anon_uid" json:"anon_uid,omitempty"`
+	AnonGID  *uint32  `toml:"anon_gid" json:"anon_gid,omitempty"`
+	Clients  []string `toml:"clients" json:"clients"` // CIDR prefixes or addresses allowed; empty: all
+	Encrypt  bool     `toml:"encrypt" json:"encrypt"` // SMB: require encryption (SMB 3.x) on this share
+	Guest    bool     `toml:"guest" json:"guest"`     // SMB: allow guest sessions on this share
+	Comment  string   `toml:"comment" json:"comment"` // SMB: shown by share listings
 	// Locking is how the share's locks and share modes bind the other
 	// protocol: "unified" (the default) or "unix" (see lock.Locking).
-	Locking string `toml:"locking"`
+	Locking string `toml:"locking" json:"locking"`
 }
 
 // locking is the share's lock.Locking.
@@ -176,18 +179,6 @@ func (c *Config) FirstShare() string {
 	return c.Shares[0].Name
 }
 
-// shareLocking names the locking of the share called name.
-func (c *Config) shareLocking(name string) string {
-	for _, s := range c.Shares {
-		if s.Name == name {
-			if l, err := s.locking(); err == nil {
-				return l.String()
-			}
-		}
-	}
-	return lock.Unified.String()
-}
-
 // FSShares converts the configured shares, adding the default "export"
 // share when none is configured.
 func (c *Config) FSShares() ([]fs.ShareConfig, error) {
@@ -198,43 +189,60 @@ func (c *Config) FSShares() ([]fs.ShareConfig, error) {
 	out := make([]fs.ShareConfig, 0, len(in))
 	seen := map[string]bool{}
 	for _, s := range in {
-		if s.Name == "" || strings.ContainsAny(s.Name, "/\\\x00") || len(s.Name) > 80 {
-			return nil, fmt.Errorf("share name %q: must be 1-80 characters without slashes", s.Name)
-		}
 		if seen[s.Name] {
 			return nil, fmt.Errorf("share %q defined twice", s.Name)
 		}
 		seen[s.Name] = true
-		fc := fs.ShareConfig{Name: s.Name, ReadOnly: s.ReadOnly, AnonUID: 65534, AnonGID: 65534}
-		switch s.Squash {
-		case "", "none":
-			fc.Squash = fs.NoSquash
-		case "root":
-			fc.Squash = fs.RootSquash
-		case "all":
-			fc.Squash = fs.AllSquash
-		default:
-			return nil, fmt.Errorf("share %q: squash must be none, root or all, not %q", s.Name, s.Squash)
-		}
-		if _, err := s.locking(); err != nil {
-			return nil, fmt.Errorf("share %q: %w", s.Name, err)
-		}
-		if s.AnonUID != nil {
-			fc.AnonUID = *s.AnonUID
-		}
-		if s.AnonGID != nil {
-			fc.AnonGID = *s.AnonGID
-		}
-		for _, cl := range s.Clients {
-			p, err := parsePrefix(cl)
-			if err != nil {
-				return nil, fmt.Errorf("share %q: clients: %w", s.Name, err)
-			}
-			fc.Clients = append(fc.Clients, p)
+		fc, err := s.fsConfig()
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, fc)
 	}
 	return out, nil
+}
+
+// checkShareName refuses names no protocol can carry.
+func checkShareName(name string) error {
+	if name == "" || strings.ContainsAny(name, "/\\\x00") || len(name) > 80 {
+		return fmt.Errorf("share name %q: must be 1-80 characters without slashes", name)
+	}
+	return nil
+}
+
+// fsConfig checks s and converts the part of it the file system keeps.
+func (s ShareConfig) fsConfig() (fs.ShareConfig, error) {
+	if err := checkShareName(s.Name); err != nil {
+		return fs.ShareConfig{}, err
+	}
+	fc := fs.ShareConfig{Name: s.Name, ReadOnly: s.ReadOnly, AnonUID: 65534, AnonGID: 65534}
+	switch s.Squash {
+	case "", "none":
+		fc.Squash = fs.NoSquash
+	case "root":
+		fc.Squash = fs.RootSquash
+	case "all":
+		fc.Squash = fs.AllSquash
+	default:
+		return fc, fmt.Errorf("share %q: squash must be none, root or all, not %q", s.Name, s.Squash)
+	}
+	if _, err := s.locking(); err != nil {
+		return fc, fmt.Errorf("share %q: %w", s.Name, err)
+	}
+	if s.AnonUID != nil {
+		fc.AnonUID = *s.AnonUID
+	}
+	if s.AnonGID != nil {
+		fc.AnonGID = *s.AnonGID
+	}
+	for _, cl := range s.Clients {
+		p, err := parsePrefix(cl)
+		if err != nil {
+			return fc, fmt.Errorf("share %q: clients: %w", s.Name, err)
+		}
+		fc.Clients = append(fc.Clients, p)
+	}
+	return fc, nil
 }
 
 func parsePrefix(s string) (netip.Prefix, error) {

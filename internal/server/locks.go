@@ -5,13 +5,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/netip"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tandemfs/tandem/internal/fs"
 	"github.com/tandemfs/tandem/internal/lock"
 	"github.com/tandemfs/tandem/internal/lockstore"
 	"github.com/tandemfs/tandem/internal/nlm"
@@ -31,6 +35,7 @@ type locks struct {
 	log     *slog.Logger
 	loaded  *lockstore.Loaded // at start, for the journal
 	durable []smb.DurableOpen // the durable opens of the last run, until SMB restores them
+	mu      sync.Mutex
 	shares  []ShareLocking    // every share's locking, by name
 	names   map[uint32]string // share names by id
 
@@ -87,7 +92,8 @@ func (s *Server) startLocks(ctx context.Context, reg prometheus.Registerer) erro
 		return l.entries(), nil
 	})
 	s.admin.Handle("locking", func(context.Context, json.RawMessage) (any, error) {
-		return l.shares, nil
+		_, sl := l.shareNames()
+		return sl, nil
 	})
 	s.admin.Handle("grace-end", func(context.Context, json.RawMessage) (any, error) {
 		return l.endGrace("ended by hand"), nil
@@ -104,25 +110,52 @@ type ShareLocking struct {
 	Locking string `json:"locking"` // "unified" or "unix"
 }
 
-// setLockings tells the lock manager each share's locking (the [[share]]
-// key locking), before anything is served.
+// setLockings tells the lock manager each share's locking, before
+// anything is served, and keeps it told of every change.
 func (s *Server) setLockings(l *locks) error {
-	byName := map[string]ShareConfig{}
-	for _, sh := range s.cfg.Shares {
-		byName[sh.Name] = sh
-	}
 	l.names = map[uint32]string{}
-	for _, fc := range s.FS.Shares() {
-		mode, err := byName[fc.Name].locking()
-		if err != nil {
-			return fmt.Errorf("share %q: %w", fc.Name, err)
+	for _, sh := range s.shares.list() {
+		root, _, _ := s.FS.Share(sh.Name)
+		if err := l.setShare(root, sh.ShareConfig, false); err != nil {
+			return err
 		}
-		root, _, _ := s.FS.Share(fc.Name)
-		l.mgr.SetLocking(root.Share, mode)
-		l.names[root.Share] = fc.Name
-		l.shares = append(l.shares, ShareLocking{Share: fc.Name, Locking: mode.String()})
+	}
+	s.shares.applied = func(root fs.Handle, c ShareConfig, removed bool) {
+		if err := l.setShare(root, c, removed); err != nil {
+			l.log.Error("share locking not applied", "share", c.Name, "err", err)
+		}
 	}
 	return nil
+}
+
+// setShare applies one share's locking, or forgets a removed share.
+func (l *locks) setShare(root fs.Handle, c ShareConfig, removed bool) error {
+	mode, err := c.locking()
+	if err != nil {
+		return fmt.Errorf("share %q: %w", c.Name, err)
+	}
+	if removed {
+		mode = lock.Unified
+	}
+	l.mgr.SetLocking(root.Share, mode)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.shares = slices.DeleteFunc(l.shares, func(x ShareLocking) bool { return x.Share == c.Name })
+	if removed {
+		delete(l.names, root.Share)
+		return nil
+	}
+	l.names[root.Share] = c.Name
+	l.shares = append(l.shares, ShareLocking{Share: c.Name, Locking: mode.String()})
+	slices.SortFunc(l.shares, func(a, b ShareLocking) int { return strings.Compare(a.Share, b.Share) })
+	return nil
+}
+
+// shareNames copies the share names by id, and every share's locking.
+func (l *locks) shareNames() (map[uint32]string, []ShareLocking) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return maps.Clone(l.names), slices.Clone(l.shares)
 }
 
 // programs are the RPC programs of the lock service.
@@ -161,7 +194,7 @@ type lockMetrics struct {
 // there (every protocol's front end asks), and returns those of proto.
 func newLockMetrics(reg prometheus.Registerer, proto string) *lockMetrics {
 	vec := func(name, help string) prometheus.Counter {
-		v := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, []string{"proto"})
+		v := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, []string{"protocol"})
 		if err := reg.Register(v); err != nil {
 			are, ok := err.(prometheus.AlreadyRegisteredError)
 			if !ok {
@@ -232,6 +265,7 @@ type LockEntry struct {
 
 func (l *locks) entries() []LockEntry {
 	snap := l.mgr.Snapshot()
+	names, _ := l.shareNames()
 	out := make([]LockEntry, 0, len(snap))
 	// Durable SMB opens, by the owners of their entries: the open, and the
 	// holder of its caching grant. A prior entry is its twin's.
@@ -246,7 +280,7 @@ func (l *locks) entries() []LockEntry {
 	for _, e := range snap {
 		le := LockEntry{
 			File:        e.File.String(),
-			Share:       l.names[e.File.Share],
+			Share:       names[e.File.Share],
 			Locking:     l.mgr.Locking(e.File.Share).String(),
 			Kind:        e.Kind.String(),
 			Proto:       e.Owner.Proto.String(),

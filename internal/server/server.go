@@ -46,10 +46,18 @@ type Server struct {
 	locks   *locks
 	ids     *identity.Store
 	smb     *smb.Server
-	started time.Time
+	shares  *shareSet
+
+	reqMetrics   *requestMetrics
+	limitMetrics *limitMetrics
+	logons       *logonGuard
+	stopSweep    chan struct{}
+	smbMetrics   *smbMetrics // nil without SMB
+	started      time.Time
 
 	mu        sync.Mutex
 	listeners []net.Listener
+	listening []Listener // for `tandem status`
 	conns     []net.PacketConn
 	wg        sync.WaitGroup
 
@@ -57,6 +65,8 @@ type Server struct {
 	NFSAddr net.Addr
 	// SMBAddr is the SMB listener's address (nil when SMB is off).
 	SMBAddr net.Addr
+	// MetricsAddr is the metrics listener's address (nil when off).
+	MetricsAddr net.Addr
 }
 
 // Start opens the stores in cfg.Data and starts every listener. It returns
@@ -71,23 +81,25 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	shares, err := cfg.FSShares()
-	if err != nil {
-		return nil, err
-	}
 	t0 := time.Now()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.reqMetrics = newRequestMetrics(reg)
+	s.limitMetrics = newLimitMetrics(reg)
+	s.cfg.Limits = s.cfg.Limits.withDefaults()
 	if err := s.openStores(ctx); err != nil {
 		return nil, err
 	}
+	s.meta = newTimedStore(s.meta, reg)
 	s.FS, err = fs.New(s.meta, s.content, fs.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("file system: %w", err)
 	}
-	for _, sh := range shares {
-		if _, err := s.FS.AddShare(ctx, sh); err != nil {
-			return nil, fmt.Errorf("share %s: %w", sh.Name, err)
-		}
-		log.Info("share", "name", sh.Name, "nfs_path", "/"+sh.Name, "read_only", sh.ReadOnly, "locking", cfg.shareLocking(sh.Name))
+	if err := s.setupShares(ctx); err != nil {
+		return nil, err
+	}
+	for _, sh := range s.shares.list() {
+		log.Info("share", "name", sh.Name, "nfs_path", "/"+sh.Name, "read_only", sh.ReadOnly, "locking", sh.Locking, "in_config", sh.InConfig)
 	}
 	log.Info("stores open", "data", cfg.Data, "meta", s.cfg.Meta.Backend, "content", s.cfg.Content.Backend,
 		"took", time.Since(t0).Round(time.Millisecond))
@@ -100,14 +112,14 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		return nil, fmt.Errorf("admin socket: %w", err)
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	m := newRPCMetrics(reg)
+	m := s.reqMetrics
 	if err := s.startLocks(ctx, reg); err != nil {
 		return nil, err
 	}
 
-	s.rpc = rpc.NewServer(rpc.ServerOptions{Logger: log.With("component", "rpc")})
+	ro := s.cfg.Limits.rpcOptions()
+	ro.Logger = log.With("component", "rpc")
+	s.rpc = rpc.NewServer(ro)
 	progs := []rpc.Program{
 		{Prog: mount.Program, Low: 1, High: 3, Name: "mount", Handler: mount.New(s.FS, mount.Options{Logger: log})},
 		{Prog: nfs3.Program, Low: 3, High: 3, Name: "nfs", Handler: nfs3.New(s.FS, nfs3.Options{Logger: log, Locks: s.locks.mgr, Notices: s.locks.route,
@@ -126,12 +138,14 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		return nil, fmt.Errorf("NFS listener: %w", err)
 	}
 	s.NFSAddr = l.Addr()
-	s.serveTCP(s.rpc, l)
+	s.serveTCP(s.rpc, s.limitListener(l, "nfs", func() int { return len(s.rpc.Peers()) }, nil))
+	s.noteListener("nfs+mount+nlm+nsm", l.Addr().String(), "tcp")
 	port := l.Addr().(*net.TCPAddr).Port
 	if pc, err := net.ListenPacket("udp", net.JoinHostPort(host, strconv.Itoa(port))); err != nil {
 		log.Warn("no UDP for NFS/MOUNT", "addr", nfsAddr, "err", err)
 	} else {
 		s.serveUDP(s.rpc, pc)
+		s.noteListener("nfs+mount+nlm+nsm", pc.LocalAddr().String(), "udp")
 	}
 	log.Info("listening", "service", "nfs+mount", "addr", l.Addr().String(), "transports", "tcp,udp",
 		"mount", fmt.Sprintf("mount -t nfs -o vers=3,proto=tcp,port=%d,mountport=%d,mountproto=tcp HOST:/%s /mnt", port, port, cfg.FirstShare()))
@@ -143,12 +157,17 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	}
 	s.locks.nsm.NotifyAll()
 	if cfg.SMBPort != 0 {
+		s.logons = newLogonGuard(s.cfg.Limits.LogonFailures, time.Duration(s.cfg.Limits.LogonLockout))
+		s.smbMetrics = newSMBMetrics(reg, m, time.Duration(cfg.BreakTimeout))
+		s.smbMetrics.logons = s.logons
+		s.smbMetrics.sessionCap = s.limitMetrics.vec.WithLabelValues("smb", "max_sessions")
 		if err := s.startSMB(ctx); err != nil {
 			return nil, err
 		}
 	} else {
 		log.Info("SMB off (--smb-port 0)")
 	}
+	s.registerGauges(reg, s.smbMetrics)
 	if cfg.MetricsAddr != "" {
 		ml, err := net.Listen("tcp", cfg.MetricsAddr)
 		if err != nil {
@@ -159,6 +178,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 			s.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 			s.wg.Add(1)
 			go func() { defer s.wg.Done(); _ = s.metrics.Serve(ml) }()
+			s.MetricsAddr = ml.Addr()
+			s.noteListener("metrics", "http://"+ml.Addr().String()+"/metrics", "tcp")
 			log.Info("listening", "service", "metrics", "addr", "http://"+ml.Addr().String()+"/metrics")
 		}
 	}
@@ -180,7 +201,7 @@ func (s *Server) startPortmap(host string, nfsPort int) {
 	}
 	svc.Set(ms)
 	s.pmap = rpc.NewServer(rpc.ServerOptions{Logger: s.log.With("component", "portmap")})
-	s.pmap.Register(rpc.Program{Prog: portmap.Prog, Low: 2, High: 4, Name: "portmap", Handler: svc})
+	s.pmap.Register(rpc.Program{Prog: portmap.Prog, Low: 2, High: 4, Name: "portmap", Handler: s.reqMetrics.wrap("portmap", svc)})
 	addr := net.JoinHostPort(host, strconv.Itoa(s.cfg.PortmapPort))
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -188,10 +209,12 @@ func (s *Server) startPortmap(host string, nfsPort int) {
 		return
 	}
 	s.serveTCP(s.pmap, l)
+	s.noteListener("portmap", l.Addr().String(), "tcp")
 	if pc, err := net.ListenPacket("udp", addr); err != nil {
 		s.log.Warn("portmapper UDP not started", "addr", addr, "err", err)
 	} else {
 		s.serveUDP(s.pmap, pc)
+		s.noteListener("portmap", pc.LocalAddr().String(), "udp")
 	}
 	s.log.Info("listening", "service", "portmap", "addr", l.Addr().String(), "transports", "tcp,udp")
 }
@@ -252,6 +275,10 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	if s.metrics != nil {
 		_ = s.metrics.Close()
+	}
+	if s.stopSweep != nil {
+		close(s.stopSweep)
+		s.stopSweep = nil
 	}
 	if s.admin != nil {
 		_ = s.admin.Close()

@@ -20,9 +20,9 @@ func (s *Server) startSMB(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("server GUID: %w", err)
 	}
-	byName := map[string]ShareConfig{}
-	for _, sh := range s.cfg.Shares {
-		byName[sh.Name] = sh
+	var obs smb.Observer
+	if s.smbMetrics != nil {
+		obs = s.smbMetrics
 	}
 	s.smb = smb.New(s.FS, s.ids, smb.Options{
 		Logger:       s.log.With("component", "smb"),
@@ -32,8 +32,12 @@ func (s *Server) startSMB(ctx context.Context) error {
 		Journal:      s.locks.journal,
 		Durable:      durableStore{s.locks.journal},
 		BreakTimeout: time.Duration(s.cfg.BreakTimeout),
+		Observer:     obs,
+		MaxCredits:   uint16(s.cfg.Limits.SMBMaxCredits),
+		WriteTimeout: time.Duration(s.cfg.Limits.WriteTimeout),
+		MaxSessions:  s.cfg.Limits.SMBMaxSessions,
 		Share: func(name string) smb.ShareOptions {
-			sh := byName[name]
+			sh := s.shares.get(name)
 			return smb.ShareOptions{Encrypt: sh.Encrypt, Guest: sh.Guest, Comment: sh.Comment}
 		},
 	})
@@ -55,6 +59,13 @@ func (s *Server) startSMB(ctx context.Context) error {
 		return fmt.Errorf("SMB listener: %w", err)
 	}
 	s.SMBAddr = l.Addr()
+	ll := s.limitListener(l, "smb", s.smb.Connections, s.logons)
+	l = ll
+	stop := make(chan struct{})
+	s.stopSweep = stop
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.sweepHandshakes(ll, stop) }()
+	s.noteListener("smb", l.Addr().String(), "tcp")
 	s.mu.Lock()
 	s.listeners = append(s.listeners, l)
 	s.mu.Unlock()

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"runtime/debug"
 	"sync"
+	"time"
 )
 
 // maxFrame bounds one direct-TCP frame: the largest READ or WRITE (8 MiB)
@@ -278,6 +279,7 @@ func (c *Conn) serveFrom(ch *chain, msgs [][]byte, from int, resps []*Response, 
 // none is sent), the session whose key must encrypt it, if any, and the
 // Pending if the request went asynchronous.
 func (c *Conn) serveOne(ch *chain, i int, h Header, m []byte, enc *Session) (*Response, *Session, *Pending) {
+	t0 := time.Now()
 	w := newResponse()
 	r := &Request{Header: h, Msg: m, Body: m[HeaderSize:], Conn: c, encrypted: enc, chain: ch}
 	related := h.Flags&FlagRelated != 0
@@ -311,6 +313,7 @@ func (c *Conn) serveOne(ch *chain, i int, h Header, m []byte, enc *Session) (*Re
 	if h.Command == CmdCreate && w.Status.IsError() && r.pending == nil {
 		ch.status = w.Status
 	}
+	c.observeRequest(&h, w, r, t0)
 	w, encWith := c.finish(w, r)
 	return w, encWith, r.pending
 }
@@ -515,6 +518,7 @@ func (c *Conn) send(resps []*Response, enc *Session) error {
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	c.armWrite()
 	if enc != nil {
 		return c.writeEncrypted(resps, total, enc)
 	}

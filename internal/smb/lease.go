@@ -463,6 +463,7 @@ func (s *Server) sendBreak(b *lock.Break) {
 		binary.LittleEndian.PutUint64(body[8:], o.id.Persistent)
 		binary.LittleEndian.PutUint64(body[16:], o.id.Volatile)
 	}
+	s.observeBreak(b)
 	s.sendUnsolicited(o, w)
 }
 
@@ -535,6 +536,7 @@ func ackOplock(w *Response, r *Request, b []byte) {
 		return
 	}
 	g, lst, ns := s.locks().AckBreak(o.owner, c)
+	s.observeAck(o.owner, lst)
 	s.route(ns)
 	s.ackPersisted(r)
 	if lst != lock.Granted {
@@ -562,7 +564,9 @@ func ackLease(w *Response, r *Request, b []byte) {
 		w.Error(StatusRequestNotAccepted)
 		return
 	}
-	g, st, ns := s.locks().AckBreak(lock.LeaseOwner(r.Conn.lockClient(), key), state)
+	holder := lock.LeaseOwner(r.Conn.lockClient(), key)
+	g, st, ns := s.locks().AckBreak(holder, state)
+	s.observeAck(holder, st)
 	s.route(ns)
 	s.ackPersisted(r)
 	switch st {

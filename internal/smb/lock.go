@@ -76,6 +76,7 @@ func (s *Server) Deliver(ns []lock.Notice) {
 		if w == nil {
 			continue
 		}
+		s.observeLock(n.Status)
 		st := StatusSuccess
 		switch n.Status {
 		case lock.Granted:
@@ -232,6 +233,7 @@ func serveLock(w *Response, r *Request) {
 				return
 			}
 			d := s.lockOrReclaim(req)
+			s.observeLock(d.Status)
 			s.route(d.Notices)
 			if d.Status != lock.Granted {
 				st = lockStatus(d.Status)
@@ -290,6 +292,7 @@ func (s *Server) waitLock(w *Response, r *Request, req lock.Request, granted fun
 	} else {
 		d = s.locks().Lock(req)
 	}
+	s.observeLock(d.Status)
 	if d.Status != lock.Queued {
 		waits.mu.Unlock()
 		s.route(d.Notices)

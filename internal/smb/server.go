@@ -94,6 +94,15 @@ type Options struct {
 	// means 300 s. A request that asks for none gets 60 s, or the cap if
 	// it is lower.
 	DurableMaxTimeout time.Duration
+	// Observer, if set, is told of requests, locks, breaks and
+	// connections, for metrics (observe.go).
+	Observer Observer
+	// WriteTimeout bounds each write to a client; one that takes no
+	// reply bytes for this long loses its connection. Zero: no bound.
+	WriteTimeout time.Duration
+	// MaxSessions bounds the sessions of the server; a logon over it is
+	// answered STATUS_INSUFFICIENT_RESOURCES. Zero: no bound.
+	MaxSessions int
 }
 
 // ErrServerClosed is returned by Serve after Shutdown.
@@ -204,6 +213,9 @@ func (s *Server) Serve(l net.Listener) error {
 			return err
 		}
 		delay = 0
+		if s.opt.Observer != nil {
+			s.opt.Observer.Accepted()
+		}
 		c := newConn(s, nc)
 		s.mu.Lock()
 		if s.closing.Load() {

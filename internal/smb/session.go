@@ -274,7 +274,7 @@ func (c *Conn) newSession() *Session {
 	c.mu.Lock()
 	full := len(c.sessions) >= maxSessionsPerConn
 	c.mu.Unlock()
-	if full {
+	if full || c.srv.sessionsFull() {
 		return nil
 	}
 	s := &Session{
