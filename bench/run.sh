@@ -75,7 +75,7 @@ go test -run '^$' -bench CrossProtocolBreak -benchtime 500x ./bench/ > "$BUILD/b
   echo "run.sh: the break latency benchmark failed:"
 grep -E '^(Benchmark|--- FAIL|\s+break_test)' "$BUILD/break.txt" || true
 
-ARGS=(-tandem "$BUILD/tandem" -tandemprof "$BUILD/tandemprof" -libnfsclient "$BUILD/libnfsclient" -break "$BUILD/break.txt"
+ARGS=(-tandem "$BUILD/tandem" -tandemprof "$BUILD/tandemprof" -libnfsclient "$BUILD/libnfsclient" -break "$BUILD/break.txt" -t0 "$T0"
       -out "$ROOT/bench/results" -readme "$ROOT/bench/README.md" -commit "$(git rev-parse HEAD 2>/dev/null || echo unknown)")
 
 # Inside the namespace: bring loopback up, give rpcbind and friends a /run

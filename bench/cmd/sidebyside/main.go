@@ -51,6 +51,7 @@ type config struct {
 	keep         bool            // keep the work directory
 	profile      bool            // capture Tandem CPU profiles per workload
 	breakBench   string          // output of bench's BenchmarkCrossProtocolBreak; empty: none
+	t0           int64           // when run.sh started (Unix seconds); 0: unknown
 	commit       string
 }
 
@@ -73,6 +74,7 @@ func main() {
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the work directory")
 	flag.BoolVar(&cfg.profile, "profile", false, "serve Tandem with tandemprof and keep a CPU profile of each workload's first run in OUT/profiles (slows Tandem a little: for finding out why, not for the table)")
 	flag.StringVar(&cfg.commit, "commit", "", "commit measured (default: git rev-parse HEAD)")
+	flag.Int64Var(&cfg.t0, "t0", 0, "when the whole run (run.sh) started, in Unix `seconds`, for the report's total time")
 	flag.StringVar(&cfg.breakBench, "break", "", "`file` with the output of go test -bench CrossProtocolBreak ./bench/, reported beside the table")
 	flag.StringVar(&render, "render", "", "only write the Markdown, chart and README again from this `results.json`")
 	flag.Parse()
@@ -231,6 +233,9 @@ func run(cfg *config) error {
 
 	meta.LoadEnd = loadAvg()
 	meta.WallSeconds = time.Since(start).Seconds()
+	if cfg.t0 > 0 {
+		meta.TotalSeconds = float64(time.Now().Unix() - cfg.t0)
+	}
 	rep := buildReport(meta, srvs, b.runs, ceiling)
 	if cfg.breakBench != "" {
 		if rep.Break, err = readBreakBench(cfg.breakBench); err != nil {

@@ -19,11 +19,15 @@ func markdown(rep *report, chart string) string {
 	fmt.Fprintf(&b, "- Machine: %s, Linux %s, %s.\n", m.Host, m.Kernel, m.GoVersion)
 	fmt.Fprintf(&b, "- Load average (1, 5, 15 min): %s at the start, %s at the end. "+
 		"Other work shares this machine; a load above the core count means the numbers are noisy.\n", m.LoadStart, m.LoadEnd)
-	fmt.Fprintf(&b, "- %d repetitions of everything, %s wall time for the whole run.\n", m.Reps, fmtDuration(m.WallSeconds))
+	fmt.Fprintf(&b, "- %d repetition(s) of everything, %s wall time for the side-by-side measuring", m.Reps, fmtDuration(m.WallSeconds))
+	if m.TotalSeconds > 0 {
+		fmt.Fprintf(&b, ", %s for all of `bench/run.sh` up to this report (installs, builds, break latency included)", fmtDuration(m.TotalSeconds))
+	}
+	b.WriteString(".\n")
 	z := m.Sizes
 	fmt.Fprintf(&b, "- Sizes: sequential %s, %s random reads and %s random writes of 4 KiB, %s files, %s mkdir/rename/rmdir rounds, "+
 		"%s NLM and %s SMB/anchored lock pairs", fmtBytes(z.SeqBytes), fmtNum(float64(z.RandReads)), fmtNum(float64(z.RandWrites)),
-		fmtFiles(z), fmtNum(float64(z.MetaRounds)), fmtNum(float64(z.NLMPairs)), fmtNum(float64(z.LockPairs)))
+		fmtNum(float64(z.Files)), fmtNum(float64(z.MetaRounds)), fmtNum(float64(z.NLMPairs)), fmtNum(float64(z.LockPairs)))
 	if hasStores(rep) {
 		st := storesSizes(z)
 		fmt.Fprintf(&b, "; on PostgreSQL + S3 sequential %s and at most %s files", fmtBytes(st.SeqBytes), fmtNum(float64(st.Files)))
@@ -210,8 +214,6 @@ func fmtBytes(n int64) string {
 	}
 	return fmt.Sprintf("%d MiB", n>>20)
 }
-
-func fmtFiles(z sizes) string { return fmtNum(float64(z.Files)) + " files" }
 
 // rowTitle is the row's title with its size: the files of the
 // directory, the sequential size (smaller for the stores rows).
