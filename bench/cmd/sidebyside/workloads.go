@@ -13,7 +13,7 @@ type sizes struct {
 }
 
 var fullSizes = sizes{
-	SeqBytes:   1 << 30,
+	SeqBytes:   512 << 20,
 	RandReads:  5000,
 	RandWrites: 2000,
 	Files:      2000,
