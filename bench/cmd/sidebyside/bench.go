@@ -245,7 +245,6 @@ type meter struct {
 	parts    []cpuPart
 	counters func() map[string]float64
 	t0       time.Time
-	paused   time.Duration // waiting for counters since t0, not the workload's
 	cpu0     float64
 	detail0  map[string]float64
 	out      []measured
@@ -259,15 +258,15 @@ type measured struct {
 }
 
 func (m *meter) start() {
-	m.detail0 = m.details(false)
+	m.detail0 = m.details()
 	m.cpu0 = treeCPU(m.roots)
-	m.t0, m.paused = time.Now(), 0
+	m.t0 = time.Now()
 }
 
 // stop records ops done since start under workload w; it may be called
 // more than once per start.
 func (m *meter) stop(w string, ops float64) {
-	m.stopTimed(w, ops, (time.Since(m.t0) - m.paused).Seconds())
+	m.stopTimed(w, ops, time.Since(m.t0).Seconds())
 }
 
 // stopTimed is stop for a client that timed itself (leaving out its own
@@ -276,7 +275,7 @@ func (m *meter) stopTimed(w string, ops, secs float64) {
 	cpu := treeCPU(m.roots) - m.cpu0
 	var d map[string]float64
 	if m.detail0 != nil {
-		d = m.details(true)
+		d = m.details()
 		for k, v := range d {
 			d[k] = v - m.detail0[k]
 		}
@@ -284,10 +283,8 @@ func (m *meter) stopTimed(w string, ops, secs float64) {
 	m.out = append(m.out, measured{w, ops, secs, cpu, d})
 }
 
-// details reads the per-process CPU times and the server's counters; the
-// counters may lag (PostgreSQL publishes its statistics after a second of
-// idleness), so after a run they are read once the server has settled.
-func (m *meter) details(after bool) map[string]float64 {
+// details reads the per-process CPU times and the server's counters.
+func (m *meter) details() map[string]float64 {
 	if m.parts == nil && m.counters == nil {
 		return nil
 	}
@@ -296,11 +293,6 @@ func (m *meter) details(after bool) map[string]float64 {
 		d["cpu_s:"+p.name] = treeCPU(p.roots)
 	}
 	if m.counters != nil {
-		if after {
-			const settle = 1500 * time.Millisecond
-			time.Sleep(settle)
-			m.paused += settle
-		}
 		for k, v := range m.counters() {
 			d[k] = v
 		}

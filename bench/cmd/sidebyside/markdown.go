@@ -174,8 +174,9 @@ func storesTable(b *strings.Builder, rep *report) {
 	b.WriteString("\nTandem with `[meta] backend = \"postgres\"` and `[content] backend = \"s3\"` (PostgreSQL and " +
 		"SeaweedFS on the same loopback, started by the harness) against Tandem on its default stores (Pebble, local " +
 		"disk), same clients, same requests. CPU is that of all the server processes (Tandem, PostgreSQL and its " +
-		"backends, SeaweedFS), split after it; transactions are PostgreSQL's commits in Tandem's database.\n\n")
-	b.WriteString("| workload | client | on PostgreSQL + S3 | on the defaults | ratio | CPU µs/op defaults / PostgreSQL + S3 | of which Tandem / PostgreSQL / SeaweedFS | PostgreSQL transactions per op |\n")
+		"backends, SeaweedFS), split after it; writing transactions are the transaction ids PostgreSQL handed out " +
+		"(read-only transactions get none; see the README for all of them, counted from PostgreSQL's statement log).\n\n")
+	b.WriteString("| workload | client | on PostgreSQL + S3 | on the defaults | ratio | CPU µs/op defaults / PostgreSQL + S3 | of which Tandem / PostgreSQL / SeaweedFS | PostgreSQL writing transactions per op |\n")
 	b.WriteString("|---|---|---|---|---:|---|---|---:|\n")
 	for _, r := range rows {
 		w, _ := workloadByID(r.Workload)
@@ -190,7 +191,7 @@ func storesTable(b *strings.Builder, rep *report) {
 		split, xacts := "–", "–"
 		if d := r.Detail; d != nil {
 			split = fmt.Sprintf("%s / %s / %s", fmtNum(1e6*d["cpu_s:tandem"]), fmtNum(1e6*d["cpu_s:postgres"]), fmtNum(1e6*d["cpu_s:seaweedfs"]))
-			if v, ok := d["pg_xacts"]; ok {
+			if v, ok := d["pg_xids"]; ok {
 				xacts = fmtNum(v)
 			}
 		}
