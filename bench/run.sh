@@ -15,7 +15,28 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 T0=$(date +%s)
 
-PKGS="samba smbclient nfs-ganesha nfs-ganesha-vfs rpcbind nfs-common libnfs-utils libnfs-dev iperf3 gcc libc6-dev"
+# Every program and module the driver runs, by the package that ships it
+# (dpkg -S): smbd (samba), smbpasswd (samba-common-bin), the acl_xattr and
+# streams_xattr VFS modules of smb.conf (samba-vfs-modules, which samba
+# only recommends), smbclient, ganesha.nfsd (nfs-ganesha) and its FSAL_VFS
+# (nfs-ganesha-vfs), rpcbind, rpc.statd (nfs-common), libnfs.h and
+# libnfs.so (libnfs-dev, libnfs13), iperf3, gcc and libc6-dev for the
+# libnfs client, PostgreSQL 15's initdb and postgres (postgresql-15), and
+# what run.sh itself uses: unshare and mount (util-linux, mount), ip
+# (iproute2), useradd (passwd), git.
+PKGS="samba samba-common-bin samba-vfs-modules smbclient nfs-ganesha nfs-ganesha-vfs rpcbind nfs-common
+      libnfs13 libnfs-dev libnfs-utils iperf3 gcc libc6-dev postgresql-15 util-linux mount iproute2 passwd git"
+command -v go >/dev/null || { echo "run.sh: needs the Go toolchain (go) in PATH" >&2; exit 1; }
+
+# SeaweedFS, the S3 server of the PostgreSQL + S3 rows, is built from the
+# Go module proxy once per machine (test/s3test caches it in
+# /var/tmp/tandem-seaweedfs; several minutes the first time), meanwhile
+# the packages install and the rest builds; nothing is measured before it
+# is done.
+WEEDLOG=$(mktemp /tmp/tandem-bench-weed.XXXXXX)
+go run ./test/s3test/buildweed >"$WEEDLOG" 2>&1 &
+WEED=$!
+
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -42,10 +63,19 @@ go build -o "$BUILD/sidebyside" ./bench/cmd/sidebyside
 go build -o "$BUILD/tandemprof" ./bench/cmd/tandemprof
 gcc -O2 -Wall -o "$BUILD/libnfsclient" bench/libnfsclient/libnfsclient.c -lnfs
 
-BASELINE="$ROOT/../shared/peers/results/baseline-summary.tsv"
-[ -f "$BASELINE" ] || BASELINE=""
+echo "run.sh: SeaweedFS for the PostgreSQL + S3 rows (built once per machine, then cached)"
+if ! wait $WEED; then cat "$WEEDLOG" >&2; rm -f "$WEEDLOG"; exit 1; fi
+rm -f "$WEEDLOG"
 
-ARGS=(-tandem "$BUILD/tandem" -tandemprof "$BUILD/tandemprof" -libnfsclient "$BUILD/libnfsclient" -baseline "$BASELINE"
+# The cross-protocol break latency (Tandem alone, a few seconds): a Go
+# benchmark on the host's loopback, ephemeral ports only. A failure is
+# reported in the results, not fatal to the comparison.
+echo "run.sh: cross-protocol break latency (go test -bench CrossProtocolBreak ./bench/)"
+go test -run '^$' -bench CrossProtocolBreak -benchtime 500x ./bench/ > "$BUILD/break.txt" 2>&1 ||
+  echo "run.sh: the break latency benchmark failed:"
+grep -E '^(Benchmark|--- FAIL|\s+break_test)' "$BUILD/break.txt" || true
+
+ARGS=(-tandem "$BUILD/tandem" -tandemprof "$BUILD/tandemprof" -libnfsclient "$BUILD/libnfsclient" -break "$BUILD/break.txt" -t0 "$T0"
       -out "$ROOT/bench/results" -readme "$ROOT/bench/README.md" -commit "$(git rev-parse HEAD 2>/dev/null || echo unknown)")
 
 # Inside the namespace: bring loopback up, give rpcbind and friends a /run

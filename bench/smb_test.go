@@ -36,6 +36,13 @@ var smbListen = regexp.MustCompile(`msg=listening service=smb addr=(\S+)`)
 // user, and returns the SMB address.
 func smbServer(b *testing.B) string {
 	b.Helper()
+	return smbNFSServer(b).SMBAddr
+}
+
+// smbNFSServer is smbServer for benchmarks that need the server's NFS
+// side as well.
+func smbNFSServer(b *testing.B) *testserver.Process {
+	b.Helper()
 	server(b) // builds the binary; its own server is not used
 	data := b.TempDir()
 	add := exec.Command(bin, "user", "add", smbUser, "--uid", "1000", "--gid", "1000", "--password-stdin", "--data", data)
@@ -62,7 +69,8 @@ func smbServer(b *testing.B) string {
 	if m == nil {
 		b.Fatalf("no SMB listener in the log:\n%s", p.Log())
 	}
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	p.SMBAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	return p
 }
 
 // goSMB logs on with go-smb2 and mounts the export.

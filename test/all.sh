@@ -30,5 +30,5 @@ go test -count=1 -tags e2e -timeout 60m ./test/...
 # package at a time: each starts its own PostgreSQL and SeaweedFS.
 echo "== end-to-end tier on PostgreSQL + S3"
 TANDEM_TEST_STORES=postgres+s3 go test -count=1 -p 1 -tags e2e -timeout 30m \
-	-run 'TestCopyLargeFile|TestManyFiles|TestKillDuringWrites|TestSmbtorture/smb2\.(create|rw)$' \
-	./test/libnfs/ ./test/crash/ ./test/smbtorture/
+	-run 'TestCopyLargeFile|TestManyFiles|TestKillDuringWrites|TestSmbtorture/smb2\.(create|rw)$|TestKernelNFSPOSIX' \
+	./test/libnfs/ ./test/crash/ ./test/smbtorture/ ./test/e2e/

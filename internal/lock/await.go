@@ -11,8 +11,22 @@ import (
 // (NFS3ERR_JUKEBOX, NLM4_DENIED_GRACE_PERIOD), so that no server thread
 // waits for a slow SMB client.
 
-// breakPoll is how often AwaitBreaks asks the Manager again.
+// breakPoll is how often AwaitBreaks asks the Manager again when nothing
+// woke it: an acknowledgment (any change of the table) wakes it at once,
+// so that the wait is the client's round trip, not a tick of this.
 const breakPoll = 5 * time.Millisecond
+
+// wakeOnChange returns a channel that is closed at the next change of the
+// table's persisted state (a grant acknowledged, released or revoked among
+// them).
+func (m *Manager) wakeOnChange() <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.onChange == nil {
+		m.onChange = make(chan struct{})
+	}
+	return m.onChange
+}
 
 // AwaitBreaks breaks the caching grants that c conflicts with on file k
 // (Contend, with except none) and waits until none holds what c needs
@@ -24,6 +38,9 @@ func AwaitBreaks(ctx context.Context, m *Manager, k FileKey, c Contention, break
 		return true
 	}
 	for {
+		// Taken before asking, so that a change right after the answer
+		// is not missed.
+		woken := m.wakeOnChange()
 		d := m.Contend(k, Owner{}, c, breakDeadline)
 		if len(d.Notices) > 0 {
 			route(d.Notices)
@@ -44,6 +61,8 @@ func AwaitBreaks(ctx context.Context, m *Manager, k FileKey, c Contention, break
 		t := time.NewTimer(breakPoll)
 		select {
 		case <-t.C:
+		case <-woken:
+			t.Stop()
 		case <-ctx.Done():
 			t.Stop()
 			return false

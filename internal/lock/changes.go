@@ -22,6 +22,10 @@ type FileState struct {
 // touch notes that the persisted state of f changed (or may have).
 func (m *Manager) touch(f *file) {
 	m.seq.Add(1)
+	if m.onChange != nil {
+		close(m.onChange)
+		m.onChange = nil
+	}
 	if m.track {
 		m.changed[f.key] = true
 	}

@@ -33,6 +33,10 @@ type Manager struct {
 
 	presence presence // which files have a table, for readers without mu
 
+	// onChange is closed at the next change of persisted state, for
+	// AwaitBreaks; nil while nobody waits.
+	onChange chan struct{}
+
 	lockings   lockings                // shares whose locking is not Unified (locking.go)
 	io         atomic.Pointer[ioTable] // intents of NFS requests (intent.go)
 	lastIntent uint64                  // id of the last intent kept in a file's table

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandemfs/tandem/test/testserver"
 	"github.com/tandemfs/tandem/test/vm"
 )
 
@@ -41,6 +42,7 @@ func TestMain(m *testing.M) {
 		log.Printf("e2e: client VM up in %.1fs (image + boot)", time.Since(t0).Seconds())
 	}
 	code := m.Run()
+	testserver.StopStores()
 	if guest != nil {
 		if err := guest.Close(); err != nil {
 			log.Printf("e2e: closing the VM: %v", err)

@@ -89,6 +89,19 @@ func (s *tandemServer) start(t *testing.T) {
 	defer logFile.Close()
 	cmd := exec.Command(s.bin, "serve", "--data", s.data, "--listen", "0.0.0.0",
 		"--nfs-port", strconv.Itoa(nfsPort), "--portmap-port", strconv.Itoa(portmapPort))
+	// TANDEM_TEST_STORES=postgres+s3: PostgreSQL and SeaweedFS run on the
+	// host's loopback, which the server in the VM's namespace reaches
+	// through forwarders on the same ports of the namespace's loopback.
+	stores, err := testserver.StoresArgs(s.data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stores != nil {
+		if err := forwardStores(s.v, stores); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd.Args = append(cmd.Args, stores...)
 	cmd.Args = append(cmd.Args, s.args...)
 	if lv := os.Getenv("TANDEM_E2E_LOG_LEVEL"); lv != "" {
 		cmd.Args = append(cmd.Args, "--log-level", lv) // debug: every refused SMB request

@@ -82,6 +82,10 @@ prefix = "%s/"
 	return []string{"--config", path}, nil
 }
 
+// StopStores stops the servers StoresArgs started, for test binaries
+// whose TestMain is not Main.
+func StopStores() { stopStores() }
+
 // stopStores stops the servers StoresArgs started.
 func stopStores() {
 	if stores.pg != nil {

@@ -28,6 +28,10 @@ type runRecord struct {
 	Err      string  `json:"error,omitempty"`    // why not ok
 	Started  string  `json:"started,omitempty"`  // wall clock, for matching with the machine's load
 	LoadAvg1 float64 `json:"loadavg1,omitempty"` // 1-minute load average at the end
+	// Detail is the server's own breakdown of the run: CPU seconds per
+	// process group ("cpu_s:postgres") and counters such as PostgreSQL
+	// transactions, as differences over the run.
+	Detail map[string]float64 `json:"detail,omitempty"`
 }
 
 const (
@@ -92,6 +96,9 @@ func (b *bench) runServer(s *server, rep int) {
 		if !s.speaks(c.Proto) || (c.Name == "libnfs" && b.cfg.libnfsClient == "") {
 			continue
 		}
+		if s.clients != nil && !s.clients[c.Name] {
+			continue
+		}
 		b.runClient(s, c.Name, c.Proto, rep)
 	}
 }
@@ -101,7 +108,7 @@ func (b *bench) wanted(w string) bool { return b.cfg.only == nil || b.cfg.only[w
 func (b *bench) runClient(s *server, client, proto string, rep int) {
 	var todo []string
 	for _, w := range supported[client] {
-		if b.wanted(w) {
+		if b.wanted(w) && (s.only == nil || s.only[w]) {
 			todo = append(todo, w)
 		}
 	}
@@ -136,7 +143,7 @@ func (b *bench) runClient(s *server, client, proto string, rep int) {
 			}
 			continue
 		}
-		m := &meter{roots: s.cpuRoots}
+		m := &meter{roots: s.cpuRoots, parts: s.parts, counters: s.counters}
 		started := time.Now()
 		prof := b.profileStart(s, client, w, rep)
 		err := runWithTimeout(func() error { return sess.do(w, m) }, workloadTimeout)
@@ -153,6 +160,7 @@ func (b *bench) runClient(s *server, client, proto string, rep int) {
 				wl, _ := workloadByID(x)
 				r.Status, r.Ops, r.Seconds, r.CPU = statusOK, v.ops, v.secs, v.cpu
 				r.Value = v.ops * wl.Scale / v.secs
+				r.Detail = v.detail
 				log.Printf("rep %d %-8s %-9s %-14s %10.1f %s", rep, s.Name, client, x, r.Value, wl.Unit)
 			} else {
 				if err == nil {
@@ -179,15 +187,19 @@ func (b *bench) runClient(s *server, client, proto string, rep int) {
 
 func (b *bench) open(s *server, client string, rep int) (session, error) {
 	n := namesFor(client, rep)
+	sz := b.sz
+	if s.sizes != nil {
+		sz = s.sizes(sz)
+	}
 	switch client {
 	case "libnfs":
-		return &libnfsSession{bin: b.cfg.libnfsClient, t: s.NFS, sz: b.sz, n: n}, nil
+		return &libnfsSession{bin: b.cfg.libnfsClient, t: s.NFS, sz: sz, n: n}, nil
 	case "go-nfs":
-		return dialGoNFS(s.NFS, b.sz, n)
+		return dialGoNFS(s.NFS, sz, n)
 	case "smbclient":
-		return &smbclientSession{t: s.SMB, sz: b.sz, n: n, in: b.in}, nil
+		return &smbclientSession{t: s.SMB, sz: sz, n: n, in: b.in}, nil
 	case "go-smb2":
-		return dialGoSMB(s.SMB, b.sz, n)
+		return dialGoSMB(s.SMB, sz, n)
 	}
 	return nil, fmt.Errorf("unknown client %q", client)
 }
@@ -229,19 +241,24 @@ func runWithTimeout(f func() error, d time.Duration) error {
 
 // meter times a workload and measures the server's CPU time over it.
 type meter struct {
-	roots []int
-	t0    time.Time
-	cpu0  float64
-	out   []measured
+	roots    []int
+	parts    []cpuPart
+	counters func() map[string]float64
+	t0       time.Time
+	cpu0     float64
+	detail0  map[string]float64
+	out      []measured
 }
 
 type measured struct {
 	workload  string
 	ops, secs float64
 	cpu       float64
+	detail    map[string]float64
 }
 
 func (m *meter) start() {
+	m.detail0 = m.details()
 	m.cpu0 = treeCPU(m.roots)
 	m.t0 = time.Now()
 }
@@ -249,14 +266,38 @@ func (m *meter) start() {
 // stop records ops done since start under workload w; it may be called
 // more than once per start.
 func (m *meter) stop(w string, ops float64) {
-	secs := time.Since(m.t0).Seconds()
-	m.out = append(m.out, measured{w, ops, secs, treeCPU(m.roots) - m.cpu0})
+	m.stopTimed(w, ops, time.Since(m.t0).Seconds())
 }
 
 // stopTimed is stop for a client that timed itself (leaving out its own
 // start-up): the CPU time still spans the whole process.
 func (m *meter) stopTimed(w string, ops, secs float64) {
-	m.out = append(m.out, measured{w, ops, secs, treeCPU(m.roots) - m.cpu0})
+	cpu := treeCPU(m.roots) - m.cpu0
+	var d map[string]float64
+	if m.detail0 != nil {
+		d = m.details()
+		for k, v := range d {
+			d[k] = v - m.detail0[k]
+		}
+	}
+	m.out = append(m.out, measured{w, ops, secs, cpu, d})
+}
+
+// details reads the per-process CPU times and the server's counters.
+func (m *meter) details() map[string]float64 {
+	if m.parts == nil && m.counters == nil {
+		return nil
+	}
+	d := map[string]float64{}
+	for _, p := range m.parts {
+		d["cpu_s:"+p.name] = treeCPU(p.roots)
+	}
+	if m.counters != nil {
+		for k, v := range m.counters() {
+			d[k] = v
+		}
+	}
+	return d
 }
 
 // inputs are local files smbclient uploads.

@@ -56,12 +56,19 @@ func renderChart(rep *report) ([]byte, error) {
 		{title: "NFSV3 CLIENTS: TANDEM / NFS-GANESHA (FSAL_VFS)"},
 		{title: "SMB CLIENTS: TANDEM / SAMBA"},
 	}
+	stores := group{title: "TANDEM ON POSTGRESQL + S3 / TANDEM ON ITS DEFAULT STORES"}
 	for _, r := range rep.Rows {
-		i := 0
-		if r.Proto == "smb" {
-			i = 1
+		switch {
+		case r.Stores:
+			stores.rows = append(stores.rows, r)
+		case r.Proto == "smb":
+			groups[1].rows = append(groups[1].rows, r)
+		default:
+			groups[0].rows = append(groups[0].rows, r)
 		}
-		groups[i].rows = append(groups[i].rows, r)
+	}
+	if len(stores.rows) > 0 {
+		groups = append(groups, stores)
 	}
 	n := 0
 	for _, g := range groups {

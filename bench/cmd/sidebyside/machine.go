@@ -25,9 +25,12 @@ type runMeta struct {
 	LoadStart   string  `json:"loadavg_start"`
 	LoadEnd     string  `json:"loadavg_end"`
 	WallSeconds float64 `json:"wall_seconds"`
-	Netns       bool    `json:"private_netns"`
-	Sizes       sizes   `json:"sizes"`
-	Reps        int     `json:"reps"`
+	// TotalSeconds is run.sh's time up to the report: installs, builds
+	// and the break latency benchmark too.
+	TotalSeconds float64 `json:"total_seconds,omitempty"`
+	Netns        bool    `json:"private_netns"`
+	Sizes        sizes   `json:"sizes"`
+	Reps         int     `json:"reps"`
 }
 
 func collectMeta(cfg *config) runMeta {
@@ -52,7 +55,7 @@ func collectMeta(cfg *config) runMeta {
 	}
 	m.Host = fmt.Sprintf("%d CPUs (%s), %s RAM", runtime.NumCPU(), cpuModel(), memTotal())
 	var pk []string
-	for _, p := range []string{"samba", "smbclient", "nfs-ganesha", "nfs-ganesha-vfs", "libnfs13", "iperf3"} {
+	for _, p := range []string{"samba", "smbclient", "nfs-ganesha", "nfs-ganesha-vfs", "libnfs13", "iperf3", "postgresql-15"} {
 		pk = append(pk, debVersion(p))
 	}
 	m.Packages = strings.Join(pk, ", ")

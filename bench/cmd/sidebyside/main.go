@@ -37,18 +37,21 @@ import (
 type config struct {
 	out          string // results directory
 	readme       string // README whose table is replaced; empty: none
-	baseline     string // peers' baseline-summary.tsv; empty: no check
 	work         string // scratch directory for data, configs and logs
 	tandemBin    string
 	tandemProf   string // bench/cmd/tandemprof binary, for -profile
 	libnfsClient string
 	reps         int
+	files        int // overrides the number of files created; 0: the default
+	seqMiB       int // overrides the sequential size; 0: the default
 	servers      []string
 	only         map[string]bool // workloads to run; empty: all
 	netns        bool            // running in a private network namespace
 	quick        bool            // small sizes, for trying the harness out
 	keep         bool            // keep the work directory
 	profile      bool            // capture Tandem CPU profiles per workload
+	breakBench   string          // output of bench's BenchmarkCrossProtocolBreak; empty: none
+	t0           int64           // when run.sh started (Unix seconds); 0: unknown
 	commit       string
 }
 
@@ -57,19 +60,22 @@ func main() {
 	var servers, only, render string
 	flag.StringVar(&cfg.out, "out", "bench/results", "`directory` for results.md, results.json and results.png")
 	flag.StringVar(&cfg.readme, "readme", "bench/README.md", "README whose results section is replaced (empty: leave it)")
-	flag.StringVar(&cfg.baseline, "baseline", "", "the peers' baseline-summary.tsv to check the peers' numbers against (empty: no check)")
 	flag.StringVar(&cfg.work, "work", "", "scratch `directory` (default: a new one under $TMPDIR, removed at the end)")
 	flag.StringVar(&cfg.tandemBin, "tandem", "", "tandem binary (required)")
 	flag.StringVar(&cfg.tandemProf, "tandemprof", "", "tandemprof binary (bench/cmd/tandemprof), needed by -profile")
 	flag.StringVar(&cfg.libnfsClient, "libnfsclient", "", "libnfsclient binary built from bench/libnfsclient (empty: skip that client)")
 	flag.IntVar(&cfg.reps, "reps", 3, "repetitions of every measurement")
-	flag.StringVar(&servers, "servers", "tandem,samba,ganesha", "servers to start")
+	flag.IntVar(&cfg.files, "files", 0, "files each create makes (0: the default size)")
+	flag.IntVar(&cfg.seqMiB, "seq-mib", 0, "MiB of each sequential write and read (0: the default size)")
+	flag.StringVar(&servers, "servers", "tandem,samba,ganesha,"+storesServer, "servers to start ("+storesServer+": Tandem on PostgreSQL and S3)")
 	flag.StringVar(&only, "workloads", "", "comma-separated workload ids to run (default: all)")
 	flag.BoolVar(&cfg.netns, "netns", false, "we run in a private network namespace: peers may bind the wildcard address")
 	flag.BoolVar(&cfg.quick, "quick", false, "small sizes (a harness check, not a measurement)")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the work directory")
 	flag.BoolVar(&cfg.profile, "profile", false, "serve Tandem with tandemprof and keep a CPU profile of each workload's first run in OUT/profiles (slows Tandem a little: for finding out why, not for the table)")
 	flag.StringVar(&cfg.commit, "commit", "", "commit measured (default: git rev-parse HEAD)")
+	flag.Int64Var(&cfg.t0, "t0", 0, "when the whole run (run.sh) started, in Unix `seconds`, for the report's total time")
+	flag.StringVar(&cfg.breakBench, "break", "", "`file` with the output of go test -bench CrossProtocolBreak ./bench/, reported beside the table")
 	flag.StringVar(&render, "render", "", "only write the Markdown, chart and README again from this `results.json`")
 	flag.Parse()
 	log.SetFlags(log.Ltime)
@@ -167,6 +173,12 @@ func run(cfg *config) error {
 	if cfg.quick {
 		sz = quickSizes
 	}
+	if cfg.files > 0 {
+		sz.Files = cfg.files
+	}
+	if cfg.seqMiB > 0 {
+		sz.SeqBytes = int64(cfg.seqMiB) << 20
+	}
 	meta := collectMeta(cfg)
 	meta.Sizes = sz
 	log.Printf("commit %s, load average %s", meta.Commit, meta.LoadStart)
@@ -186,6 +198,8 @@ func run(cfg *config) error {
 			s, err = startSamba(cfg, procs)
 		case "ganesha":
 			s, err = startGanesha(cfg, procs)
+		case storesServer:
+			s, err = startTandemStores(cfg, procs)
 		default:
 			err = fmt.Errorf("unknown server %q", name)
 		}
@@ -219,7 +233,16 @@ func run(cfg *config) error {
 
 	meta.LoadEnd = loadAvg()
 	meta.WallSeconds = time.Since(start).Seconds()
-	rep := buildReport(meta, srvs, b.runs, ceiling, cfg.baseline)
+	if cfg.t0 > 0 {
+		meta.TotalSeconds = float64(time.Now().Unix() - cfg.t0)
+	}
+	rep := buildReport(meta, srvs, b.runs, ceiling)
+	if cfg.breakBench != "" {
+		if rep.Break, err = readBreakBench(cfg.breakBench); err != nil {
+			log.Printf("break latency: %v", err)
+			rep.BreakErr = err.Error()
+		}
+	}
 	if err := writeReport(cfg, rep); err != nil {
 		return err
 	}

@@ -19,7 +19,20 @@ func markdown(rep *report, chart string) string {
 	fmt.Fprintf(&b, "- Machine: %s, Linux %s, %s.\n", m.Host, m.Kernel, m.GoVersion)
 	fmt.Fprintf(&b, "- Load average (1, 5, 15 min): %s at the start, %s at the end. "+
 		"Other work shares this machine; a load above the core count means the numbers are noisy.\n", m.LoadStart, m.LoadEnd)
-	fmt.Fprintf(&b, "- %d repetitions of everything, %s wall time for the whole run.\n", m.Reps, fmtDuration(m.WallSeconds))
+	fmt.Fprintf(&b, "- %d repetition(s) of everything, %s wall time for the side-by-side measuring", m.Reps, fmtDuration(m.WallSeconds))
+	if m.TotalSeconds > 0 {
+		fmt.Fprintf(&b, ", %s for all of `bench/run.sh` up to this report (installs, builds, break latency included)", fmtDuration(m.TotalSeconds))
+	}
+	b.WriteString(".\n")
+	z := m.Sizes
+	fmt.Fprintf(&b, "- Sizes: sequential %s, %s random reads and %s random writes of 4 KiB, %s files, %s mkdir/rename/rmdir rounds, "+
+		"%s NLM and %s SMB/anchored lock pairs", fmtBytes(z.SeqBytes), fmtNum(float64(z.RandReads)), fmtNum(float64(z.RandWrites)),
+		fmtNum(float64(z.Files)), fmtNum(float64(z.MetaRounds)), fmtNum(float64(z.NLMPairs)), fmtNum(float64(z.LockPairs)))
+	if hasStores(rep) {
+		st := storesSizes(z)
+		fmt.Fprintf(&b, "; on PostgreSQL + S3 sequential %s and at most %s files", fmtBytes(st.SeqBytes), fmtNum(float64(st.Files)))
+	}
+	b.WriteString(".\n")
 	if rep.Ceiling.Median > 0 {
 		fmt.Fprintf(&b, "- Loopback TCP ceiling (iperf3, one stream, 3 s): median %s MB/s (%s-%s).\n",
 			fmtNum(rep.Ceiling.Median), fmtNum(rep.Ceiling.Min), fmtNum(rep.Ceiling.Max))
@@ -38,6 +51,9 @@ func markdown(rep *report, chart string) string {
 	b.WriteString("| workload | client | Tandem | peer | peer's value | Tandem ÷ peer | CPU µs/op Tandem / peer | share of TCP ceiling Tandem / peer |\n")
 	b.WriteString("|---|---|---|---|---|---:|---|---|\n")
 	for _, r := range rep.Rows {
+		if r.Stores {
+			continue
+		}
 		w, _ := workloadByID(r.Workload)
 		ratio := "–"
 		if r.Ratio > 0 {
@@ -52,37 +68,21 @@ func markdown(rep *report, chart string) string {
 			ceil = fmt.Sprintf("%s / %s", fmtShare(r.Tandem, rep.Ceiling.Median), fmtShare(r.Peer, rep.Ceiling.Median))
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n",
-			r.Title, r.Client, fmtCell(r.Tandem, r.Unit), r.Peer.Server, fmtCell(r.Peer, r.Unit), ratio, cpu, ceil)
+			rowTitle(r, m.Sizes), r.Client, fmtCell(r.Tandem, r.Unit), r.Peer.Server, fmtCell(r.Peer, r.Unit), ratio, cpu, ceil)
 	}
 
 	b.WriteString("\nWhat each client made durable before the clock stopped (the same requests go to both servers of a row):\n\n")
 	b.WriteString("| client | workload | durability |\n|---|---|---|\n")
 	for _, r := range rep.Rows {
-		if r.Durability != "" && r.Durability != "-" {
+		if r.Durability != "" && r.Durability != "-" && !r.Stores {
 			fmt.Fprintf(&b, "| %s | %s | %s |\n", r.Client, r.Workload, r.Durability)
 		}
 	}
 
-	var checks []row
-	for _, r := range rep.Rows {
-		if r.Baseline != nil {
-			checks = append(checks, r)
-		}
-	}
-	if len(checks) > 0 {
-		b.WriteString("\nSanity check: the peers' numbers here against `../shared/peers/results/baseline-summary.tsv`, " +
-			"same peer, same client (or the same client library), same workload. Within ±30% means the harness " +
-			"measures what the baseline measured.\n\n")
-		b.WriteString("| peer | client | workload | here | baseline | deviation | within ±30% |\n|---|---|---|---:|---:|---:|---|\n")
-		for _, r := range checks {
-			c := r.Baseline
-			ok := "yes"
-			if !c.Within {
-				ok = "**no**"
-			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %+.0f%% | %s |\n", r.Peer.Server, r.Client, r.Workload,
-				fmtNum(r.Peer.Value.Median), fmtNum(c.Median), 100*c.Deviation, ok)
-		}
+	storesTable(&b, rep)
+	breakTable(&b, rep.Break)
+	if rep.BreakErr != "" {
+		fmt.Fprintf(&b, "\nCross-protocol break latency: **failed** (%s); see run.sh's output.\n", rep.BreakErr)
 	}
 	var notes []string
 	for _, r := range rep.Rows {
@@ -156,4 +156,77 @@ func fmtNum(v float64) string {
 func fmtDuration(secs float64) string {
 	m := int(secs) / 60
 	return fmt.Sprintf("%d min %02d s", m, int(secs)%60)
+}
+
+// storesTable renders the rows of Tandem on PostgreSQL + S3 against Tandem
+// on its default stores, with where the server side's CPU time went and
+// how many PostgreSQL transactions each operation took.
+func storesTable(b *strings.Builder, rep *report) {
+	var rows []row
+	for _, r := range rep.Rows {
+		if r.Stores {
+			rows = append(rows, r)
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	b.WriteString("\nTandem with `[meta] backend = \"postgres\"` and `[content] backend = \"s3\"` (PostgreSQL and " +
+		"SeaweedFS on the same loopback, started by the harness) against Tandem on its default stores (Pebble, local " +
+		"disk), same clients, same requests. CPU is that of all the server processes (Tandem, PostgreSQL and its " +
+		"backends, SeaweedFS), split after it; writing transactions are the transaction ids PostgreSQL handed out " +
+		"(read-only transactions get none; see the README for all of them, counted from PostgreSQL's statement log).\n\n")
+	b.WriteString("| workload | client | on PostgreSQL + S3 | on the defaults | ratio | CPU µs/op defaults / PostgreSQL + S3 | of which Tandem / PostgreSQL / SeaweedFS | PostgreSQL writing transactions per op |\n")
+	b.WriteString("|---|---|---|---|---:|---|---|---:|\n")
+	for _, r := range rows {
+		w, _ := workloadByID(r.Workload)
+		ratio := "–"
+		if r.Ratio > 0 {
+			ratio = fmt.Sprintf("**%.2f**", r.Ratio)
+		}
+		per := ""
+		if w.CPUOp != "op" {
+			per = " per " + w.CPUOp
+		}
+		split, xacts := "–", "–"
+		if d := r.Detail; d != nil {
+			split = fmt.Sprintf("%s / %s / %s", fmtNum(1e6*d["cpu_s:tandem"]), fmtNum(1e6*d["cpu_s:postgres"]), fmtNum(1e6*d["cpu_s:seaweedfs"]))
+			if v, ok := d["pg_xids"]; ok {
+				xacts = fmtNum(v)
+			}
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s / %s%s | %s | %s |\n", rowTitle(r, rep.Meta.Sizes), r.Client, fmtCell(r.Tandem, r.Unit),
+			fmtCell(r.Peer, r.Unit), ratio, fmtCPU(r.Peer), fmtCPU(r.Tandem), per, split, xacts)
+	}
+}
+
+func hasStores(rep *report) bool {
+	for _, r := range rep.Rows {
+		if r.Stores {
+			return true
+		}
+	}
+	return false
+}
+
+func fmtBytes(n int64) string {
+	if n >= 1<<30 && n%(1<<30) == 0 {
+		return fmt.Sprintf("%d GiB", n>>30)
+	}
+	return fmt.Sprintf("%d MiB", n>>20)
+}
+
+// rowTitle is the row's title with its size: the files of the
+// directory, the sequential size (smaller for the stores rows).
+func rowTitle(r row, z sizes) string {
+	if r.Stores {
+		z = storesSizes(z)
+	}
+	switch r.Workload {
+	case "create", "stat", "list":
+		return fmt.Sprintf("%s, %s files", r.Title, fmtNum(float64(z.Files)))
+	case "seqwrite", "seqwrite+flush", "seqread":
+		return fmt.Sprintf("%s, %s", r.Title, fmtBytes(z.SeqBytes))
+	}
+	return r.Title
 }

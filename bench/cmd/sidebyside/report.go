@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 )
 
@@ -19,6 +16,10 @@ type report struct {
 	Servers []serverBrief `json:"servers"`
 	Rows    []row         `json:"rows"`
 	Runs    []runRecord   `json:"runs"`
+	Break   []breakRow    `json:"break_latency,omitempty"`
+	// BreakErr says why there are no break latency rows when some were
+	// asked for.
+	BreakErr string `json:"break_latency_error,omitempty"`
 }
 
 type serverBrief struct {
@@ -64,17 +65,22 @@ func (c cell) ok() bool { return c.Status == statusOK }
 // row is one workload through one client: Tandem and the peer of that
 // client's protocol.
 type row struct {
-	Workload   string         `json:"workload"`
-	Title      string         `json:"title"`
-	Client     string         `json:"client"`
-	Proto      string         `json:"proto"`
-	Unit       string         `json:"unit"`
-	CPUOp      string         `json:"cpu_op"`
-	Durability string         `json:"durability"`
-	Tandem     cell           `json:"tandem"`
-	Peer       cell           `json:"peer"`
-	Ratio      float64        `json:"ratio,omitempty"` // Tandem median / peer median
-	Baseline   *baselineCheck `json:"baseline,omitempty"`
+	Workload   string  `json:"workload"`
+	Title      string  `json:"title"`
+	Client     string  `json:"client"`
+	Proto      string  `json:"proto"`
+	Unit       string  `json:"unit"`
+	CPUOp      string  `json:"cpu_op"`
+	Durability string  `json:"durability"`
+	Tandem     cell    `json:"tandem"`
+	Peer       cell    `json:"peer"`
+	Ratio      float64 `json:"ratio,omitempty"` // Tandem median / peer median
+	// Stores marks a row of Tandem on PostgreSQL + S3 (in Tandem's cell)
+	// against Tandem on its default stores (in Peer's).
+	Stores bool `json:"stores,omitempty"`
+	// Detail is the median per operation (per CPUOp) of each key of the
+	// runs' Detail, for Tandem's cell.
+	Detail map[string]float64 `json:"detail,omitempty"`
 }
 
 func buildCell(server, client, wl string, runs []runRecord, w workload) cell {
@@ -115,12 +121,11 @@ func buildCell(server, client, wl string, runs []runRecord, w workload) cell {
 	return c
 }
 
-func buildReport(meta runMeta, srvs []*server, runs []runRecord, ceiling []float64, baselinePath string) *report {
+func buildReport(meta runMeta, srvs []*server, runs []runRecord, ceiling []float64) *report {
 	rep := &report{Meta: meta, Ceiling: summarize(ceiling), Runs: runs}
 	for _, s := range srvs {
 		rep.Servers = append(rep.Servers, serverBrief{Name: s.Name, Version: s.version, Serves: s.describe()})
 	}
-	base := loadBaseline(baselinePath)
 	for _, w := range workloads {
 		for _, c := range clients {
 			if !clientDoes(c.Name, w.ID) {
@@ -136,13 +141,51 @@ func buildReport(meta runMeta, srvs []*server, runs []runRecord, ceiling []float
 			if r.Tandem.ok() && r.Peer.ok() && r.Peer.Value.Median > 0 {
 				r.Ratio = r.Tandem.Value.Median / r.Peer.Value.Median
 			}
-			if r.Peer.ok() {
-				r.Baseline = base.check(r.Peer.Server, c.Name, w.ID, r.Peer.Value.Median)
+			rep.Rows = append(rep.Rows, r)
+		}
+	}
+	for _, w := range workloads {
+		for _, c := range clients {
+			if !slices.Contains(storesWorkloads, w.ID) || !slices.Contains(storesClients, c.Name) || !clientDoes(c.Name, w.ID) {
+				continue
 			}
+			r := row{Workload: w.ID, Title: w.Title, Client: c.Name, Proto: c.Proto, Unit: w.Unit, CPUOp: w.CPUOp,
+				Durability: durability[c.Name][w.ID], Stores: true}
+			r.Tandem = buildCell(storesServer, c.Name, w.ID, runs, w)
+			if r.Tandem.Status == "not run" {
+				continue
+			}
+			r.Peer = buildCell("tandem", c.Name, w.ID, runs, w)
+			if r.Tandem.ok() && r.Peer.ok() && r.Peer.Value.Median > 0 {
+				r.Ratio = r.Tandem.Value.Median / r.Peer.Value.Median
+			}
+			r.Detail = detailPerOp(storesServer, c.Name, w, runs)
 			rep.Rows = append(rep.Rows, r)
 		}
 	}
 	return rep
+}
+
+// detailPerOp is, for each key of the runs' Detail, the median over the
+// successful runs of its value per CPUPer operations.
+func detailPerOp(server, client string, w workload, runs []runRecord) map[string]float64 {
+	per := map[string][]float64{}
+	for _, r := range runs {
+		if r.Server != server || r.Client != client || r.Workload != w.ID || r.Status != statusOK || r.Ops == 0 {
+			continue
+		}
+		for k, v := range r.Detail {
+			per[k] = append(per[k], v/(r.Ops/w.CPUPer))
+		}
+	}
+	if len(per) == 0 {
+		return nil
+	}
+	out := map[string]float64{}
+	for k, v := range per {
+		out[k] = summarize(v).Median
+	}
+	return out
 }
 
 func clientDoes(client, w string) bool {
@@ -155,83 +198,6 @@ func clientDoes(client, w string) bool {
 		}
 	}
 	return false
-}
-
-// The peers' baseline: baseline-summary.tsv of ../shared/peers, medians
-// of three runs per (server, tool, figure), taken with the same clients
-// (or, for the Go ones, the same libraries) on a machine of this kind.
-
-type baselineCheck struct {
-	Tool      string  `json:"tool"`
-	Figure    string  `json:"figure"`
-	Median    float64 `json:"median"`
-	Deviation float64 `json:"deviation"` // here / baseline - 1
-	Within    bool    `json:"within_30pct"`
-}
-
-type baseline map[[3]string]float64 // (server, tool, figure) -> median
-
-// baselineKeys maps our (client, workload) to the baseline's tool and
-// figure names.
-var baselineKeys = map[[2]string][2]string{
-	{"smbclient", "seqwrite"}:   {"smbclient", "seqwrite"},
-	{"smbclient", "seqread"}:    {"smbclient", "seqread"},
-	{"smbclient", "create"}:     {"smbclient", "small-create4k"},
-	{"smbclient", "list"}:       {"smbclient", "list(ls minus connect time)"},
-	{"go-smb2", "seqwrite"}:     {"gobench/go-smb2", "seqwrite"},
-	{"go-smb2", "seqread"}:      {"gobench/go-smb2", "seqread"},
-	{"go-smb2", "create"}:       {"gobench/go-smb2", "small-create4k"},
-	{"go-smb2", "list"}:         {"gobench/go-smb2", "list"},
-	{"go-smb2", "stat"}:         {"gobench/go-smb2", "stat"},
-	{"go-smb2", "lock"}:         {"gobench/go-smb2", "lock+unlock"},
-	{"libnfs", "seqwrite"}:      {"libnfs-bench-v3", "seqwrite"},
-	{"libnfs", "seqread"}:       {"libnfs-bench-v3", "seqread"},
-	{"libnfs", "create"}:        {"libnfs-bench-v3", "small-create4k"},
-	{"libnfs", "list"}:          {"libnfs-bench-v3", "list(readdir)"},
-	{"libnfs", "stat"}:          {"libnfs-bench-v3", "stat(path)"},
-	{"go-nfs", "seqwrite"}:      {"gobench/go-nfs-client", "seqwrite"},
-	{"go-nfs", "seqread"}:       {"gobench/go-nfs-client", "seqread"},
-	{"go-nfs", "create"}:        {"gobench/go-nfs-client", "small-create4k"},
-	{"go-nfs", "list"}:          {"gobench/go-nfs-client", "list"},
-	{"go-nfs", "stat"}:          {"gobench/go-nfs-client", "stat(LOOKUP)"},
-	{"go-nfs", "lock"}:          {"gobench/go-nfs-client+NLM4", "lock+unlock(NLM4)"},
-	{"go-nfs", "lock-anchored"}: {"gobench/go-nfs-client+NLM4-anchored", "lock+unlock(NLM4,anchored)"},
-}
-
-func loadBaseline(path string) baseline {
-	b := baseline{}
-	if path == "" {
-		return b
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return b
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		c := strings.Split(sc.Text(), "\t")
-		if len(c) < 4 || c[0] == "server" {
-			continue
-		}
-		if v, err := strconv.ParseFloat(c[3], 64); err == nil {
-			b[[3]string{c[0], c[1], c[2]}] = v
-		}
-	}
-	return b
-}
-
-func (b baseline) check(server, client, w string, got float64) *baselineCheck {
-	k, ok := baselineKeys[[2]string{client, w}]
-	if !ok {
-		return nil
-	}
-	med, ok := b[[3]string{server, k[0], k[1]}]
-	if !ok || med == 0 {
-		return nil
-	}
-	d := got/med - 1
-	return &baselineCheck{Tool: k[0], Figure: k[1], Median: med, Deviation: d, Within: math.Abs(d) <= 0.30}
 }
 
 func writeReport(cfg *config, rep *report) error {

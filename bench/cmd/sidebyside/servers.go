@@ -55,6 +55,22 @@ type server struct {
 	// pprofAddr is where tandemprof takes profiling requests; empty when
 	// the server is not profiled.
 	pprofAddr string
+	// parts split the CPU time by process, and counters are other
+	// cumulative counts, both recorded per run as differences (in
+	// runRecord.Detail); nil for servers that are one process.
+	parts    []cpuPart
+	counters func() map[string]float64
+	// only and clients restrict the server to some workloads and clients;
+	// nil: all.
+	only, clients map[string]bool
+	// sizes, when set, gives the server's sizes from the run's.
+	sizes func(sizes) sizes
+}
+
+// cpuPart is one named group of a server's processes.
+type cpuPart struct {
+	name  string
+	roots []int
 }
 
 type nfsTarget struct {

@@ -13,10 +13,10 @@ type sizes struct {
 }
 
 var fullSizes = sizes{
-	SeqBytes:   1 << 30,
+	SeqBytes:   512 << 20,
 	RandReads:  5000,
 	RandWrites: 2000,
-	Files:      10000,
+	Files:      2000,
 	MetaRounds: 500,
 	LockPairs:  5000,
 	NLMPairs:   1000,
@@ -46,9 +46,9 @@ type workload struct {
 }
 
 var workloads = []workload{
-	{ID: "seqwrite", Title: "sequential write, 1 GiB", Unit: "MB/s", Scale: 1e-6, CPUPer: 1 << 20, CPUOp: "MiB", Bytes: true},
-	{ID: "seqwrite+flush", Title: "sequential write, 1 GiB, then FLUSH", Unit: "MB/s", Scale: 1e-6, CPUPer: 1 << 20, CPUOp: "MiB", Bytes: true},
-	{ID: "seqread", Title: "sequential read, 1 GiB", Unit: "MB/s", Scale: 1e-6, CPUPer: 1 << 20, CPUOp: "MiB", Bytes: true},
+	{ID: "seqwrite", Title: "sequential write", Unit: "MB/s", Scale: 1e-6, CPUPer: 1 << 20, CPUOp: "MiB", Bytes: true},
+	{ID: "seqwrite+flush", Title: "sequential write, then FLUSH", Unit: "MB/s", Scale: 1e-6, CPUPer: 1 << 20, CPUOp: "MiB", Bytes: true},
+	{ID: "seqread", Title: "sequential read", Unit: "MB/s", Scale: 1e-6, CPUPer: 1 << 20, CPUOp: "MiB", Bytes: true},
 	{ID: "randread", Title: "random read, 4 KiB", Unit: "IOPS", Scale: 1, CPUPer: 1, CPUOp: "I/O"},
 	{ID: "randwrite", Title: "random write, 4 KiB", Unit: "IOPS", Scale: 1, CPUPer: 1, CPUOp: "I/O"},
 	{ID: "create", Title: "create + 4 KiB write + close, one directory", Unit: "files/s", Scale: 1, CPUPer: 1, CPUOp: "file"},
