@@ -9,7 +9,10 @@
 // saves an open and a close per request; a file in use when it is evicted is
 // closed by its last user.
 //
-// Sync makes a file's data durable with fsync and, the first time after the
+// Sync makes a file's data durable with fdatasync (the host file's times
+// mean nothing: Tandem keeps a file's times in the metadata store, so a
+// journal commit for a changed mtime would be wasted; a changed size or new
+// blocks are flushed by fdatasync too) and, the first time after the
 // file or one of its fan-out directories was created, fsyncs the
 // directories too (at the same time as the file: the reply waits for both,
 // and on a journaling file system they mostly share one journal commit), so
@@ -279,7 +282,7 @@ func (s *Store) Sync(id uint64) error {
 		go func() { dirErr <- s.syncDirs(dirs) }()
 	}
 	if w := h.written.Load(); h.synced.Load() < w {
-		if err = h.f.Sync(); err == nil {
+		if err = fdatasync(h.f); err == nil {
 			raise(&h.synced, w)
 		}
 	}
