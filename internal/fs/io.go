@@ -33,7 +33,10 @@ func (f *FS) Read(ctx context.Context, c *Caller, h Handle, off uint64, buf []by
 	}
 	call := newCall(h, s, cr)
 	defer call.free()
-	err = f.meta.View(ctx, call.readCheck)
+	err = f.loadInode(ctx, call)
+	if err == nil {
+		err = call.checkRead()
+	}
 	attr = attrOf(&call.ino)
 	if err != nil {
 		return 0, false, attr, f.result("read", err)
@@ -85,7 +88,11 @@ func (f *FS) Write(ctx context.Context, c *Caller, h Handle, off uint64, data []
 	}
 	call := newCall(h, s, cr)
 	defer call.free()
-	if err := f.meta.View(ctx, call.writeCheck); err != nil {
+	err = f.loadInode(ctx, call)
+	if err == nil {
+		err = call.checkWrite()
+	}
+	if err != nil {
 		return 0, 0, call.wcc, f.result("write", err)
 	}
 	if off > MaxFileSize || uint64(len(data)) > MaxFileSize-off {
@@ -135,7 +142,7 @@ func (f *FS) Commit(ctx context.Context, c *Caller, h Handle, off, count uint64)
 	}
 	call := newCall(h, s, cr)
 	defer call.free()
-	if err := f.meta.View(ctx, call.load); err != nil {
+	if err := f.loadInode(ctx, call); err != nil {
 		return Wcc{}, f.result("commit", err)
 	}
 	wcc := wccOf(&call.ino)

@@ -103,7 +103,7 @@ func (f *FS) ReadLink(ctx context.Context, c *Caller, h Handle) (string, Attr, e
 	}
 	call := newCall(h, s, cr)
 	defer call.free()
-	if err := f.meta.View(ctx, call.load); err != nil {
+	if err := f.loadInode(ctx, call); err != nil {
 		return "", Attr{}, f.result("readlink", err)
 	}
 	a := attrOf(&call.ino)
