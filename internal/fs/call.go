@@ -22,6 +22,8 @@ type ioCall struct {
 	dir  Attr // Lookup: the directory's attributes
 	wcc  Wcc
 
+	dirIno meta.Inode // Lookup: the directory, once searched
+
 	load, lookup, touchAtime, extend func(meta.Tx) error
 }
 
@@ -42,7 +44,7 @@ func newCall(h Handle, s *share, cr cred) *ioCall {
 
 // free returns c to the pool, dropping what it refers to.
 func (c *ioCall) free() {
-	c.s, c.cr, c.name, c.ino, c.dir, c.wcc = nil, cred{}, "", meta.Inode{}, Attr{}, Wcc{}
+	c.s, c.cr, c.name, c.ino, c.dir, c.dirIno, c.wcc = nil, cred{}, "", meta.Inode{}, Attr{}, meta.Inode{}, Wcc{}
 	ioCalls.Put(c)
 }
 
@@ -58,6 +60,7 @@ func (c *ioCall) lookupFn(tx meta.Tx) error {
 	if err != nil {
 		return err
 	}
+	c.dirIno = d
 	switch {
 	case c.name == "." || (c.name == ".." && d.ID == c.s.root.ID):
 		c.ino = d

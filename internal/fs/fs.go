@@ -35,8 +35,8 @@ type FS struct {
 	now     func() int64
 	log     *slog.Logger
 	verf    [8]byte
-	names   nameCache  // where files were last found (where.go)
-	inodes  inodeCache // committed inodes (inodecache.go)
+	names   nameCache // where files were last found (where.go)
+	cache   metaCache // committed inodes and entries (inodecache.go)
 
 	shares  atomic.Pointer[shareTable] // replaced whole on change
 	shareMu sync.Mutex                 // serializes AddShare
@@ -70,7 +70,7 @@ const formatVersion = 1
 // AddShare.
 func New(m meta.Store, c content.Store, opt Options) (*FS, error) {
 	f := &FS{content: c, now: opt.Now, log: opt.Logger}
-	f.meta = cachingStore{Store: m, inodes: &f.inodes}
+	f.meta = cachingStore{Store: m, cache: &f.cache}
 	if f.now == nil {
 		f.now = func() int64 { return time.Now().UnixNano() }
 	}

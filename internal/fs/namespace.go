@@ -88,8 +88,10 @@ func (f *FS) Lookup(ctx context.Context, c *Caller, dir Handle, name string) (Ha
 	call := newCall(dir, s, cr)
 	defer call.free()
 	call.name = name
-	if err := f.meta.View(ctx, call.lookup); err != nil {
-		return Handle{}, Attr{}, call.dir, f.result("lookup", err)
+	if isDot(name) || !f.lookupCached(call) {
+		if err := f.lookupStore(ctx, call); err != nil {
+			return Handle{}, Attr{}, call.dir, f.result("lookup", err)
+		}
 	}
 	return Handle{Share: s.id, ID: call.ino.ID, Gen: call.ino.Gen}, attrOf(&call.ino), call.dir, nil
 }

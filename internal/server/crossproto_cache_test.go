@@ -138,6 +138,11 @@ func TestNFSSeesSMBChanges(t *testing.T) {
 	// A rename: the old name is gone, the new one is the same file, and
 	// the handle still reads it.
 	before, _ := n.getattr(fh)
+	for range 2 {
+		if a, st := n.lookupAttr("f"); st != nfs3.StatusOK || a.fileid != before.fileid {
+			t.Fatalf("LOOKUP before the SMB rename: %v, fileid %d, want %d", st, a.fileid, before.fileid)
+		}
+	}
 	if err := sh.Rename("f", "g"); err != nil {
 		t.Fatal(err)
 	}
@@ -154,6 +159,9 @@ func TestNFSSeesSMBChanges(t *testing.T) {
 	// And an SMB delete: the handle goes stale.
 	if err := sh.Remove("g"); err != nil {
 		t.Fatal(err)
+	}
+	if _, st := n.lookupAttr("g"); st != nfs3.StatusNoEnt {
+		t.Errorf("LOOKUP after the SMB delete: %v, want NFS3ERR_NOENT", st)
 	}
 	if _, st := n.getattr(fh); st != nfs3.StatusStale {
 		t.Errorf("GETATTR after the SMB delete: %v, want NFS3ERR_STALE", st)
