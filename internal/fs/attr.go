@@ -95,7 +95,7 @@ func (f *FS) SetAttr(ctx context.Context, c *Caller, h Handle, sa SetAttr, guard
 	now := f.now()
 	var wcc Wcc
 	var pre, post meta.Inode
-	err = f.meta.Update(ctx, func(tx meta.Tx) error {
+	err = f.change(ctx, s, func(tx meta.Tx) error {
 		ino, err := inodeOf(tx, h)
 		if err != nil {
 			return err

@@ -163,6 +163,18 @@ func (f *FS) Commit(ctx context.Context, c *Caller, h Handle, off, count uint64)
 	return wcc, nil
 }
 
+// change runs a namespace or attribute change: durable before it returns,
+// or, on an Async share, durable with the next sync of the metadata log
+// (a COMMIT, a FILE_SYNC write or another share's change).
+func (f *FS) change(ctx context.Context, s *share, fn func(meta.Tx) error) error {
+	if !s.cfg.Async {
+		return f.meta.Update(ctx, fn)
+	}
+	err := f.meta.UpdateLazy(ctx, fn)
+	f.lazy.Add(1)
+	return err
+}
+
 // syncContent starts making id's content durable and returns where the
 // result will be sent.
 func (f *FS) syncContent(id uint64) chan error {

@@ -189,7 +189,7 @@ func (f *FS) makeNode(ctx context.Context, c *Caller, dir Handle, name string, n
 	var ino, pre meta.Inode
 	var wcc Wcc
 	created := false
-	err = f.meta.Update(ctx, func(tx meta.Tx) error {
+	err = f.change(ctx, s, func(tx meta.Tx) error {
 		created = false
 		d, w, err := searchDir(tx, &cr, dir)
 		wcc = w
@@ -325,7 +325,7 @@ func (f *FS) Link(ctx context.Context, c *Caller, h Handle, dir Handle, name str
 	var a Attr
 	var wcc Wcc
 	var linked meta.Inode
-	err = f.meta.Update(ctx, func(tx meta.Tx) error {
+	err = f.change(ctx, s, func(tx meta.Tx) error {
 		ino, err := inodeOf(tx, h)
 		linked = ino
 		if err != nil {
@@ -415,7 +415,7 @@ func (f *FS) unlink(ctx context.Context, c *Caller, dir Handle, name string, rmd
 	var wcc Wcc
 	var drop uint64 // content to remove after the commit
 	var gone meta.Inode
-	err = f.meta.Update(ctx, func(tx meta.Tx) error {
+	err = f.change(ctx, s, func(tx meta.Tx) error {
 		drop = 0
 		d, w, err := searchDir(tx, &cr, dir)
 		wcc = w

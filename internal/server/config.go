@@ -120,6 +120,9 @@ type ShareConfig struct {
 	// Locking is how the share's locks and share modes bind the other
 	// protocol: "unified" (the default) or "unix" (see lock.Locking).
 	Locking string `toml:"locking"`
+	// Async answers namespace changes before they are on disk (see
+	// fs.ShareConfig.Async).
+	Async bool `toml:"async"`
 }
 
 // locking is the share's lock.Locking.
@@ -205,7 +208,7 @@ func (c *Config) FSShares() ([]fs.ShareConfig, error) {
 			return nil, fmt.Errorf("share %q defined twice", s.Name)
 		}
 		seen[s.Name] = true
-		fc := fs.ShareConfig{Name: s.Name, ReadOnly: s.ReadOnly, AnonUID: 65534, AnonGID: 65534}
+		fc := fs.ShareConfig{Name: s.Name, ReadOnly: s.ReadOnly, Async: s.Async, AnonUID: 65534, AnonGID: 65534}
 		switch s.Squash {
 		case "", "none":
 			fc.Squash = fs.NoSquash
