@@ -127,12 +127,21 @@ func (s *Store) acquire(id uint64, create bool) (*handle, error) {
 		return h, nil
 	}
 	name, leaf, mid := s.path(id)
-	f, err := os.OpenFile(name, os.O_RDWR, 0)
-	if errors.Is(err, fs.ErrNotExist) {
-		if !create {
+	var f *os.File
+	var err error
+	if create {
+		// A write that opens a file usually makes it (the first write of
+		// a new file): try that first, one system call instead of a
+		// failed open and a create.
+		f, err = s.create(name, leaf, mid)
+		if errors.Is(err, fs.ErrExist) {
+			f, err = os.OpenFile(name, os.O_RDWR, 0)
+		}
+	} else {
+		f, err = os.OpenFile(name, os.O_RDWR, 0)
+		if errors.Is(err, fs.ErrNotExist) {
 			return nil, nil
 		}
-		f, err = s.create(name, leaf, mid)
 	}
 	if err != nil {
 		return nil, err
@@ -148,9 +157,10 @@ func (s *Store) acquire(id uint64, create bool) (*handle, error) {
 }
 
 // create makes a new host file, and its directories when missing, noting
-// which directories gained entries that Sync must make durable.
+// which directories gained entries that Sync must make durable. An
+// existing file is fs.ErrExist.
 func (s *Store) create(name, leaf, mid string) (*os.File, error) {
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrNotExist) {
 		for _, d := range [][2]string{{mid, s.root}, {leaf, mid}} {
 			switch err := os.Mkdir(d[0], 0o700); {
@@ -160,7 +170,7 @@ func (s *Store) create(name, leaf, mid string) (*os.File, error) {
 				return nil, err
 			}
 		}
-		f, err = os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
+		f, err = os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	}
 	if err == nil {
 		s.markDir(leaf)
