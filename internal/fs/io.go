@@ -114,7 +114,7 @@ func (f *FS) Write(ctx context.Context, c *Caller, h Handle, off uint64, data []
 		// reply waits for both, and a crash between them is one of
 		// the states the package documentation allows.
 		synced := f.syncContent(h.ID)
-		err, stable = f.meta.Update(ctx, call.extend), FileSync
+		err, stable = f.updateDurable(ctx, call.extend), FileSync
 		if serr := <-synced; serr != nil && err == nil {
 			return 0, 0, call.wcc, f.result("write", serr)
 		}
@@ -168,10 +168,27 @@ func (f *FS) Commit(ctx context.Context, c *Caller, h Handle, off, count uint64)
 // (a COMMIT, a FILE_SYNC write or another share's change).
 func (f *FS) change(ctx context.Context, s *share, fn func(meta.Tx) error) error {
 	if !s.cfg.Async {
-		return f.meta.Update(ctx, fn)
+		return f.updateDurable(ctx, fn)
 	}
 	err := f.meta.UpdateLazy(ctx, fn)
 	f.lazy.Add(1)
+	return err
+}
+
+// updateDurable is a durable Update, which also makes every lazy change
+// applied before it durable (the log is written in order): a later COMMIT
+// need not flush the log for them.
+func (f *FS) updateDurable(ctx context.Context, fn func(meta.Tx) error) error {
+	n := f.lazy.Load()
+	err := f.meta.Update(ctx, fn)
+	if err == nil {
+		for {
+			old := f.lazySynced.Load()
+			if old >= n || f.lazySynced.CompareAndSwap(old, n) {
+				break
+			}
+		}
+	}
 	return err
 }
 
