@@ -66,11 +66,11 @@ func (f *FS) Access(ctx context.Context, c *Caller, h Handle, want uint32) (uint
 	cr.judged = false // Access reports what the mode bits grant
 	call := newCall(h, s, cr)
 	defer call.free()
-	call.want = want
-	if err := f.meta.View(ctx, call.access); err != nil {
+	if err := f.loadInode(ctx, call); err != nil {
 		return 0, Attr{}, f.result("access", err)
 	}
-	return call.got, attrOf(&call.ino), nil
+	got := cr.access(&call.ino, want, s.cfg.ReadOnly)
+	return got, attrOf(&call.ino), nil
 }
 
 // SetAttr changes attributes. If guardCtime is not nil, the change happens
@@ -95,7 +95,7 @@ func (f *FS) SetAttr(ctx context.Context, c *Caller, h Handle, sa SetAttr, guard
 	now := f.now()
 	var wcc Wcc
 	var pre, post meta.Inode
-	err = f.meta.Update(ctx, func(tx meta.Tx) error {
+	err = f.change(ctx, s, func(tx meta.Tx) error {
 		ino, err := inodeOf(tx, h)
 		if err != nil {
 			return err

@@ -16,24 +16,22 @@ type ioCall struct {
 	cr  cred
 	now int64
 
-	want, got uint32 // Access: asked and granted bits
-	end       uint64 // Write: where the data ends
-	name      string // Lookup: the name
-	ino       meta.Inode
-	dir       Attr // Lookup: the directory's attributes
-	wcc       Wcc
+	end  uint64 // Write: where the data ends
+	name string // Lookup: the name
+	ino  meta.Inode
+	dir  Attr // Lookup: the directory's attributes
+	wcc  Wcc
 
-	load, lookup, access, readCheck, touchAtime, writeCheck, extend func(meta.Tx) error
+	dirIno meta.Inode // Lookup: the directory, once searched
+
+	load, lookup, touchAtime, extend func(meta.Tx) error
 }
 
 var ioCalls = sync.Pool{New: func() any {
 	c := new(ioCall)
 	c.load = c.loadFn
 	c.lookup = c.lookupFn
-	c.access = c.accessFn
-	c.readCheck = c.readCheckFn
 	c.touchAtime = c.touchAtimeFn
-	c.writeCheck = c.writeCheckFn
 	c.extend = c.extendFn
 	return c
 }}
@@ -46,7 +44,7 @@ func newCall(h Handle, s *share, cr cred) *ioCall {
 
 // free returns c to the pool, dropping what it refers to.
 func (c *ioCall) free() {
-	c.s, c.cr, c.name, c.ino, c.dir, c.wcc = nil, cred{}, "", meta.Inode{}, Attr{}, Wcc{}
+	c.s, c.cr, c.name, c.ino, c.dir, c.dirIno, c.wcc = nil, cred{}, "", meta.Inode{}, Attr{}, meta.Inode{}, Wcc{}
 	ioCalls.Put(c)
 }
 
@@ -62,6 +60,7 @@ func (c *ioCall) lookupFn(tx meta.Tx) error {
 	if err != nil {
 		return err
 	}
+	c.dirIno = d
 	switch {
 	case c.name == "." || (c.name == ".." && d.ID == c.s.root.ID):
 		c.ino = d
@@ -73,18 +72,8 @@ func (c *ioCall) lookupFn(tx meta.Tx) error {
 	return err
 }
 
-func (c *ioCall) accessFn(tx meta.Tx) error {
-	if err := c.loadFn(tx); err != nil {
-		return err
-	}
-	c.got = c.cr.access(&c.ino, c.want, c.s.cfg.ReadOnly)
-	return nil
-}
-
-func (c *ioCall) readCheckFn(tx meta.Tx) error {
-	if err := c.loadFn(tx); err != nil {
-		return err
-	}
+// checkRead is READ's check of the loaded inode.
+func (c *ioCall) checkRead() error {
 	if err := regularFile(&c.ino); err != nil {
 		return err
 	}
@@ -102,10 +91,8 @@ func (c *ioCall) touchAtimeFn(tx meta.Tx) error {
 	return tx.PutInode(&c.ino)
 }
 
-func (c *ioCall) writeCheckFn(tx meta.Tx) error {
-	if err := c.loadFn(tx); err != nil {
-		return err
-	}
+// checkWrite is WRITE's check of the loaded inode; it sets the wcc data.
+func (c *ioCall) checkWrite() error {
 	c.wcc = wccOf(&c.ino)
 	if err := regularFile(&c.ino); err != nil {
 		return err

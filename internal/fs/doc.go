@@ -19,7 +19,10 @@
 // Each namespace change (create, mkdir, remove, rename, link, setattr) is
 // one metadata transaction, durable when the call returns: NFSv3 wants it
 // on stable storage before the reply, and that one log flush is all it
-// waits for. A regular file has no content until its first write; the
+// waits for. On a share configured Async (knfsd's async export) it is
+// committed without waiting for the flush and becomes durable with the
+// next flush of the log: a COMMIT, a FILE_SYNC write, a change on a share
+// that is not Async. A regular file has no content until its first write; the
 // content store makes its host file then, and a file it has none of reads
 // as zeros, so creating a file does nothing in the content store.
 //
@@ -100,6 +103,10 @@
 //     ("." is 1, ".." is 2), so a listing resumed after entries were removed
 //     continues where it stopped. The cookie verifier is fixed for the life
 //     of the directory.
+//   - Inodes and directory entries that were read are kept in memory
+//     (inodecache.go) for GETATTR, READ, WRITE, ACCESS, COMMIT and LOOKUP;
+//     every transaction that changes one drops it before its change is
+//     answered, whichever protocol made it.
 //   - The file count of StatFS is a counter kept with the inodes; the total
 //     is a fixed maximum (MaxFiles).
 //   - Errors never leave the package as anything but Error. A store failure

@@ -36,6 +36,7 @@ type FS struct {
 	log     *slog.Logger
 	verf    [8]byte
 	names   nameCache // where files were last found (where.go)
+	cache   metaCache // committed inodes and entries (inodecache.go)
 
 	shares  atomic.Pointer[shareTable] // replaced whole on change
 	shareMu sync.Mutex                 // serializes AddShare
@@ -68,7 +69,8 @@ const formatVersion = 1
 // use and loading the shares. Each share's root directory is created by
 // AddShare.
 func New(m meta.Store, c content.Store, opt Options) (*FS, error) {
-	f := &FS{meta: m, content: c, now: opt.Now, log: opt.Logger}
+	f := &FS{content: c, now: opt.Now, log: opt.Logger}
+	f.meta = cachingStore{Store: m, cache: &f.cache}
 	if f.now == nil {
 		f.now = func() int64 { return time.Now().UnixNano() }
 	}
@@ -114,7 +116,7 @@ func (f *FS) GetAttr(ctx context.Context, h Handle) (Attr, error) {
 	}
 	call := newCall(h, s, cred{})
 	defer call.free()
-	if err := f.meta.View(ctx, call.load); err != nil {
+	if err := f.loadInode(ctx, call); err != nil {
 		return Attr{}, f.result("getattr", err)
 	}
 	return attrOf(&call.ino), nil

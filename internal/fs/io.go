@@ -33,7 +33,10 @@ func (f *FS) Read(ctx context.Context, c *Caller, h Handle, off uint64, buf []by
 	}
 	call := newCall(h, s, cr)
 	defer call.free()
-	err = f.meta.View(ctx, call.readCheck)
+	err = f.loadInode(ctx, call)
+	if err == nil {
+		err = call.checkRead()
+	}
 	attr = attrOf(&call.ino)
 	if err != nil {
 		return 0, false, attr, f.result("read", err)
@@ -85,7 +88,11 @@ func (f *FS) Write(ctx context.Context, c *Caller, h Handle, off uint64, data []
 	}
 	call := newCall(h, s, cr)
 	defer call.free()
-	if err := f.meta.View(ctx, call.writeCheck); err != nil {
+	err = f.loadInode(ctx, call)
+	if err == nil {
+		err = call.checkWrite()
+	}
+	if err != nil {
 		return 0, 0, call.wcc, f.result("write", err)
 	}
 	if off > MaxFileSize || uint64(len(data)) > MaxFileSize-off {
@@ -107,7 +114,7 @@ func (f *FS) Write(ctx context.Context, c *Caller, h Handle, off uint64, data []
 		// reply waits for both, and a crash between them is one of
 		// the states the package documentation allows.
 		synced := f.syncContent(h.ID)
-		err, stable = f.meta.Update(ctx, call.extend), FileSync
+		err, stable = f.updateDurable(ctx, call.extend), FileSync
 		if serr := <-synced; serr != nil && err == nil {
 			return 0, 0, call.wcc, f.result("write", serr)
 		}
@@ -135,7 +142,7 @@ func (f *FS) Commit(ctx context.Context, c *Caller, h Handle, off, count uint64)
 	}
 	call := newCall(h, s, cr)
 	defer call.free()
-	if err := f.meta.View(ctx, call.load); err != nil {
+	if err := f.loadInode(ctx, call); err != nil {
 		return Wcc{}, f.result("commit", err)
 	}
 	wcc := wccOf(&call.ino)
@@ -154,6 +161,35 @@ func (f *FS) Commit(ctx context.Context, c *Caller, h Handle, off, count uint64)
 		return wcc, f.result("commit", err)
 	}
 	return wcc, nil
+}
+
+// change runs a namespace or attribute change: durable before it returns,
+// or, on an Async share, durable with the next sync of the metadata log
+// (a COMMIT, a FILE_SYNC write or another share's change).
+func (f *FS) change(ctx context.Context, s *share, fn func(meta.Tx) error) error {
+	if !s.cfg.Async {
+		return f.updateDurable(ctx, fn)
+	}
+	err := f.meta.UpdateLazy(ctx, fn)
+	f.lazy.Add(1)
+	return err
+}
+
+// updateDurable is a durable Update, which also makes every lazy change
+// applied before it durable (the log is written in order): a later COMMIT
+// need not flush the log for them.
+func (f *FS) updateDurable(ctx context.Context, fn func(meta.Tx) error) error {
+	n := f.lazy.Load()
+	err := f.meta.Update(ctx, fn)
+	if err == nil {
+		for {
+			old := f.lazySynced.Load()
+			if old >= n || f.lazySynced.CompareAndSwap(old, n) {
+				break
+			}
+		}
+	}
+	return err
 }
 
 // syncContent starts making id's content durable and returns where the

@@ -88,8 +88,10 @@ func (f *FS) Lookup(ctx context.Context, c *Caller, dir Handle, name string) (Ha
 	call := newCall(dir, s, cr)
 	defer call.free()
 	call.name = name
-	if err := f.meta.View(ctx, call.lookup); err != nil {
-		return Handle{}, Attr{}, call.dir, f.result("lookup", err)
+	if isDot(name) || !f.lookupCached(call) {
+		if err := f.lookupStore(ctx, call); err != nil {
+			return Handle{}, Attr{}, call.dir, f.result("lookup", err)
+		}
 	}
 	return Handle{Share: s.id, ID: call.ino.ID, Gen: call.ino.Gen}, attrOf(&call.ino), call.dir, nil
 }
@@ -103,7 +105,7 @@ func (f *FS) ReadLink(ctx context.Context, c *Caller, h Handle) (string, Attr, e
 	}
 	call := newCall(h, s, cr)
 	defer call.free()
-	if err := f.meta.View(ctx, call.load); err != nil {
+	if err := f.loadInode(ctx, call); err != nil {
 		return "", Attr{}, f.result("readlink", err)
 	}
 	a := attrOf(&call.ino)
@@ -187,7 +189,7 @@ func (f *FS) makeNode(ctx context.Context, c *Caller, dir Handle, name string, n
 	var ino, pre meta.Inode
 	var wcc Wcc
 	created := false
-	err = f.meta.Update(ctx, func(tx meta.Tx) error {
+	err = f.change(ctx, s, func(tx meta.Tx) error {
 		created = false
 		d, w, err := searchDir(tx, &cr, dir)
 		wcc = w
@@ -323,7 +325,7 @@ func (f *FS) Link(ctx context.Context, c *Caller, h Handle, dir Handle, name str
 	var a Attr
 	var wcc Wcc
 	var linked meta.Inode
-	err = f.meta.Update(ctx, func(tx meta.Tx) error {
+	err = f.change(ctx, s, func(tx meta.Tx) error {
 		ino, err := inodeOf(tx, h)
 		linked = ino
 		if err != nil {
@@ -413,7 +415,7 @@ func (f *FS) unlink(ctx context.Context, c *Caller, dir Handle, name string, rmd
 	var wcc Wcc
 	var drop uint64 // content to remove after the commit
 	var gone meta.Inode
-	err = f.meta.Update(ctx, func(tx meta.Tx) error {
+	err = f.change(ctx, s, func(tx meta.Tx) error {
 		drop = 0
 		d, w, err := searchDir(tx, &cr, dir)
 		wcc = w

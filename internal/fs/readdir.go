@@ -55,6 +55,7 @@ func (f *FS) ReadDir(ctx context.Context, c *Caller, dir Handle, cookie, verf ui
 	for {
 		batch := (*bp)[:0]
 		more := false
+		epoch := f.cache.epoch.Load()
 		err := f.meta.View(ctx, func(tx meta.Tx) error {
 			more = false
 			batch = batch[:0]
@@ -93,11 +94,20 @@ func (f *FS) ReadDir(ctx context.Context, c *Caller, dir Handle, cookie, verf ui
 				}
 				de := DirEntry{Name: e.Name, FileID: e.ID, Cookie: e.Cookie}
 				if plus {
-					ino, err := inodeByID(tx, e.ID)
-					if err != nil {
-						ierr = err
-						return false
+					// A cached inode may be newer than this snapshot,
+					// which for attributes in a listing is no harm; one
+					// read here is cached, as is the entry, for the
+					// LOOKUPs and GETATTRs that usually follow.
+					ino, ok := f.cache.inode(e.ID)
+					if !ok {
+						var err error
+						if ino, err = inodeByID(tx, e.ID); err != nil {
+							ierr = err
+							return false
+						}
+						f.cache.fillInode(epoch, &ino)
 					}
+					f.cache.fillEntry(epoch, d.ID, e.Name, e.ID)
 					de.Handle = Handle{Share: s.id, ID: ino.ID, Gen: ino.Gen}
 					de.Attr = attrOf(&ino)
 				}

@@ -64,7 +64,7 @@ func (f *FS) rename(ctx context.Context, c *Caller, fromDir Handle, fromName str
 	var fromWcc, toWcc Wcc
 	var drop uint64
 	var moved meta.Inode
-	err = f.meta.Update(ctx, func(tx meta.Tx) error {
+	err = f.change(ctx, s, func(tx meta.Tx) error {
 		drop = 0
 		r := renamer{fs: f, tx: tx, cr: &cr, root: s.root.ID, now: now, noReplace: noReplace}
 		defer func() { moved = r.moved }()

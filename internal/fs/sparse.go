@@ -32,7 +32,11 @@ func (f *FS) ZeroRange(ctx context.Context, c *Caller, h Handle, off, n uint64) 
 	}
 	call := newCall(h, s, cr)
 	defer call.free()
-	if err := f.meta.View(ctx, call.writeCheck); err != nil {
+	err = f.loadInode(ctx, call)
+	if err == nil {
+		err = call.checkWrite()
+	}
+	if err != nil {
 		return call.wcc, f.result("zero range", err)
 	}
 	if off > MaxFileSize || n > MaxFileSize-off {
@@ -81,7 +85,11 @@ func (f *FS) DataRanges(ctx context.Context, c *Caller, h Handle, off, n uint64)
 	}
 	call := newCall(h, s, cr)
 	defer call.free()
-	if err := f.meta.View(ctx, call.readCheck); err != nil {
+	err = f.loadInode(ctx, call)
+	if err == nil {
+		err = call.checkRead()
+	}
+	if err != nil {
 		return nil, f.result("data ranges", err)
 	}
 	if off > MaxFileSize || n > MaxFileSize-off {

@@ -36,7 +36,7 @@ func (f *FS) ToSymlink(ctx context.Context, c *Caller, h Handle, target string) 
 	}
 	now := f.now()
 	var pre, post meta.Inode
-	err = f.meta.Update(ctx, func(tx meta.Tx) error {
+	err = f.change(ctx, s, func(tx meta.Tx) error {
 		ino, err := inodeOf(tx, h)
 		if err != nil {
 			return err

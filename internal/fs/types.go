@@ -189,4 +189,13 @@ type ShareConfig struct {
 	AnonGID  uint32 // 0 means the default, 65534
 	// Clients lists the networks allowed to use the share; empty means all.
 	Clients []netip.Prefix
+	// Async answers namespace and attribute changes (create, mkdir,
+	// remove, rename, link, setattr) before they are on disk, like knfsd's
+	// async export and like servers whose local file system journals such
+	// changes when it likes: a crash may undo changes already answered. The
+	// next COMMIT, FILE_SYNC write or SMB flush of any file makes them
+	// durable, and data keeps its rules. Off by default: NFSv3 wants a
+	// namespace change stable before its reply. Not stored with the share:
+	// it comes from the configuration at every start.
+	Async bool
 }

@@ -174,7 +174,7 @@ func (f *FS) SetXattrs(ctx context.Context, c *Caller, h Handle, xs []Xattr) err
 		anyUser = anyUser || !system
 	}
 	now := f.now()
-	err = f.meta.Update(ctx, func(tx meta.Tx) error {
+	err = f.change(ctx, s, func(tx meta.Tx) error {
 		ino, err := inodeOf(tx, h)
 		if err != nil {
 			return err

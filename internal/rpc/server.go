@@ -188,6 +188,8 @@ type request struct {
 	hdr  [48]byte   // room for a record mark and the longest reply header
 	from net.Addr   // UDP: where the reply goes
 	oob  []byte     // UDP: control data to send the reply from the address called
+	conn *conn      // TCP: the connection, while a worker serves the call
+	h    Handler    // TCP: the handler, while a worker serves the call
 }
 
 // maxPooledBuf keeps one huge call (a 9 MiB record) from pinning its

@@ -48,7 +48,7 @@ func (s *Server) ServeTCP(l net.Listener) error {
 const readBufSize = 32 << 10
 
 // conn is one TCP connection. One goroutine reads and decodes records;
-// each call that reaches a handler runs in a goroutine of its own, and
+// each call that reaches a handler runs on a worker (workers.go), and
 // replies go out in the order handlers finish, one record per write under
 // wmu.
 type conn struct {
@@ -59,6 +59,8 @@ type conn struct {
 	local  net.Addr
 	remote net.Addr
 	names  nameCache // used by the reading goroutine only
+
+	deadline time.Time // the read deadline last set (reading goroutine only)
 
 	slots    chan struct{} // one token per call in flight
 	inflight sync.WaitGroup
@@ -150,17 +152,21 @@ func (c *conn) readLoop() error {
 			c.release(req)
 			continue
 		}
-		go func() {
-			out, hdr := c.s.handle(h, req)
-			c.reply(req, out, hdr)
-			c.release(req)
-		}()
+		req.conn, req.h = c, h
+		dispatch(req)
 	}
 }
 
 // setReadDeadline sets a read deadline unless Shutdown has expired them
 // all; the re-check after setting closes the race with Shutdown.
+// A deadline less than a sixteenth of the idle timeout later than the one
+// set is left as it is: moving the timer on every record costs more than
+// the request on small calls, and the timeout is no more exact than that.
 func (c *conn) setReadDeadline(t time.Time) {
+	if t.Sub(c.deadline) < c.s.idle/16 {
+		return
+	}
+	c.deadline = t
 	c.nc.SetReadDeadline(t)
 	if c.s.closing.Load() {
 		c.nc.SetReadDeadline(aLongTimeAgo)

@@ -123,6 +123,9 @@ type ShareConfig struct {
 	// Locking is how the share's locks and share modes bind the other
 	// protocol: "unified" (the default) or "unix" (see lock.Locking).
 	Locking string `toml:"locking" json:"locking"`
+	// Async answers namespace changes before they are on disk (see
+	// fs.ShareConfig.Async).
+	Async bool `toml:"async" json:"async,omitempty"`
 }
 
 // locking is the share's lock.Locking.
@@ -215,7 +218,7 @@ func (s ShareConfig) fsConfig() (fs.ShareConfig, error) {
 	if err := checkShareName(s.Name); err != nil {
 		return fs.ShareConfig{}, err
 	}
-	fc := fs.ShareConfig{Name: s.Name, ReadOnly: s.ReadOnly, AnonUID: 65534, AnonGID: 65534}
+	fc := fs.ShareConfig{Name: s.Name, ReadOnly: s.ReadOnly, Async: s.Async, AnonUID: 65534, AnonGID: 65534}
 	switch s.Squash {
 	case "", "none":
 		fc.Squash = fs.NoSquash

@@ -9,7 +9,10 @@
 // saves an open and a close per request; a file in use when it is evicted is
 // closed by its last user.
 //
-// Sync makes a file's data durable with fsync and, the first time after the
+// Sync makes a file's data durable with fdatasync (the host file's times
+// mean nothing: Tandem keeps a file's times in the metadata store, so a
+// journal commit for a changed mtime would be wasted; a changed size or new
+// blocks are flushed by fdatasync too) and, the first time after the
 // file or one of its fan-out directories was created, fsyncs the
 // directories too (at the same time as the file: the reply waits for both,
 // and on a journaling file system they mostly share one journal commit), so
@@ -124,12 +127,21 @@ func (s *Store) acquire(id uint64, create bool) (*handle, error) {
 		return h, nil
 	}
 	name, leaf, mid := s.path(id)
-	f, err := os.OpenFile(name, os.O_RDWR, 0)
-	if errors.Is(err, fs.ErrNotExist) {
-		if !create {
+	var f *os.File
+	var err error
+	if create {
+		// A write that opens a file usually makes it (the first write of
+		// a new file): try that first, one system call instead of a
+		// failed open and a create.
+		f, err = s.create(name, leaf, mid)
+		if errors.Is(err, fs.ErrExist) {
+			f, err = os.OpenFile(name, os.O_RDWR, 0)
+		}
+	} else {
+		f, err = os.OpenFile(name, os.O_RDWR, 0)
+		if errors.Is(err, fs.ErrNotExist) {
 			return nil, nil
 		}
-		f, err = s.create(name, leaf, mid)
 	}
 	if err != nil {
 		return nil, err
@@ -145,9 +157,10 @@ func (s *Store) acquire(id uint64, create bool) (*handle, error) {
 }
 
 // create makes a new host file, and its directories when missing, noting
-// which directories gained entries that Sync must make durable.
+// which directories gained entries that Sync must make durable. An
+// existing file is fs.ErrExist.
 func (s *Store) create(name, leaf, mid string) (*os.File, error) {
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrNotExist) {
 		for _, d := range [][2]string{{mid, s.root}, {leaf, mid}} {
 			switch err := os.Mkdir(d[0], 0o700); {
@@ -157,7 +170,7 @@ func (s *Store) create(name, leaf, mid string) (*os.File, error) {
 				return nil, err
 			}
 		}
-		f, err = os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
+		f, err = os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	}
 	if err == nil {
 		s.markDir(leaf)
@@ -279,7 +292,7 @@ func (s *Store) Sync(id uint64) error {
 		go func() { dirErr <- s.syncDirs(dirs) }()
 	}
 	if w := h.written.Load(); h.synced.Load() < w {
-		if err = h.f.Sync(); err == nil {
+		if err = fdatasync(h.f); err == nil {
 			raise(&h.synced, w)
 		}
 	}
