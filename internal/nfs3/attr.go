@@ -34,6 +34,7 @@ func (h *Handler) attrOf(ctx context.Context, fhb []byte, cl *fs.Caller) (fs.Att
 	if err != nil {
 		return fs.Attr{}, err
 	}
+	h.settle(fh)
 	return h.fs.GetAttr(ctx, fh)
 }
 

@@ -203,3 +203,19 @@ func (g *crossGuard) deletes(ctx context.Context, cl *fs.Caller, dir fs.Handle, 
 	}
 	return in, nil
 }
+
+// settle breaks the write caching SMB clients hold of the file fh names
+// and waits a short while for them to flush, so that the attributes a
+// reply carries include what they wrote: an NFS client reads a file only
+// up to the size its attributes say, so a size missing cached bytes would
+// hide them from it even though a READ would break the lease and get
+// them. It reports whether the file had any lock state (attributes read
+// before it may be stale); past the wait the attributes are what the
+// server has.
+func (h *Handler) settle(fh fs.Handle) bool {
+	if h.locks == nil || h.locks.Idle(lock.KeyOf(fh)) {
+		return false
+	}
+	_ = h.contend(fh, lock.ContendRead)
+	return true
+}

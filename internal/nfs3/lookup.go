@@ -25,6 +25,11 @@ func (h *Handler) lookup(ctx context.Context, r *xdr.Reader, cl *fs.Caller, w *x
 	if err == nil {
 		obj, oattr, dattr, err = h.fs.Lookup(ctx, cl, dir, a.name)
 	}
+	if err == nil && h.settle(obj) {
+		if at, aerr := h.fs.GetAttr(ctx, obj); aerr == nil {
+			oattr = at
+		}
+	}
 	writeStatus(w, statusOf(err))
 	if err != nil {
 		writePostOpAttr(w, &dattr)

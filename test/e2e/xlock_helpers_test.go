@@ -33,11 +33,15 @@ func (s *tandemServer) entries(t *testing.T) []lockEntry {
 
 // lockView shows lock entries as "file kind mode range proto client
 // [state]": files by the names in files (file id → name), NLM clients by
-// their caller names, and every SMB client as "cifs" (the guest mounts
-// one share once), its client GUID remembered in guids.
+// their caller names, SMB clients named in roles by their role, and
+// every other SMB client as "cifs" (the guest mounts one share once), its
+// client GUID remembered in guids.
 type lockView struct {
 	files map[string]string
 	guids map[string]bool
+	// roles names SMB clients other than the guest's mount, by client
+	// GUID (hex).
+	roles map[string]string
 	// owners adds who owns an entry, where it outlives a restart: an NLM
 	// owner (svid and owner handle) and an SMB lease (its key); not an
 	// SMB open, which a restart replaces.
@@ -45,7 +49,7 @@ type lockView struct {
 }
 
 func newLockView() *lockView {
-	return &lockView{files: map[string]string{}, guids: map[string]bool{}}
+	return &lockView{files: map[string]string{}, guids: map[string]bool{}, roles: map[string]string{}}
 }
 
 // name records that the file with inode number ino is called name.
@@ -66,7 +70,9 @@ func (lv *lockView) file(f string) string {
 func (lv *lockView) show(e lockEntry) string {
 	file := lv.file(e.File)
 	client := e.Client
-	if e.Proto == "smb" {
+	if r, ok := lv.roles[client]; ok && e.Proto == "smb" {
+		client = r
+	} else if e.Proto == "smb" {
 		lv.guids[client] = true
 		client = "cifs"
 	}

@@ -38,6 +38,9 @@ import (
 //	verifypattern path size seed -> n (= size, or the first bad offset)
 //	sleep      ms                      getpid -> pid
 //	touch      path (creates it)       waitfile path ms (timeout, default 60 s)
+//	waitgone   path ms -> n            stats path every 10 ms until it is not
+//	           found (ENOENT) and reports the milliseconds that took; fails
+//	           with ETIMEDOUT after ms (default 60 s)
 //	exit       stops reading the script
 type op struct {
 	Op       string `json:"op"`
@@ -205,6 +208,8 @@ func (p *probe) do(o *op, r *result) error {
 		return unix.Close(fd)
 	case "waitfile":
 		return waitFile(o.Path, o.MS)
+	case "waitgone":
+		return waitGone(o.Path, o.MS, r)
 	case "exit":
 		return nil
 	}
@@ -411,6 +416,29 @@ func waitFile(path string, ms int64) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
+			return unix.ETIMEDOUT
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitGone is how a program finds out when a name another client
+// removed is gone from its own view of the directory.
+func waitGone(path string, ms int64, r *result) error {
+	if ms == 0 {
+		ms = 60_000
+	}
+	start := time.Now()
+	for {
+		var st unix.Stat_t
+		err := unix.Stat(path, &st)
+		r.N = time.Since(start).Milliseconds()
+		switch {
+		case err == unix.ENOENT:
+			return nil
+		case err != nil:
+			return err
+		case r.N > ms:
 			return unix.ETIMEDOUT
 		}
 		time.Sleep(10 * time.Millisecond)
