@@ -72,9 +72,9 @@ func (s hmacSigner) sign(msg []byte) [16]byte {
 }
 
 // cmacSigner is SMB 3.x signing with AES-128-CMAC.
-type cmacSigner struct{ b cipher.Block }
+type cmacSigner struct{ k *cmacKey }
 
-func (s cmacSigner) sign(msg []byte) [16]byte { return cmacSum(s.b, msg) }
+func (s cmacSigner) sign(msg []byte) [16]byte { return s.k.sum(msg) }
 
 // gmacSigner is SMB 3.1.1 signing with AES-128-GMAC: GCM with an empty
 // plaintext and the message as associated data. The nonce is the
@@ -108,18 +108,22 @@ func newSigner(dialect, algo uint16, sessionKey, signingKey []byte) signer {
 	case algo == signHMACSHA256:
 		return hmacSigner{key: signingKey}
 	}
-	b, err := aes.NewCipher(signingKey)
-	if err != nil {
-		panic(err) // a derived key always has a valid length
-	}
 	if algo == signAESGMAC {
+		b, err := aes.NewCipher(signingKey)
+		if err != nil {
+			panic(err) // a derived key always has a valid length
+		}
 		g, err := cipher.NewGCM(b)
 		if err != nil {
 			panic(err)
 		}
 		return gmacSigner{g: g}
 	}
-	return cmacSigner{b: b}
+	k, err := newCMACKey(signingKey)
+	if err != nil {
+		panic(err)
+	}
+	return cmacSigner{k: k}
 }
 
 // verify checks msg's signature with s, comparing in constant time. The
@@ -143,16 +147,14 @@ func signMessage(s signer, msg []byte) {
 
 // newAEAD returns the cipher of an encryption key for the cipher id.
 func newAEAD(id uint16, key []byte) (cipher.AEAD, error) {
+	if id != cipherAES128GCM && id != cipherAES256GCM {
+		return newCCM(key, 11, 16)
+	}
 	b, err := aes.NewCipher(key)
 	if err != nil {
 		return nil, err
 	}
-	switch id {
-	case cipherAES128GCM, cipherAES256GCM:
-		return cipher.NewGCM(b)
-	default:
-		return newCCM(b, 11, 16)
-	}
+	return cipher.NewGCM(b)
 }
 
 // cipherKeyBits is the key length of a cipher id.
