@@ -65,3 +65,18 @@ func BenchmarkCMAC(b *testing.B) {
 		k.sum(msg)
 	}
 }
+
+// BenchmarkWrite writes 1 MiB at the start of a file.
+func BenchmarkWrite(b *testing.B) {
+	e := newEnv(b, Options{})
+	c := e.connect("export")
+	id := c.mustCreate(createReq{name: "f", access: rw, share: shareAll, disp: dispCreate})
+	body := writeBody(id, 0, make([]byte, 1<<20), 0)
+	b.SetBytes(1 << 20)
+	b.ResetTimer()
+	for range b.N {
+		if r := c.call(CmdWrite, body, func(h *Header) { h.CreditCharge, h.Credits = 16, 16 }); r.Status != StatusSuccess {
+			b.Fatal(r.Status)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 )
 
 // maxFrame bounds one direct-TCP frame: the largest READ or WRITE (8 MiB)
@@ -60,17 +61,23 @@ type Conn struct {
 	early     earlyCancels // CANCELs that came before their request went async
 	closed    bool
 
+	jobs        chan job // to a worker waiting for a frame (goServe)
+	idleWorkers atomic.Int32
+	spareFrames chan []byte // buffers for large frames (recycleFrame)
+
 	ops connOps // the file operations' state of this connection
 }
 
 func newConn(s *Server, nc net.Conn) *Conn {
 	c := &Conn{
-		srv:      s,
-		nc:       nc,
-		br:       bufio.NewReaderSize(nc, 64<<10),
-		credits:  newCreditWindow(s.opt.MaxCredits),
-		sessions: map[uint64]*Session{},
-		pending:  map[uint64]*Pending{},
+		srv:         s,
+		nc:          nc,
+		br:          bufio.NewReaderSize(nc, 64<<10),
+		credits:     newCreditWindow(s.opt.MaxCredits),
+		sessions:    map[uint64]*Session{},
+		pending:     map[uint64]*Pending{},
+		jobs:        make(chan job),
+		spareFrames: make(chan []byte, spareFrames),
 	}
 	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
 		c.remote = ap.Addr().Unmap()
@@ -125,11 +132,53 @@ func (c *Conn) readFrame() ([]byte, error) {
 	if hdr[0] != 0 || n < 4 || n > maxFrame {
 		return nil, errFrame
 	}
-	buf := make([]byte, n, n+16)
+	var buf []byte
+	if n+16 >= minSpareFrame {
+		select {
+		case b := <-c.spareFrames:
+			if cap(b) >= n+16 {
+				buf = b[:n]
+			}
+		default:
+		}
+	}
+	if buf == nil {
+		buf = make([]byte, n, n+16)
+	}
 	if _, err := io.ReadFull(c.br, buf); err != nil {
 		return nil, err
 	}
 	return buf, nil
+}
+
+// Large frames, in practice WRITEs, are read into buffers the connection
+// keeps for its next ones, so that a stream of 1 MiB WRITEs neither
+// allocates (and clears) a buffer for each nor makes the collector run
+// for them.
+const (
+	minSpareFrame = 64 << 10
+	spareFrames   = 2
+)
+
+// recycleFrame keeps a frame's buffer for the next frames once its
+// requests are served, if nothing can still hold a slice of it: only
+// WRITEs, which hand their data to the file system and keep none of it,
+// and none went asynchronous. Other large requests are rare, and some
+// keep parts of their message (a compound waiting behind a CREATE, a
+// pipe's input), so their frames are left to the collector.
+func (c *Conn) recycleFrame(frame []byte, msgs [][]byte, async bool) {
+	if async || cap(frame) < minSpareFrame {
+		return
+	}
+	for _, m := range msgs {
+		if Command(binary.LittleEndian.Uint16(m[12:])) != CmdWrite {
+			return
+		}
+	}
+	select {
+	case c.spareFrames <- frame[:0]:
+	default:
+	}
 }
 
 // handleFrame serves one frame; false ends the connection.
@@ -155,12 +204,53 @@ func (c *Conn) handleFrame(frame []byte) bool {
 	first := Command(binary.LittleEndian.Uint16(msgs[0][12:]))
 	if c.dialect == 0 || c.dialect == dialectWildcard || first == CmdNegotiate || first == CmdSessionSetup || first == CmdCancel ||
 		first == CmdChangeNotify || isRename(msgs[0]) {
-		c.serveChain(msgs, enc)
+		c.recycleFrame(frame, msgs, c.serveChain(msgs, enc))
 		return !c.isClosed()
 	}
-	msgs = append([][]byte(nil), msgs...)
-	go c.serveChain(msgs, enc)
+	c.goServe(job{frame: frame, msgs: append([][]byte(nil), msgs...), enc: enc})
 	return true
+}
+
+// job is a frame whose requests are served concurrently with the
+// connection's reader.
+type job struct {
+	frame []byte
+	msgs  [][]byte
+	enc   *Session
+}
+
+// maxIdleWorkers is how many goroutines a connection keeps waiting for
+// the next frame to serve.
+const maxIdleWorkers = 4
+
+// goServe serves a frame on a goroutine of its own. One that served an
+// earlier frame and waits for more takes it if there is one: its stack
+// has grown to what a request through the file system and the store
+// needs, where a new goroutine's would grow again, copying itself at
+// each step, for every request.
+func (c *Conn) goServe(j job) {
+	select {
+	case c.jobs <- j:
+	default:
+		go c.work(j)
+	}
+}
+
+func (c *Conn) work(j job) {
+	for {
+		c.recycleFrame(j.frame, j.msgs, c.serveChain(j.msgs, j.enc))
+		if c.idleWorkers.Add(1) > maxIdleWorkers {
+			c.idleWorkers.Add(-1)
+			return
+		}
+		select {
+		case j = <-c.jobs:
+			c.idleWorkers.Add(-1)
+		case <-c.ctx.Done():
+			c.idleWorkers.Add(-1)
+			return
+		}
+	}
 }
 
 // accept decrypts an SMB2 frame if it is transformed, splits it into its
@@ -228,15 +318,17 @@ func splitCompound(b []byte, dst [][]byte) ([][]byte, bool) {
 }
 
 // serveChain serves the messages of one frame in order and sends their
-// responses as one compound frame.
-func (c *Conn) serveChain(msgs [][]byte, enc *Session) {
-	c.serveFrom(&chain{}, msgs, 0, make([]*Response, 0, len(msgs)), nil, enc)
+// responses as one compound frame. async reports that a request went
+// asynchronous.
+func (c *Conn) serveChain(msgs [][]byte, enc *Session) (async bool) {
+	return c.serveFrom(&chain{}, msgs, 0, make([]*Response, 0, len(msgs)), nil, enc)
 }
 
 // serveFrom serves msgs[from:] and sends their responses after resps,
 // which the session out encrypts if set. A CREATE that goes asynchronous
-// before the last request holds up the rest (waitCreate).
-func (c *Conn) serveFrom(ch *chain, msgs [][]byte, from int, resps []*Response, out, enc *Session) {
+// before the last request holds up the rest (waitCreate). It reports
+// whether a request went asynchronous.
+func (c *Conn) serveFrom(ch *chain, msgs [][]byte, from int, resps []*Response, out, enc *Session) bool {
 	var async []*Pending
 	for i := from; i < len(msgs); i++ {
 		m := msgs[i]
@@ -271,6 +363,7 @@ func (c *Conn) serveFrom(ch *chain, msgs [][]byte, from int, resps []*Response, 
 	for _, p := range async {
 		close(p.ready)
 	}
+	return len(async) > 0
 }
 
 // serveOne serves one request of a chain. It returns the response (nil if
