@@ -7,6 +7,8 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/binary"
+	"hash"
+	"sync"
 )
 
 // kdf is the SP 800-108 key derivation in counter mode with HMAC-SHA256
@@ -60,15 +62,27 @@ type signer interface {
 }
 
 // hmacSigner is SMB 2.0.2 and 2.1 signing: HMAC-SHA256 under the session
-// key, truncated to 16 bytes.
-type hmacSigner struct{ key []byte }
+// key, truncated to 16 bytes. The keyed hash states are kept for the next
+// messages: making one hashes the key's two pads, as much work as
+// signing a small message.
+type hmacSigner struct {
+	key    []byte
+	hashes sync.Pool // of hash.Hash, keyed
+}
 
-func (s hmacSigner) sign(msg []byte) [16]byte {
-	h := hmac.New(sha256.New, s.key)
+func newHMACSigner(key []byte) *hmacSigner { return &hmacSigner{key: key} }
+
+func (s *hmacSigner) sign(msg []byte) [16]byte {
+	h, _ := s.hashes.Get().(hash.Hash)
+	if h == nil {
+		h = hmac.New(sha256.New, s.key)
+	}
 	h.Write(msg)
-	var out [16]byte
-	copy(out[:], h.Sum(nil))
-	return out
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	h.Reset()
+	s.hashes.Put(h)
+	return [16]byte(sum[:16])
 }
 
 // cmacSigner is SMB 3.x signing with AES-128-CMAC.
@@ -104,9 +118,9 @@ func (s gmacSigner) sign(msg []byte) [16]byte {
 func newSigner(dialect, algo uint16, sessionKey, signingKey []byte) signer {
 	switch {
 	case dialect < Dialect300:
-		return hmacSigner{key: sessionKey}
+		return newHMACSigner(sessionKey)
 	case algo == signHMACSHA256:
-		return hmacSigner{key: signingKey}
+		return newHMACSigner(signingKey)
 	}
 	if algo == signAESGMAC {
 		b, err := aes.NewCipher(signingKey)
