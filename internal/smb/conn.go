@@ -207,8 +207,42 @@ func (c *Conn) handleFrame(frame []byte) bool {
 		c.recycleFrame(frame, msgs, c.serveChain(msgs, enc))
 		return !c.isClosed()
 	}
+	// A short request that cannot wait for anything the client sends is
+	// served by the reader itself when no other request has come behind
+	// it: a client with one request in flight would only make the reader
+	// hand it to another goroutine and then wait for the next.
+	if len(msgs) == 1 && c.br.Buffered() == 0 && servedInline(msgs[0]) {
+		c.serveChain(msgs, enc)
+		return !c.isClosed()
+	}
 	c.goServe(job{frame: frame, msgs: append([][]byte(nil), msgs...), enc: enc})
 	return true
+}
+
+// servedInline reports whether the reader may serve a request itself:
+// ECHO, QUERY_INFO, and a LOCK whose every element unlocks or fails
+// immediately. None of them waits on a client, a break or a timer.
+func servedInline(m []byte) bool {
+	switch Command(binary.LittleEndian.Uint16(m[12:])) {
+	case CmdEcho, CmdQueryInfo:
+		return true
+	case CmdLock:
+		b := m[HeaderSize:]
+		if len(b) < 24 {
+			return false
+		}
+		n := int(binary.LittleEndian.Uint16(b[2:]))
+		if n == 0 || len(b) < 24+24*n {
+			return false
+		}
+		for i := range n {
+			if binary.LittleEndian.Uint32(b[24+24*i+16:])&(lockUnlock|lockFailImmediately) == 0 {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // job is a frame whose requests are served concurrently with the
