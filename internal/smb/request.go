@@ -258,6 +258,14 @@ func (w *Response) Bytes() []byte { return w.buf[HeaderSize:] }
 // They, like what Bytes returned, are valid until the next Grow or Write,
 // which may move the body (a large body's old buffer is reused at once).
 func (w *Response) Grow(n int) []byte {
+	b := w.grow(n)
+	clear(b)
+	return b
+}
+
+// grow is Grow without clearing the new bytes, for a body its caller
+// fills, or cuts back to what it filled: a READ's data.
+func (w *Response) grow(n int) []byte {
 	l := len(w.buf)
 	if cap(w.buf)-l < n {
 		var nb []byte
@@ -271,7 +279,6 @@ func (w *Response) Grow(n int) []byte {
 		w.buf, w.pooled = nb, cap(nb) >= 1<<poolMinShift
 	}
 	w.buf = w.buf[:l+n]
-	clear(w.buf[l:])
 	return w.buf[l:]
 }
 
