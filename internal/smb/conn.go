@@ -34,7 +34,9 @@ type Conn struct {
 	ctx    context.Context
 	stop   context.CancelFunc
 
-	wmu sync.Mutex // one frame at a time on the wire
+	wmu     sync.Mutex // one frame at a time on the wire; guards what follows
+	wprefix [4]byte
+	wbufs   net.Buffers
 
 	// Set by NEGOTIATE, which runs before any other request is read, and
 	// only read afterwards.
@@ -620,7 +622,7 @@ func (c *Conn) send(resps []*Response, enc *Session) error {
 	}
 	defer func() {
 		for _, w := range resps {
-			w.release()
+			w.recycle()
 		}
 	}()
 	total := 0
@@ -644,14 +646,14 @@ func (c *Conn) send(resps []*Response, enc *Session) error {
 	if enc != nil {
 		return c.writeEncrypted(resps, total, enc)
 	}
-	var prefix [4]byte
-	putFrameLen(prefix[:], total)
-	bufs := make(net.Buffers, 0, len(resps)+1)
-	bufs = append(bufs, prefix[:])
+	putFrameLen(c.wprefix[:], total)
+	c.wbufs = append(c.wbufs[:0], c.wprefix[:])
 	for _, w := range resps {
-		bufs = append(bufs, w.buf)
+		c.wbufs = append(c.wbufs, w.buf)
 	}
+	bufs := c.wbufs // WriteTo consumes the slice it is called on
 	_, err := bufs.WriteTo(c.nc)
+	clear(c.wbufs)
 	return err
 }
 

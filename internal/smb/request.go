@@ -244,8 +244,25 @@ func (w *Response) release() {
 	w.buf, w.pooled = nil, false
 }
 
-func newResponse() *Response {
+// responses keeps the Responses sent, with their small buffers, for the
+// next requests.
+var responses = sync.Pool{New: func() any {
 	return &Response{buf: make([]byte, HeaderSize, HeaderSize+256)}
+}}
+
+// newResponse returns an empty response. Its header bytes are whatever
+// the last use left: every path that sends it encodes the whole header.
+func newResponse() *Response { return responses.Get().(*Response) }
+
+// recycle is release for a response that is sent and no longer
+// referenced: a small buffer stays with it for the next request.
+func (w *Response) recycle() {
+	w.release()
+	if cap(w.buf) < HeaderSize || cap(w.buf) > 4096 {
+		return
+	}
+	*w = Response{buf: w.buf[:HeaderSize]}
+	responses.Put(w)
 }
 
 // Len is the length of the body so far.
