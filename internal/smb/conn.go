@@ -153,36 +153,6 @@ func (c *Conn) readFrame() ([]byte, error) {
 	return buf, nil
 }
 
-// Large frames, in practice WRITEs, are read into buffers the connection
-// keeps for its next ones, so that a stream of 1 MiB WRITEs neither
-// allocates (and clears) a buffer for each nor makes the collector run
-// for them.
-const (
-	minSpareFrame = 64 << 10
-	spareFrames   = 2
-)
-
-// recycleFrame keeps a frame's buffer for the next frames once its
-// requests are served, if nothing can still hold a slice of it: only
-// WRITEs, which hand their data to the file system and keep none of it,
-// and none went asynchronous. Other large requests are rare, and some
-// keep parts of their message (a compound waiting behind a CREATE, a
-// pipe's input), so their frames are left to the collector.
-func (c *Conn) recycleFrame(frame []byte, msgs [][]byte, async bool) {
-	if async || cap(frame) < minSpareFrame {
-		return
-	}
-	for _, m := range msgs {
-		if Command(binary.LittleEndian.Uint16(m[12:])) != CmdWrite {
-			return
-		}
-	}
-	select {
-	case c.spareFrames <- frame[:0]:
-	default:
-	}
-}
-
 // handleFrame serves one frame; false ends the connection.
 func (c *Conn) handleFrame(frame []byte) bool {
 	if [4]byte(frame[:4]) == protoSMB1 {
@@ -219,74 +189,6 @@ func (c *Conn) handleFrame(frame []byte) bool {
 	}
 	c.goServe(job{frame: frame, msgs: append([][]byte(nil), msgs...), enc: enc})
 	return true
-}
-
-// servedInline reports whether the reader may serve a request itself:
-// ECHO, QUERY_INFO, and a LOCK whose every element unlocks or fails
-// immediately. None of them waits on a client, a break or a timer.
-func servedInline(m []byte) bool {
-	switch Command(binary.LittleEndian.Uint16(m[12:])) {
-	case CmdEcho, CmdQueryInfo:
-		return true
-	case CmdLock:
-		b := m[HeaderSize:]
-		if len(b) < 24 {
-			return false
-		}
-		n := int(binary.LittleEndian.Uint16(b[2:]))
-		if n == 0 || len(b) < 24+24*n {
-			return false
-		}
-		for i := range n {
-			if binary.LittleEndian.Uint32(b[24+24*i+16:])&(lockUnlock|lockFailImmediately) == 0 {
-				return false
-			}
-		}
-		return true
-	}
-	return false
-}
-
-// job is a frame whose requests are served concurrently with the
-// connection's reader.
-type job struct {
-	frame []byte
-	msgs  [][]byte
-	enc   *Session
-}
-
-// maxIdleWorkers is how many goroutines a connection keeps waiting for
-// the next frame to serve.
-const maxIdleWorkers = 4
-
-// goServe serves a frame on a goroutine of its own. One that served an
-// earlier frame and waits for more takes it if there is one: its stack
-// has grown to what a request through the file system and the store
-// needs, where a new goroutine's would grow again, copying itself at
-// each step, for every request.
-func (c *Conn) goServe(j job) {
-	select {
-	case c.jobs <- j:
-	default:
-		go c.work(j)
-	}
-}
-
-func (c *Conn) work(j job) {
-	for {
-		c.recycleFrame(j.frame, j.msgs, c.serveChain(j.msgs, j.enc))
-		if c.idleWorkers.Add(1) > maxIdleWorkers {
-			c.idleWorkers.Add(-1)
-			return
-		}
-		select {
-		case j = <-c.jobs:
-			c.idleWorkers.Add(-1)
-		case <-c.ctx.Done():
-			c.idleWorkers.Add(-1)
-			return
-		}
-	}
 }
 
 // accept decrypts an SMB2 frame if it is transformed, splits it into its
