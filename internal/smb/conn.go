@@ -566,7 +566,18 @@ func putFrameLen(b []byte, n int) {
 // writeEncrypted sends the messages in one transform under s's key.
 func (c *Conn) writeEncrypted(resps []*Response, total int, s *Session) error {
 	const off = 4 + transformSize
-	frame := make([]byte, off, off+total+16)
+	var frame []byte
+	if class := poolClass(off + total + 16); class >= 0 {
+		// A large READ's encrypted copy: its buffer goes back once written.
+		frame = getPooled(class)
+		defer func() {
+			b := frame[:0]
+			bodyPools[class].Put(&b)
+		}()
+	} else {
+		frame = make([]byte, 0, off+total+16)
+	}
+	frame = frame[:off]
 	for _, w := range resps {
 		frame = append(frame, w.buf...)
 	}
