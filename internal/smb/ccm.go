@@ -12,15 +12,20 @@ import (
 // accepted so that the published vectors can test it.
 type ccm struct {
 	b         cipher.Block
+	chain     cbcMAC
 	nonceSize int // 7..13; the length field takes the rest: L = 15 - nonceSize
 	tagSize   int // 4..16, even
 }
 
-func newCCM(b cipher.Block, nonceSize, tagSize int) (cipher.AEAD, error) {
-	if b.BlockSize() != 16 || nonceSize < 7 || nonceSize > 13 || tagSize < 4 || tagSize > 16 || tagSize%2 != 0 {
+func newCCM(key []byte, nonceSize, tagSize int) (cipher.AEAD, error) {
+	if nonceSize < 7 || nonceSize > 13 || tagSize < 4 || tagSize > 16 || tagSize%2 != 0 {
 		return nil, errors.New("smb: invalid CCM parameters")
 	}
-	return &ccm{b: b, nonceSize: nonceSize, tagSize: tagSize}, nil
+	m, err := newCBCMAC(key)
+	if err != nil {
+		return nil, err
+	}
+	return &ccm{b: m.b, chain: m, nonceSize: nonceSize, tagSize: tagSize}, nil
 }
 
 func (c *ccm) NonceSize() int { return c.nonceSize }
@@ -50,7 +55,7 @@ func (c *ccm) mac(nonce, aad, plaintext []byte) [16]byte {
 		blk[i] = byte(q)
 		q >>= 8
 	}
-	c.b.Encrypt(x[:], blk[:])
+	c.chain.blocks(&x, blk[:]) // x is zero: E(B0)
 
 	if len(aad) > 0 {
 		// The length prefix of the associated data, then the data.
@@ -68,8 +73,7 @@ func (c *ccm) mac(nonce, aad, plaintext []byte) [16]byte {
 		k := copy(blk[:], h)
 		k += copy(blk[k:], aad)
 		rest := aad[k-len(h):]
-		subtle.XORBytes(x[:], x[:], blk[:])
-		c.b.Encrypt(x[:], x[:])
+		c.chain.blocks(&x, blk[:])
 		c.cbc(&x, rest)
 	}
 	c.cbc(&x, plaintext)
@@ -78,14 +82,12 @@ func (c *ccm) mac(nonce, aad, plaintext []byte) [16]byte {
 
 // cbc continues the CBC-MAC state x over p, zero-padded to a block.
 func (c *ccm) cbc(x *[16]byte, p []byte) {
-	for len(p) >= 16 {
-		subtle.XORBytes(x[:], x[:], p[:16])
-		c.b.Encrypt(x[:], x[:])
-		p = p[16:]
-	}
-	if len(p) > 0 {
-		subtle.XORBytes(x[:len(p)], x[:len(p)], p)
-		c.b.Encrypt(x[:], x[:])
+	full := len(p) &^ 15
+	c.chain.blocks(x, p[:full])
+	if p = p[full:]; len(p) > 0 {
+		var last [16]byte
+		copy(last[:], p)
+		c.chain.blocks(x, last[:])
 	}
 }
 

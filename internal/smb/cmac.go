@@ -1,18 +1,31 @@
 package smb
 
 import (
-	"crypto/cipher"
 	"crypto/subtle"
 )
 
-// cmacSum is AES-CMAC (RFC 4493, NIST SP 800-38B) of msg under the block
-// cipher b: SMB 3.0 and 3.0.2 sign with it. It allocates nothing.
-func cmacSum(b cipher.Block, msg []byte) [16]byte {
-	var k1, k2, x, last [16]byte
-	b.Encrypt(k1[:], k1[:]) // L = E(0)
-	k1 = dbl(k1)
-	k2 = dbl(k1)
+// cmacKey is an AES-CMAC key (RFC 4493, NIST SP 800-38B), with its two
+// subkeys worked out once: SMB 3.x signs every message with it.
+type cmacKey struct {
+	mac    cbcMAC
+	k1, k2 [16]byte
+}
 
+func newCMACKey(key []byte) (*cmacKey, error) {
+	m, err := newCBCMAC(key)
+	if err != nil {
+		return nil, err
+	}
+	k := &cmacKey{mac: m}
+	m.b.Encrypt(k.k1[:], k.k1[:]) // L = E(0)
+	k.k1 = dbl(k.k1)
+	k.k2 = dbl(k.k1)
+	return k, nil
+}
+
+// sum is the CMAC of msg. It allocates nothing.
+func (k *cmacKey) sum(msg []byte) [16]byte {
+	var x, last [16]byte
 	// Every block but the last goes through CBC; the last is XORed with
 	// K1 if it is complete, else padded with 10* and XORed with K2.
 	n := len(msg)
@@ -21,20 +34,16 @@ func cmacSum(b cipher.Block, msg []byte) [16]byte {
 	if nblocks == 0 {
 		nblocks = 1
 	}
-	for i := 0; i < nblocks-1; i++ {
-		subtle.XORBytes(x[:], x[:], msg[16*i:16*i+16])
-		b.Encrypt(x[:], x[:])
-	}
+	k.mac.blocks(&x, msg[:16*(nblocks-1)])
 	tail := msg[16*(nblocks-1):]
 	if full {
-		subtle.XORBytes(last[:], tail, k1[:])
+		subtle.XORBytes(last[:], tail, k.k1[:])
 	} else {
 		copy(last[:], tail)
 		last[len(tail)] = 0x80
-		subtle.XORBytes(last[:], last[:], k2[:])
+		subtle.XORBytes(last[:], last[:], k.k2[:])
 	}
-	subtle.XORBytes(x[:], x[:], last[:])
-	b.Encrypt(x[:], x[:])
+	k.mac.blocks(&x, last[:])
 	return x
 }
 

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -34,7 +35,9 @@ type Conn struct {
 	ctx    context.Context
 	stop   context.CancelFunc
 
-	wmu sync.Mutex // one frame at a time on the wire
+	wmu     sync.Mutex // one frame at a time on the wire; guards what follows
+	wprefix [4]byte
+	wbufs   net.Buffers
 
 	// Set by NEGOTIATE, which runs before any other request is read, and
 	// only read afterwards.
@@ -61,18 +64,24 @@ type Conn struct {
 	early     earlyCancels // CANCELs that came before their request went async
 	closed    bool
 
+	jobs        chan job // to a worker waiting for a frame (goServe)
+	idleWorkers atomic.Int32
+	spareFrames chan []byte // buffers for large frames (recycleFrame)
+
 	ops   connOps   // the file operations' state of this connection
 	order fileOrder // keeps a CLOSE behind the requests before it (order.go)
 }
 
 func newConn(s *Server, nc net.Conn) *Conn {
 	c := &Conn{
-		srv:      s,
-		nc:       nc,
-		br:       bufio.NewReaderSize(nc, 64<<10),
-		credits:  newCreditWindow(s.opt.MaxCredits),
-		sessions: map[uint64]*Session{},
-		pending:  map[uint64]*Pending{},
+		srv:         s,
+		nc:          nc,
+		br:          bufio.NewReaderSize(nc, 64<<10),
+		credits:     newCreditWindow(s.opt.MaxCredits),
+		sessions:    map[uint64]*Session{},
+		pending:     map[uint64]*Pending{},
+		jobs:        make(chan job),
+		spareFrames: make(chan []byte, spareFrames),
 	}
 	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
 		c.remote = ap.Addr().Unmap()
@@ -127,7 +136,19 @@ func (c *Conn) readFrame() ([]byte, error) {
 	if hdr[0] != 0 || n < 4 || n > maxFrame {
 		return nil, errFrame
 	}
-	buf := make([]byte, n, n+16)
+	var buf []byte
+	if n+16 >= minSpareFrame {
+		select {
+		case b := <-c.spareFrames:
+			if cap(b) >= n+16 {
+				buf = b[:n]
+			}
+		default:
+		}
+	}
+	if buf == nil {
+		buf = make([]byte, n, n+16)
+	}
 	if _, err := io.ReadFull(c.br, buf); err != nil {
 		return nil, err
 	}
@@ -157,11 +178,19 @@ func (c *Conn) handleFrame(frame []byte) bool {
 	first := Command(binary.LittleEndian.Uint16(msgs[0][12:]))
 	if c.dialect == 0 || c.dialect == dialectWildcard || first == CmdNegotiate || first == CmdSessionSetup || first == CmdCancel ||
 		first == CmdChangeNotify || isRename(msgs[0]) {
+		c.recycleFrame(frame, msgs, c.serveChain(msgs, enc))
+		return !c.isClosed()
+	}
+	// A short request that cannot wait for anything the client sends is
+	// served by the reader itself when no other request has come behind
+	// it: a client with one request in flight would only make the reader
+	// hand it to another goroutine and then wait for the next.
+	if len(msgs) == 1 && c.br.Buffered() == 0 && servedInline(msgs[0]) {
 		c.serveChain(msgs, enc)
 		return !c.isClosed()
 	}
 	msgs = append([][]byte(nil), msgs...)
-	go c.serveOrdered(msgs, enc, c.order.enter(msgs))
+	c.goServe(job{frame: frame, msgs: msgs, enc: enc, order: c.order.enter(msgs)})
 	return true
 }
 
@@ -230,15 +259,17 @@ func splitCompound(b []byte, dst [][]byte) ([][]byte, bool) {
 }
 
 // serveChain serves the messages of one frame in order and sends their
-// responses as one compound frame.
-func (c *Conn) serveChain(msgs [][]byte, enc *Session) {
-	c.serveFrom(&chain{}, msgs, 0, make([]*Response, 0, len(msgs)), nil, enc)
+// responses as one compound frame. async reports that a request went
+// asynchronous.
+func (c *Conn) serveChain(msgs [][]byte, enc *Session) (async bool) {
+	return c.serveFrom(&chain{}, msgs, 0, make([]*Response, 0, len(msgs)), nil, enc)
 }
 
 // serveFrom serves msgs[from:] and sends their responses after resps,
 // which the session out encrypts if set. A CREATE that goes asynchronous
-// before the last request holds up the rest (waitCreate).
-func (c *Conn) serveFrom(ch *chain, msgs [][]byte, from int, resps []*Response, out, enc *Session) {
+// before the last request holds up the rest (waitCreate). It reports
+// whether a request went asynchronous.
+func (c *Conn) serveFrom(ch *chain, msgs [][]byte, from int, resps []*Response, out, enc *Session) bool {
 	var async []*Pending
 	for i := from; i < len(msgs); i++ {
 		m := msgs[i]
@@ -273,6 +304,7 @@ func (c *Conn) serveFrom(ch *chain, msgs [][]byte, from int, resps []*Response, 
 	for _, p := range async {
 		close(p.ready)
 	}
+	return len(async) > 0
 }
 
 // serveOne serves one request of a chain. It returns the response (nil if
@@ -497,7 +529,7 @@ func (c *Conn) send(resps []*Response, enc *Session) error {
 	}
 	defer func() {
 		for _, w := range resps {
-			w.release()
+			w.recycle()
 		}
 	}()
 	total := 0
@@ -522,14 +554,14 @@ func (c *Conn) send(resps []*Response, enc *Session) error {
 	if enc != nil {
 		return c.writeEncrypted(resps, total, enc)
 	}
-	var prefix [4]byte
-	putFrameLen(prefix[:], total)
-	bufs := make(net.Buffers, 0, len(resps)+1)
-	bufs = append(bufs, prefix[:])
+	putFrameLen(c.wprefix[:], total)
+	c.wbufs = append(c.wbufs[:0], c.wprefix[:])
 	for _, w := range resps {
-		bufs = append(bufs, w.buf)
+		c.wbufs = append(c.wbufs, w.buf)
 	}
+	bufs := c.wbufs // WriteTo consumes the slice it is called on
 	_, err := bufs.WriteTo(c.nc)
+	clear(c.wbufs)
 	return err
 }
 
@@ -540,7 +572,18 @@ func putFrameLen(b []byte, n int) {
 // writeEncrypted sends the messages in one transform under s's key.
 func (c *Conn) writeEncrypted(resps []*Response, total int, s *Session) error {
 	const off = 4 + transformSize
-	frame := make([]byte, off, off+total+16)
+	var frame []byte
+	if class := poolClass(off + total + 16); class >= 0 {
+		// A large READ's encrypted copy: its buffer goes back once written.
+		frame = getPooled(class)
+		defer func() {
+			b := frame[:0]
+			bodyPools[class].Put(&b)
+		}()
+	} else {
+		frame = make([]byte, 0, off+total+16)
+	}
+	frame = frame[:off]
 	for _, w := range resps {
 		frame = append(frame, w.buf...)
 	}

@@ -7,6 +7,8 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/binary"
+	"hash"
+	"sync"
 )
 
 // kdf is the SP 800-108 key derivation in counter mode with HMAC-SHA256
@@ -60,21 +62,33 @@ type signer interface {
 }
 
 // hmacSigner is SMB 2.0.2 and 2.1 signing: HMAC-SHA256 under the session
-// key, truncated to 16 bytes.
-type hmacSigner struct{ key []byte }
+// key, truncated to 16 bytes. The keyed hash states are kept for the next
+// messages: making one hashes the key's two pads, as much work as
+// signing a small message.
+type hmacSigner struct {
+	key    []byte
+	hashes sync.Pool // of hash.Hash, keyed
+}
 
-func (s hmacSigner) sign(msg []byte) [16]byte {
-	h := hmac.New(sha256.New, s.key)
+func newHMACSigner(key []byte) *hmacSigner { return &hmacSigner{key: key} }
+
+func (s *hmacSigner) sign(msg []byte) [16]byte {
+	h, _ := s.hashes.Get().(hash.Hash)
+	if h == nil {
+		h = hmac.New(sha256.New, s.key)
+	}
 	h.Write(msg)
-	var out [16]byte
-	copy(out[:], h.Sum(nil))
-	return out
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	h.Reset()
+	s.hashes.Put(h)
+	return [16]byte(sum[:16])
 }
 
 // cmacSigner is SMB 3.x signing with AES-128-CMAC.
-type cmacSigner struct{ b cipher.Block }
+type cmacSigner struct{ k *cmacKey }
 
-func (s cmacSigner) sign(msg []byte) [16]byte { return cmacSum(s.b, msg) }
+func (s cmacSigner) sign(msg []byte) [16]byte { return s.k.sum(msg) }
 
 // gmacSigner is SMB 3.1.1 signing with AES-128-GMAC: GCM with an empty
 // plaintext and the message as associated data. The nonce is the
@@ -104,22 +118,26 @@ func (s gmacSigner) sign(msg []byte) [16]byte {
 func newSigner(dialect, algo uint16, sessionKey, signingKey []byte) signer {
 	switch {
 	case dialect < Dialect300:
-		return hmacSigner{key: sessionKey}
+		return newHMACSigner(sessionKey)
 	case algo == signHMACSHA256:
-		return hmacSigner{key: signingKey}
-	}
-	b, err := aes.NewCipher(signingKey)
-	if err != nil {
-		panic(err) // a derived key always has a valid length
+		return newHMACSigner(signingKey)
 	}
 	if algo == signAESGMAC {
+		b, err := aes.NewCipher(signingKey)
+		if err != nil {
+			panic(err) // a derived key always has a valid length
+		}
 		g, err := cipher.NewGCM(b)
 		if err != nil {
 			panic(err)
 		}
 		return gmacSigner{g: g}
 	}
-	return cmacSigner{b: b}
+	k, err := newCMACKey(signingKey)
+	if err != nil {
+		panic(err)
+	}
+	return cmacSigner{k: k}
 }
 
 // verify checks msg's signature with s, comparing in constant time. The
@@ -143,16 +161,14 @@ func signMessage(s signer, msg []byte) {
 
 // newAEAD returns the cipher of an encryption key for the cipher id.
 func newAEAD(id uint16, key []byte) (cipher.AEAD, error) {
+	if id != cipherAES128GCM && id != cipherAES256GCM {
+		return newCCM(key, 11, 16)
+	}
 	b, err := aes.NewCipher(key)
 	if err != nil {
 		return nil, err
 	}
-	switch id {
-	case cipherAES128GCM, cipherAES256GCM:
-		return cipher.NewGCM(b)
-	default:
-		return newCCM(b, 11, 16)
-	}
+	return cipher.NewGCM(b)
 }
 
 // cipherKeyBits is the key length of a cipher id.

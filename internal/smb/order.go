@@ -142,11 +142,13 @@ func (o *fileOrder) leave(f *frameOrder) {
 	}
 }
 
-// serveOrdered serves a frame once what it waits for is done.
-func (c *Conn) serveOrdered(msgs [][]byte, enc *Session, f frameOrder) {
+// serveOrdered serves a frame once what it waits for is done, and
+// reports what serveChain does (whether a request went async).
+func (c *Conn) serveOrdered(msgs [][]byte, enc *Session, f *frameOrder) bool {
 	for _, ch := range f.wait {
 		<-ch
 	}
-	c.serveChain(msgs, enc)
-	c.order.leave(&f)
+	async := c.serveChain(msgs, enc)
+	c.order.leave(f)
+	return async
 }

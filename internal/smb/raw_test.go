@@ -183,7 +183,7 @@ func (c *raw) logonFlags(user, pass string) (uint16, Status) {
 	c.t.Helper()
 	r, exported := c.ntlmExchange(user, pass, 0, nil)
 	if r.Status == StatusSuccess {
-		c.signer = hmacSigner{key: exported[:]}
+		c.signer = newHMACSigner(exported[:])
 	} else {
 		c.session = 0
 	}

@@ -70,7 +70,10 @@ func serveRead(w *Response, r *Request) {
 			return
 		}
 	}
-	out := w.Grow(16 + int(length))
+	// The data is read into the response; what the read does not fill
+	// is cut off below, so it need not be cleared first.
+	out := w.grow(16 + int(length))
+	clear(out[:16])
 	n, _, _, err := s.fs.Read(r.Context(), &o.caller, o.h, off, out[16:])
 	if err != nil {
 		if errors.Is(err, fs.ErrIsDir) {

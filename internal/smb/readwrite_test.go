@@ -122,3 +122,42 @@ func TestWriteOffsets(t *testing.T) {
 		t.Errorf("size %#x, want %#x", a.Size, uint64(maxWriteEnd))
 	}
 }
+
+// A READ's buffer is reused from earlier responses without being cleared:
+// bytes never written still read as zero, not as another file's data.
+func TestReadOfHoleAfterReusedBuffer(t *testing.T) {
+	e := newEnv(t, Options{})
+	c := e.connect("export")
+	const n = 64 << 10 // one credit's worth; its response takes a pooled buffer
+	full := c.mustCreate(createReq{name: "full", access: rw, share: shareAll, disp: dispCreate})
+	secret := make([]byte, n)
+	for i := range secret {
+		secret[i] = 0xa5
+	}
+	if st := c.write(full, 0, secret); st != StatusSuccess {
+		t.Fatal(st)
+	}
+	sparse := c.mustCreate(createReq{name: "sparse", access: rw, share: shareAll, disp: dispCreate})
+	if st := c.write(sparse, n-1, []byte{1}); st != StatusSuccess {
+		t.Fatal(st)
+	}
+	for range 3 {
+		if r := c.call(CmdRead, readBody(full, 0, n), nil); r.Status != StatusSuccess {
+			t.Fatal(r.Status)
+		}
+		r := c.call(CmdRead, readBody(sparse, 0, n), nil)
+		if r.Status != StatusSuccess {
+			t.Fatal(r.Status)
+		}
+		doff, dlen := r.body[2], binary.LittleEndian.Uint32(r.body[4:])
+		data := r.msg[doff : uint32(doff)+dlen]
+		if len(data) != n || data[n-1] != 1 {
+			t.Fatalf("read %d bytes ending in %d", len(data), data[len(data)-1])
+		}
+		for i, b := range data[:n-1] {
+			if b != 0 {
+				t.Fatalf("byte %d of the hole reads %#x", i, b)
+			}
+		}
+	}
+}

@@ -244,8 +244,25 @@ func (w *Response) release() {
 	w.buf, w.pooled = nil, false
 }
 
-func newResponse() *Response {
+// responses keeps the Responses sent, with their small buffers, for the
+// next requests.
+var responses = sync.Pool{New: func() any {
 	return &Response{buf: make([]byte, HeaderSize, HeaderSize+256)}
+}}
+
+// newResponse returns an empty response. Its header bytes are whatever
+// the last use left: every path that sends it encodes the whole header.
+func newResponse() *Response { return responses.Get().(*Response) }
+
+// recycle is release for a response that is sent and no longer
+// referenced: a small buffer stays with it for the next request.
+func (w *Response) recycle() {
+	w.release()
+	if cap(w.buf) < HeaderSize || cap(w.buf) > 4096 {
+		return
+	}
+	*w = Response{buf: w.buf[:HeaderSize]}
+	responses.Put(w)
 }
 
 // Len is the length of the body so far.
@@ -258,6 +275,14 @@ func (w *Response) Bytes() []byte { return w.buf[HeaderSize:] }
 // They, like what Bytes returned, are valid until the next Grow or Write,
 // which may move the body (a large body's old buffer is reused at once).
 func (w *Response) Grow(n int) []byte {
+	b := w.grow(n)
+	clear(b)
+	return b
+}
+
+// grow is Grow without clearing the new bytes, for a body its caller
+// fills, or cuts back to what it filled: a READ's data.
+func (w *Response) grow(n int) []byte {
 	l := len(w.buf)
 	if cap(w.buf)-l < n {
 		var nb []byte
@@ -271,7 +296,6 @@ func (w *Response) Grow(n int) []byte {
 		w.buf, w.pooled = nb, cap(nb) >= 1<<poolMinShift
 	}
 	w.buf = w.buf[:l+n]
-	clear(w.buf[l:])
 	return w.buf[l:]
 }
 
