@@ -133,23 +133,15 @@ func share(args []string) error {
 		return badFlag
 	}
 
-	cfg := server.Defaults()
-	cfg.Data = defaultData()
-	if *config != "" {
-		if err := cfg.LoadFile(*config); err != nil {
-			return err
-		}
+	cfg, err := offlineConfig(fl, *config, *data)
+	if err != nil {
+		return err
 	}
-	fl.Visit(func(f *flag.Flag) {
-		if f.Name == "data" {
-			cfg.Data = *data
-		}
-	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	method := "share." + sub
 	var out server.ShareReply
-	err := admin.Call(ctx, cfg.Data, method, req, &out)
+	err = admin.Call(ctx, cfg.Data, method, req, &out)
 	if errors.Is(err, admin.ErrNoServer) {
 		if cfg.Meta.Backend == "" || cfg.Meta.Backend == "pebble" {
 			if _, serr := os.Stat(filepath.Join(cfg.Data, "meta")); serr != nil && sub != "add" {

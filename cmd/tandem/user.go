@@ -105,22 +105,14 @@ func user(args []string) error {
 		}
 	}
 
-	cfg := server.Defaults()
-	cfg.Data = defaultData()
-	if *config != "" {
-		if err := cfg.LoadFile(*config); err != nil {
-			return err
-		}
+	cfg, err := offlineConfig(fl, *config, *data)
+	if err != nil {
+		return err
 	}
-	fl.Visit(func(f *flag.Flag) {
-		if f.Name == "data" {
-			cfg.Data = *data
-		}
-	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var out []server.UserInfo
-	err := admin.Call(ctx, cfg.Data, method, req, &out)
+	err = admin.Call(ctx, cfg.Data, method, req, &out)
 	if errors.Is(err, admin.ErrNoServer) {
 		out, err = userOffline(ctx, &cfg, method, req)
 	}
@@ -168,4 +160,24 @@ func userOffline(ctx context.Context, cfg *server.Config, method string, req ser
 	}
 	defer st.Close()
 	return server.UserOp(ctx, identity.New(st), method, req)
+}
+
+// offlineConfig is the configuration an administration command works with:
+// the defaults, the --config file if one is named, and --data if it was
+// given (it wins over the file's), so that the command finds the running
+// server's socket, or the stores to edit when none runs.
+func offlineConfig(fl *flag.FlagSet, config, data string) (server.Config, error) {
+	cfg := server.Defaults()
+	cfg.Data = defaultData()
+	if config != "" {
+		if err := cfg.LoadFile(config); err != nil {
+			return cfg, err
+		}
+	}
+	fl.Visit(func(f *flag.Flag) {
+		if f.Name == "data" {
+			cfg.Data = data
+		}
+	})
+	return cfg, nil
 }
