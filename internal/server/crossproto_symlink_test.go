@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"strings"
 	"testing"
 
@@ -16,16 +15,8 @@ import (
 // an SMB client makes with FSCTL_SET_REPARSE_POINT is a symlink over NFS
 // with the target it gave.
 func TestSymlinksAcrossProtocols(t *testing.T) {
-	ctx := context.Background()
 	s := startServer(t, Config{SMBPort: freePort(t)})
-	if err := s.ids.AddUser(ctx, "alice", "pw-Alice1", 1000, 1000); err != nil {
-		t.Fatal(err)
-	}
-	c, tree, err := smbclient.Connect(s.SMBAddr.String(), smbclient.Options{}, "alice", "pw-Alice1", "export")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	_, tree := connectAlice(t, s)
 	n := dialNFS(t, s)
 	open := func(name string, options uint32) *smbclient.CreateResponse {
 		t.Helper()

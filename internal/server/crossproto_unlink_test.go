@@ -19,14 +19,7 @@ import (
 func TestNFSRemoveUnderSMBOpen(t *testing.T) {
 	ctx := context.Background()
 	s := startServer(t, Config{SMBPort: freePort(t)})
-	if err := s.ids.AddUser(ctx, "alice", "pw-Alice1", 1000, 1000); err != nil {
-		t.Fatal(err)
-	}
-	c, tree, err := smbclient.Connect(s.SMBAddr.String(), smbclient.Options{}, "alice", "pw-Alice1", "export")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c, tree := connectAlice(t, s)
 	ackBreaks(tree, c)
 	key := [16]byte{1}
 	q := smbclient.CreateRequest{DesiredAccess: smbclient.AccessReadWrite, ShareAccess: smbclient.ShareAll,

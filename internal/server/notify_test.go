@@ -19,14 +19,7 @@ import (
 func TestNFSChangesReachSMBNotify(t *testing.T) {
 	s := startServer(t, Config{SMBPort: freePort(t)})
 	ctx := context.Background()
-	if err := s.ids.AddUser(ctx, "alice", "pw-Alice1", 1000, 1000); err != nil {
-		t.Fatal(err)
-	}
-	c, tree, err := smbclient.Connect(s.SMBAddr.String(), smbclient.Options{}, "alice", "pw-Alice1", "export")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	_, tree := connectAlice(t, s)
 	alice := &fs.Caller{UID: 1000, GID: 1000}
 	root := lookup(t, s, "export")
 	w, _, _, err := s.FS.Mkdir(ctx, alice, root, "w", fs.SetAttr{})
