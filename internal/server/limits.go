@@ -86,10 +86,6 @@ type limitListener struct {
 	lockout   *logonGuard // nil: none
 	overCap   prometheus.Counter
 	lockedOut prometheus.Counter
-
-	mu       sync.Mutex
-	accepted map[net.Conn]time.Time // recent connections, for the handshake timeout
-	track    bool
 }
 
 func (s *Server) limitListener(l net.Listener, proto string, open func() int, guard *logonGuard) *limitListener {
@@ -97,7 +93,6 @@ func (s *Server) limitListener(l net.Listener, proto string, open func() int, gu
 	return &limitListener{
 		Listener: l, max: s.cfg.Limits.MaxConnections, open: open, lockout: guard,
 		overCap: m.WithLabelValues(proto, "max_connections"), lockedOut: m.WithLabelValues(proto, "logon_failures"),
-		accepted: map[net.Conn]time.Time{}, track: guard != nil,
 	}
 }
 
@@ -120,32 +115,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			c.Close()
 			continue
 		}
-		if l.track {
-			l.mu.Lock()
-			l.accepted[c] = time.Now()
-			l.mu.Unlock()
-		}
 		return c, nil
-	}
-}
-
-// acceptedBefore reports whether nc was accepted before t.
-func (l *limitListener) acceptedBefore(nc net.Conn, t time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	at, ok := l.accepted[nc]
-	return ok && at.Before(t)
-}
-
-// forget drops the connections accepted before t: past the handshake
-// timeout they are either closed or have a session.
-func (l *limitListener) forget(t time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for c, at := range l.accepted {
-		if at.Before(t) {
-			delete(l.accepted, c)
-		}
 	}
 }
 
@@ -217,25 +187,5 @@ func (l LimitsConfig) rpcOptions() rpc.ServerOptions {
 		MaxRecordSize:      l.NFSMaxRecordSize,
 		MaxInFlightPerConn: l.NFSMaxInFlight,
 		IdleTimeout:        time.Duration(l.NFSIdleTimeout),
-	}
-}
-
-// sweepHandshakes closes the SMB connections still without a session
-// HandshakeTimeout after they were accepted, every second until stop.
-func (s *Server) sweepHandshakes(l *limitListener, stop <-chan struct{}) {
-	timeout := time.Duration(s.cfg.Limits.HandshakeTimeout)
-	refused := s.limitMetrics.vec.WithLabelValues("smb", "handshake_timeout")
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-		}
-		cut := time.Now().Add(-timeout)
-		n := s.smb.CloseWithoutSession(func(nc net.Conn) bool { return l.acceptedBefore(nc, cut) })
-		refused.Add(float64(n))
-		l.forget(cut)
 	}
 }

@@ -51,7 +51,6 @@ type Server struct {
 	reqMetrics   *requestMetrics
 	limitMetrics *limitMetrics
 	logons       *logonGuard
-	stopSweep    chan struct{}
 	smbMetrics   *smbMetrics // nil without SMB
 	started      time.Time
 
@@ -275,10 +274,6 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	if s.metrics != nil {
 		_ = s.metrics.Close()
-	}
-	if s.stopSweep != nil {
-		close(s.stopSweep)
-		s.stopSweep = nil
 	}
 	if s.admin != nil {
 		_ = s.admin.Close()

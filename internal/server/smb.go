@@ -25,17 +25,19 @@ func (s *Server) startSMB(ctx context.Context) error {
 		obs = s.smbMetrics
 	}
 	s.smb = smb.New(s.FS, s.ids, smb.Options{
-		Logger:       s.log.With("component", "smb"),
-		ServerGUID:   guid,
-		Locks:        s.locks.mgr,
-		Notices:      s.locks.route,
-		Journal:      s.locks.journal,
-		Durable:      durableStore{s.locks.journal},
-		BreakTimeout: time.Duration(s.cfg.BreakTimeout),
-		Observer:     obs,
-		MaxCredits:   uint16(s.cfg.Limits.SMBMaxCredits),
-		WriteTimeout: time.Duration(s.cfg.Limits.WriteTimeout),
-		MaxSessions:  s.cfg.Limits.SMBMaxSessions,
+		Logger:             s.log.With("component", "smb"),
+		ServerGUID:         guid,
+		Locks:              s.locks.mgr,
+		Notices:            s.locks.route,
+		Journal:            s.locks.journal,
+		Durable:            durableStore{s.locks.journal},
+		BreakTimeout:       time.Duration(s.cfg.BreakTimeout),
+		Observer:           obs,
+		MaxCredits:         uint16(s.cfg.Limits.SMBMaxCredits),
+		WriteTimeout:       time.Duration(s.cfg.Limits.WriteTimeout),
+		MaxSessions:        s.cfg.Limits.SMBMaxSessions,
+		HandshakeTimeout:   time.Duration(s.cfg.Limits.HandshakeTimeout),
+		OnHandshakeTimeout: s.limitMetrics.vec.WithLabelValues("smb", "handshake_timeout").Inc,
 		Share: func(name string) smb.ShareOptions {
 			sh := s.shares.get(name)
 			return smb.ShareOptions{Encrypt: sh.Encrypt, Guest: sh.Guest, Comment: sh.Comment}
@@ -59,12 +61,7 @@ func (s *Server) startSMB(ctx context.Context) error {
 		return fmt.Errorf("SMB listener: %w", err)
 	}
 	s.SMBAddr = l.Addr()
-	ll := s.limitListener(l, "smb", s.smb.Connections, s.logons)
-	l = ll
-	stop := make(chan struct{})
-	s.stopSweep = stop
-	s.wg.Add(1)
-	go func() { defer s.wg.Done(); s.sweepHandshakes(ll, stop) }()
+	l = s.limitListener(l, "smb", s.smb.Connections, s.logons)
 	s.noteListener("smb", l.Addr().String(), "tcp")
 	s.mu.Lock()
 	s.listeners = append(s.listeners, l)

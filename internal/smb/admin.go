@@ -2,9 +2,9 @@ package smb
 
 import (
 	"fmt"
-	"net"
 	"net/netip"
 	"slices"
+	"time"
 )
 
 // SessionInfo is one established session, for an operator's status.
@@ -174,32 +174,42 @@ func (s *Server) CloseLockClient(name string) int {
 	return len(cs)
 }
 
-// CloseWithoutSession cuts the connections that have no session yet and
-// that stale says have waited too long; it returns how many.
-func (s *Server) CloseWithoutSession(stale func(net.Conn) bool) int {
-	s.mu.Lock()
-	var cs []*Conn
-	for c := range s.conns {
-		cs = append(cs, c)
+// armHandshake starts the connection's handshake timer
+// (Options.HandshakeTimeout); teardown stops it.
+func (c *Conn) armHandshake() {
+	d := c.srv.opt.HandshakeTimeout
+	if d <= 0 {
+		return
 	}
-	s.mu.Unlock()
-	n := 0
-	for _, c := range cs {
-		c.mu.Lock()
-		sessions := make([]*Session, 0, len(c.sessions))
-		for _, ss := range c.sessions {
-			sessions = append(sessions, ss)
-		}
-		closed := c.closed
-		c.mu.Unlock()
-		has := false
-		for _, ss := range sessions {
-			has = has || ss.valid()
-		}
-		if !has && !closed && stale(c.nc) {
-			c.nc.Close()
-			n++
+	t := time.AfterFunc(d, c.handshakeExpired)
+	c.mu.Lock()
+	c.handshake = t
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
+		t.Stop()
+	}
+}
+
+// handshakeExpired closes the connection if it still has no session.
+func (c *Conn) handshakeExpired() {
+	c.mu.Lock()
+	sessions := make([]*Session, 0, len(c.sessions))
+	for _, ss := range c.sessions {
+		sessions = append(sessions, ss)
+	}
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
+		return
+	}
+	for _, ss := range sessions {
+		if ss.valid() {
+			return
 		}
 	}
-	return n
+	c.nc.Close()
+	if f := c.srv.opt.OnHandshakeTimeout; f != nil {
+		f()
+	}
 }

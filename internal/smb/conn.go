@@ -63,6 +63,7 @@ type Conn struct {
 	nextAsync uint64
 	early     earlyCancels // CANCELs that came before their request went async
 	closed    bool
+	handshake *time.Timer // closes it if no session comes (armHandshake)
 
 	jobs        chan job // to a worker waiting for a frame (goServe)
 	idleWorkers atomic.Int32
@@ -635,6 +636,9 @@ func (c *Conn) session(id uint64) *Session {
 func (c *Conn) teardown() {
 	c.mu.Lock()
 	c.closed = true
+	if c.handshake != nil {
+		c.handshake.Stop()
+	}
 	sessions := make([]*Session, 0, len(c.sessions))
 	for _, s := range c.sessions {
 		sessions = append(sessions, s)

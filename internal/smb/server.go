@@ -103,6 +103,12 @@ type Options struct {
 	// MaxSessions bounds the sessions of the server; a logon over it is
 	// answered STATUS_INSUFFICIENT_RESOURCES. Zero: no bound.
 	MaxSessions int
+	// HandshakeTimeout closes a connection that has no session this long
+	// after it was accepted (a client that sends nothing, dribbles, or
+	// keeps failing to log on); OnHandshakeTimeout, if set, is told of
+	// each. Zero: no bound.
+	HandshakeTimeout   time.Duration
+	OnHandshakeTimeout func()
 }
 
 // ErrServerClosed is returned by Serve after Shutdown.
@@ -226,6 +232,7 @@ func (s *Server) Serve(l net.Listener) error {
 		s.conns[c] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
+		c.armHandshake()
 		go func() {
 			defer s.wg.Done()
 			c.serve()
